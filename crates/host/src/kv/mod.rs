@@ -1,0 +1,267 @@
+//! Key-value storage behind `fermyon:spin/key-value` and `wasi:keyvalue`.
+//!
+//! Backends implement [`KvBackend`] (blocking calls, one instance per store
+//! label); [`Store`] wraps a backend and enforces Spin's size limits.
+
+use std::sync::Arc;
+
+pub mod redis;
+pub mod sqlite;
+
+/// Spin's limit on key length, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
+/// Spin's limit on value size, in bytes (1 MiB).
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+
+/// Errors shared by both key-value interfaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvError {
+    NoSuchStore,
+    AccessDenied,
+    StoreTableFull,
+    Other(String),
+}
+
+impl std::fmt::Display for KvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvError::NoSuchStore => f.write_str("no such store"),
+            KvError::AccessDenied => f.write_str("access denied"),
+            KvError::StoreTableFull => f.write_str("store table full"),
+            KvError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+pub type KvResult<T> = std::result::Result<T, KvError>;
+
+/// Outcome of a compare-and-swap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwapOutcome {
+    /// The stored value still matched the snapshot and was replaced.
+    Swapped,
+    /// The stored value had changed; this is the value found instead.
+    Conflict(Option<Vec<u8>>),
+}
+
+/// A key-value store for one label. All methods block; callers on an async
+/// runtime use `tokio::task::block_in_place`.
+pub trait KvBackend: Send + Sync {
+    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>>;
+    fn set(&self, key: &str, value: &[u8]) -> KvResult<()>;
+    fn delete(&self, key: &str) -> KvResult<()>;
+    fn exists(&self, key: &str) -> KvResult<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+    fn keys(&self) -> KvResult<Vec<String>>;
+    /// One entry per requested key, in request order, `None` when absent.
+    fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
+        keys.iter().map(|k| Ok((k.clone(), self.get(k)?))).collect()
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> KvResult<()> {
+        entries.iter().try_for_each(|(k, v)| self.set(k, v))
+    }
+    fn delete_many(&self, keys: &[String]) -> KvResult<()> {
+        keys.iter().try_for_each(|k| self.delete(k))
+    }
+    /// Atomically adds `delta` (absent = 0) and returns the new value.
+    fn increment(&self, key: &str, delta: i64) -> KvResult<i64>;
+    /// Atomically replaces the value of `key` with `value` if the stored
+    /// value equals `expected` (`None` = the key must still be absent).
+    fn swap(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> KvResult<SwapOutcome>;
+    /// Makes pending writes durable before the process exits.
+    fn flush(&self) {}
+    /// A short human description, e.g. `SQLite ".spin/sqlite_key_value.db"`.
+    fn describe(&self) -> String;
+}
+
+pub fn check_key(key: &str) -> KvResult<()> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(KvError::Other(format!(
+            "key is too large: {} bytes, the limit is {MAX_KEY_BYTES} bytes",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+pub fn check_value(value: &[u8]) -> KvResult<()> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(KvError::Other(format!(
+            "value is too large: {} bytes, the limit is {MAX_VALUE_BYTES} bytes",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A backend for one label, with Spin's limits enforced.
+#[derive(Clone)]
+pub struct Store {
+    pub label: String,
+    backend: Arc<dyn KvBackend>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("label", &self.label)
+            .field("backend", &self.backend.describe())
+            .finish()
+    }
+}
+
+impl Store {
+    pub fn new(label: impl Into<String>, backend: Arc<dyn KvBackend>) -> Self {
+        Store {
+            label: label.into(),
+            backend,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    pub fn flush(&self) {
+        self.backend.flush()
+    }
+
+    pub fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        check_key(key)?;
+        self.backend.get(key)
+    }
+
+    pub fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.backend.set(key, value)
+    }
+
+    pub fn delete(&self, key: &str) -> KvResult<()> {
+        check_key(key)?;
+        self.backend.delete(key)
+    }
+
+    pub fn exists(&self, key: &str) -> KvResult<bool> {
+        check_key(key)?;
+        self.backend.exists(key)
+    }
+
+    pub fn keys(&self) -> KvResult<Vec<String>> {
+        self.backend.keys()
+    }
+
+    pub fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
+        keys.iter().try_for_each(|k| check_key(k))?;
+        self.backend.get_many(keys)
+    }
+
+    pub fn set_many(&self, entries: &[(String, Vec<u8>)]) -> KvResult<()> {
+        entries.iter().try_for_each(|(k, v)| {
+            check_key(k)?;
+            check_value(v)
+        })?;
+        self.backend.set_many(entries)
+    }
+
+    pub fn delete_many(&self, keys: &[String]) -> KvResult<()> {
+        keys.iter().try_for_each(|k| check_key(k))?;
+        self.backend.delete_many(keys)
+    }
+
+    pub fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+        check_key(key)?;
+        self.backend.increment(key, delta)
+    }
+
+    /// Starts a compare-and-swap: snapshots the current value of `key`.
+    pub fn cas(&self, key: &str) -> KvResult<Cas> {
+        check_key(key)?;
+        let snapshot = self.backend.get(key)?;
+        Ok(Cas {
+            store: self.clone(),
+            key: key.to_string(),
+            snapshot,
+        })
+    }
+}
+
+/// A compare-and-swap in progress (`wasi:keyvalue/atomics.cas`).
+#[derive(Debug, Clone)]
+pub struct Cas {
+    store: Store,
+    key: String,
+    snapshot: Option<Vec<u8>>,
+}
+
+impl Cas {
+    /// The value seen when the CAS was created (or refreshed by a failure).
+    pub fn current(&self) -> Option<&[u8]> {
+        self.snapshot.as_deref()
+    }
+
+    /// Writes `value` if the stored value still equals the snapshot. On a
+    /// conflict returns `Err(Ok(cas))` with a CAS refreshed to the value
+    /// found; store errors are `Err(Err(e))`.
+    pub fn swap(self, value: &[u8]) -> std::result::Result<(), std::result::Result<Cas, KvError>> {
+        check_value(value).map_err(Err)?;
+        match self
+            .store
+            .backend
+            .swap(&self.key, self.snapshot.as_deref(), value)
+        {
+            Ok(SwapOutcome::Swapped) => Ok(()),
+            Ok(SwapOutcome::Conflict(found)) => Err(Ok(Cas {
+                snapshot: found,
+                ..self
+            })),
+            Err(e) => Err(Err(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits() {
+        let store = Store::new(
+            "default",
+            Arc::new(sqlite::SqliteDb::in_memory().unwrap().store("default")),
+        );
+        let key_ok = "k".repeat(MAX_KEY_BYTES);
+        let key_big = "k".repeat(MAX_KEY_BYTES + 1);
+        // Multi-byte characters count in bytes.
+        let key_big_utf8 = "é".repeat(MAX_KEY_BYTES / 2 + 1);
+        let val_ok = vec![7u8; MAX_VALUE_BYTES];
+        let val_big = vec![7u8; MAX_VALUE_BYTES + 1];
+
+        store.set(&key_ok, &val_ok).unwrap();
+        assert_eq!(store.get(&key_ok).unwrap().unwrap().len(), MAX_VALUE_BYTES);
+        for key in [&key_big, &key_big_utf8] {
+            assert!(
+                matches!(store.set(key, b"v"), Err(KvError::Other(m)) if m.contains("key is too large"))
+            );
+            assert!(matches!(store.get(key), Err(KvError::Other(_))));
+            assert!(matches!(store.delete(key), Err(KvError::Other(_))));
+            assert!(matches!(store.exists(key), Err(KvError::Other(_))));
+            assert!(matches!(store.increment(key, 1), Err(KvError::Other(_))));
+            assert!(store.cas(key).is_err());
+            assert!(store.get_many(&[key.to_string()]).is_err());
+            assert!(store.delete_many(&[key.to_string()]).is_err());
+        }
+        assert!(
+            matches!(store.set("k", &val_big), Err(KvError::Other(m)) if m.contains("value is too large"))
+        );
+        assert!(store
+            .set_many(&[("a".into(), b"1".to_vec()), ("b".into(), val_big.clone())])
+            .is_err());
+        // Nothing of the rejected batch was written.
+        assert_eq!(store.get("a").unwrap(), None);
+        let cas = store.cas("k").unwrap();
+        assert!(matches!(cas.swap(&val_big), Err(Err(KvError::Other(_)))));
+        assert_eq!(store.get("k").unwrap(), None);
+    }
+}

@@ -1,0 +1,523 @@
+//! SQLite key-value backend, compatible with Spin's default store: one file
+//! (`.spin/sqlite_key_value.db` by default) with a table
+//! `spin_key_value(store, key, value)`, the `store` column being the label.
+//!
+//! The database runs in WAL mode with a busy timeout, and every
+//! read-modify-write (compare-and-swap, increment) runs in a
+//! `BEGIN IMMEDIATE` transaction, so it stays atomic when several host
+//! processes share the file.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{KvBackend, KvError, KvResult, SwapOutcome};
+
+/// How long a writer waits for another connection's lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn sql_err(e: rusqlite::Error) -> KvError {
+    KvError::Other(format!("sqlite: {e}"))
+}
+
+/// One SQLite database file (shared by every label stored in it).
+pub struct SqliteDb {
+    conn: Mutex<Connection>,
+    location: Option<PathBuf>,
+}
+
+impl SqliteDb {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> KvResult<Arc<Self>> {
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    KvError::Other(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        let conn = Connection::open(path).map_err(sql_err)?;
+        Self::init(conn, Some(path.to_path_buf()))
+    }
+
+    /// A private in-memory database (`type = "spin"` without a `path`).
+    pub fn in_memory() -> KvResult<Arc<Self>> {
+        let conn = Connection::open_in_memory().map_err(sql_err)?;
+        Self::init(conn, None)
+    }
+
+    fn init(conn: Connection, location: Option<PathBuf>) -> KvResult<Arc<Self>> {
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_err)?;
+        if location.is_some() {
+            // Readers never block writers, and concurrent writers (also in
+            // other processes) queue on the busy timeout.
+            let _mode: String = conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .map_err(sql_err)?;
+            conn.execute_batch("PRAGMA synchronous=NORMAL;")
+                .map_err(sql_err)?;
+        }
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS spin_key_value (
+                store TEXT NOT NULL,
+                key   TEXT NOT NULL,
+                value BLOB NOT NULL,
+                PRIMARY KEY (store, key)
+            )",
+            [],
+        )
+        .map_err(sql_err)?;
+        Ok(Arc::new(SqliteDb {
+            conn: Mutex::new(conn),
+            location,
+        }))
+    }
+
+    /// A view of this database for one store label.
+    pub fn store(self: &Arc<Self>, label: &str) -> SqliteStore {
+        SqliteStore {
+            db: self.clone(),
+            name: label.to_string(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checkpoints the WAL into the main file (without waiting on others).
+    pub fn checkpoint(&self) {
+        if self.location.is_some() {
+            let conn = self.lock();
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
+    }
+
+    pub fn location(&self) -> Option<&Path> {
+        self.location.as_deref()
+    }
+}
+
+/// Reads a value column, tolerating rows not written as BLOBs (Spin's own
+/// `increment` writes an INTEGER).
+fn value_bytes(v: ValueRef<'_>) -> Vec<u8> {
+    match v {
+        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+        ValueRef::Integer(i) => i.to_be_bytes().to_vec(),
+        ValueRef::Real(f) => f.to_string().into_bytes(),
+        ValueRef::Null => Vec::new(),
+    }
+}
+
+/// Decodes a counter written by `increment`: 8 bytes, big-endian (as Spin's
+/// SQLite store does).
+pub fn decode_counter(bytes: &[u8]) -> KvResult<i64> {
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| {
+        KvError::Other(format!(
+            "cannot increment: the stored value is {} bytes, not a 64-bit big-endian integer",
+            bytes.len()
+        ))
+    })?;
+    Ok(i64::from_be_bytes(arr))
+}
+
+/// One label inside a [`SqliteDb`].
+pub struct SqliteStore {
+    db: Arc<SqliteDb>,
+    name: String,
+}
+
+const SELECT: &str = "SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2";
+const UPSERT: &str = "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+     ON CONFLICT(store, key) DO UPDATE SET value = excluded.value";
+const DELETE: &str = "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2";
+
+fn select(conn: &Connection, store: &str, key: &str) -> KvResult<Option<Vec<u8>>> {
+    conn.prepare_cached(SELECT)
+        .map_err(sql_err)?
+        .query_row(params![store, key], |r| Ok(value_bytes(r.get_ref(0)?)))
+        .optional()
+        .map_err(sql_err)
+}
+
+impl KvBackend for SqliteStore {
+    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        select(&self.db.lock(), &self.name, key)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
+        self.db
+            .lock()
+            .prepare_cached(UPSERT)
+            .map_err(sql_err)?
+            .execute(params![self.name, key, value])
+            .map_err(sql_err)?;
+        Ok(())
+    }
+
+    fn delete(&self, key: &str) -> KvResult<()> {
+        self.db
+            .lock()
+            .prepare_cached(DELETE)
+            .map_err(sql_err)?
+            .execute(params![self.name, key])
+            .map_err(sql_err)?;
+        Ok(())
+    }
+
+    fn exists(&self, key: &str) -> KvResult<bool> {
+        self.db
+            .lock()
+            .prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")
+            .map_err(sql_err)?
+            .exists(params![self.name, key])
+            .map_err(sql_err)
+    }
+
+    fn keys(&self) -> KvResult<Vec<String>> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")
+            .map_err(sql_err)?;
+        let rows = stmt
+            .query_map(params![self.name], |r| r.get::<_, String>(0))
+            .map_err(sql_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sql_err)
+    }
+
+    fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
+        // One read transaction, so the values come from one snapshot.
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(sql_err)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push((k.clone(), select(&tx, &self.name, k)?));
+        }
+        tx.commit().map_err(sql_err)?;
+        Ok(out)
+    }
+
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> KvResult<()> {
+        let mut conn = self.db.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        {
+            let mut stmt = tx.prepare_cached(UPSERT).map_err(sql_err)?;
+            for (k, v) in entries {
+                stmt.execute(params![self.name, k, v]).map_err(sql_err)?;
+            }
+        }
+        tx.commit().map_err(sql_err)
+    }
+
+    fn delete_many(&self, keys: &[String]) -> KvResult<()> {
+        let mut conn = self.db.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        {
+            let mut stmt = tx.prepare_cached(DELETE).map_err(sql_err)?;
+            for k in keys {
+                stmt.execute(params![self.name, k]).map_err(sql_err)?;
+            }
+        }
+        tx.commit().map_err(sql_err)
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+        let mut conn = self.db.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let current = match select(&tx, &self.name, key)? {
+            None => 0,
+            Some(bytes) => decode_counter(&bytes)?,
+        };
+        let new = current.checked_add(delta).ok_or_else(|| {
+            KvError::Other(format!("cannot increment {current} by {delta}: overflow"))
+        })?;
+        tx.prepare_cached(UPSERT)
+            .map_err(sql_err)?
+            .execute(params![self.name, key, new.to_be_bytes().as_slice()])
+            .map_err(sql_err)?;
+        tx.commit().map_err(sql_err)?;
+        Ok(new)
+    }
+
+    fn swap(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> KvResult<SwapOutcome> {
+        let mut conn = self.db.lock();
+        // IMMEDIATE takes the write lock up front: nobody (in this process
+        // or another) can change the row between the check and the write.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let found = select(&tx, &self.name, key)?;
+        if found.as_deref() != expected {
+            tx.rollback().map_err(sql_err)?;
+            return Ok(SwapOutcome::Conflict(found));
+        }
+        tx.prepare_cached(UPSERT)
+            .map_err(sql_err)?
+            .execute(params![self.name, key, value])
+            .map_err(sql_err)?;
+        tx.commit().map_err(sql_err)?;
+        Ok(SwapOutcome::Swapped)
+    }
+
+    fn flush(&self) {
+        self.db.checkpoint();
+    }
+
+    fn describe(&self) -> String {
+        match self.db.location() {
+            Some(p) => format!("SQLite {:?}", p.display().to_string()),
+            None => "SQLite (in memory)".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::{Store, MAX_VALUE_BYTES};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Barrier;
+
+    /// A fresh database path under the system temp dir.
+    fn temp_db() -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "scim-host-test-{}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("sqlite_key_value.db")
+    }
+
+    fn open_store(path: &Path, label: &str) -> Store {
+        Store::new(label, Arc::new(SqliteDb::open(path).unwrap().store(label)))
+    }
+
+    #[test]
+    fn crud_and_labels() {
+        let path = temp_db();
+        let a = open_store(&path, "default");
+        let b = open_store(&path, "other");
+        assert_eq!(a.get("k").unwrap(), None);
+        assert!(!a.exists("k").unwrap());
+        a.set("k", b"v1").unwrap();
+        a.set("k", b"v2").unwrap();
+        assert_eq!(a.get("k").unwrap().as_deref(), Some(&b"v2"[..]));
+        assert!(a.exists("k").unwrap());
+        // Labels are separate namespaces in the same file.
+        assert_eq!(b.get("k").unwrap(), None);
+        b.set("z", b"").unwrap();
+        assert_eq!(b.get("z").unwrap(), Some(vec![]));
+        assert_eq!(a.keys().unwrap(), vec!["k".to_string()]);
+        a.delete("k").unwrap();
+        a.delete("k").unwrap();
+        assert_eq!(a.get("k").unwrap(), None);
+
+        a.set_many(&[("x".into(), b"1".to_vec()), ("y".into(), b"2".to_vec())])
+            .unwrap();
+        assert_eq!(
+            a.get_many(&["y".into(), "nope".into(), "x".into()])
+                .unwrap(),
+            vec![
+                ("y".to_string(), Some(b"2".to_vec())),
+                ("nope".to_string(), None),
+                ("x".to_string(), Some(b"1".to_vec())),
+            ]
+        );
+        a.delete_many(&["x".into(), "nope".into()]).unwrap();
+        assert_eq!(a.keys().unwrap(), vec!["y".to_string()]);
+
+        // Data survives reopening the file.
+        drop(a);
+        let a2 = open_store(&path, "default");
+        assert_eq!(a2.get("y").unwrap(), Some(b"2".to_vec()));
+        a2.set("big", &vec![1u8; MAX_VALUE_BYTES]).unwrap();
+    }
+
+    #[test]
+    fn cas_snapshot_and_conflict() {
+        let path = temp_db();
+        let s = open_store(&path, "default");
+        s.set("k", b"a").unwrap();
+
+        let cas = s.cas("k").unwrap();
+        assert_eq!(cas.current(), Some(&b"a"[..]));
+        // The snapshot does not move when the value changes.
+        s.set("k", b"b").unwrap();
+        assert_eq!(cas.current(), Some(&b"a"[..]));
+        let refreshed = match cas.swap(b"c") {
+            Err(Ok(refreshed)) => refreshed,
+            other => panic!("expected cas-failed, got {other:?}"),
+        };
+        assert_eq!(s.get("k").unwrap(), Some(b"b".to_vec()));
+        // The returned CAS carries the latest value and can be retried.
+        assert_eq!(refreshed.current(), Some(&b"b"[..]));
+        refreshed.swap(b"c").unwrap();
+        assert_eq!(s.get("k").unwrap(), Some(b"c".to_vec()));
+
+        // Unchanged value: swap succeeds.
+        let cas = s.cas("k").unwrap();
+        cas.swap(b"d").unwrap();
+        assert_eq!(s.get("k").unwrap(), Some(b"d".to_vec()));
+
+        // A deleted key no longer matches the snapshot.
+        let cas = s.cas("k").unwrap();
+        s.delete("k").unwrap();
+        match cas.swap(b"e") {
+            Err(Ok(c)) => assert_eq!(c.current(), None),
+            other => panic!("expected cas-failed, got {other:?}"),
+        }
+        assert_eq!(s.get("k").unwrap(), None);
+
+        // "Still absent" snapshot: insert-if-absent.
+        let cas = s.cas("new").unwrap();
+        assert_eq!(cas.current(), None);
+        cas.swap(b"1").unwrap();
+        let late = s.cas("other").unwrap();
+        s.set("other", b"x").unwrap();
+        assert!(matches!(late.swap(b"y"), Err(Ok(_))));
+        assert_eq!(s.get("other").unwrap(), Some(b"x".to_vec()));
+    }
+
+    #[test]
+    fn insert_if_absent_two_contenders_one_connection() {
+        let path = temp_db();
+        let s = open_store(&path, "default");
+        let c1 = s.cas("id").unwrap();
+        let c2 = s.cas("id").unwrap();
+        let r1 = c1.swap(b"one");
+        let r2 = c2.swap(b"two");
+        assert!(r1.is_ok());
+        match r2 {
+            Err(Ok(c)) => assert_eq!(c.current(), Some(&b"one"[..])),
+            other => panic!("second contender must fail, got {other:?}"),
+        }
+        assert_eq!(s.get("id").unwrap(), Some(b"one".to_vec()));
+    }
+
+    #[test]
+    fn insert_if_absent_across_connections_exactly_one_wins() {
+        // Two connections to the same file stand in for two host processes.
+        for round in 0..20 {
+            let path = temp_db();
+            let a = open_store(&path, "default");
+            let b = open_store(&path, "default");
+            let key = format!("user:{round}");
+            let barrier = Arc::new(Barrier::new(2));
+            let handles: Vec<_> = [(a.clone(), "A"), (b.clone(), "B")]
+                .into_iter()
+                .map(|(store, who)| {
+                    let barrier = barrier.clone();
+                    let key = key.clone();
+                    std::thread::spawn(move || {
+                        let cas = store.cas(&key).unwrap();
+                        assert_eq!(cas.current(), None);
+                        barrier.wait();
+                        cas.swap(who.as_bytes()).is_ok()
+                    })
+                })
+                .collect();
+            let wins: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            assert_eq!(
+                wins.iter().filter(|w| **w).count(),
+                1,
+                "round {round}: {wins:?}"
+            );
+            let winner = if wins[0] { "A" } else { "B" };
+            assert_eq!(a.get(&key).unwrap(), Some(winner.as_bytes().to_vec()));
+            assert_eq!(b.get(&key).unwrap(), Some(winner.as_bytes().to_vec()));
+        }
+    }
+
+    #[test]
+    fn cas_counter_has_no_lost_updates_across_connections() {
+        let path = temp_db();
+        let threads = 4;
+        let per_thread = 50;
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                // Each thread has its own connection, like separate processes.
+                let store = open_store(&path, "default");
+                std::thread::spawn(move || {
+                    for _ in 0..per_thread {
+                        let mut cas = store.cas("counter").unwrap();
+                        loop {
+                            let n: u64 = cas
+                                .current()
+                                .map(|v| std::str::from_utf8(v).unwrap().parse().unwrap())
+                                .unwrap_or(0);
+                            match cas.swap((n + 1).to_string().as_bytes()) {
+                                Ok(()) => break,
+                                Err(Ok(fresh)) => cas = fresh,
+                                Err(Err(e)) => panic!("{e}"),
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let s = open_store(&path, "default");
+        assert_eq!(
+            s.get("counter").unwrap(),
+            Some((threads * per_thread).to_string().into_bytes())
+        );
+    }
+
+    #[test]
+    fn increment_is_atomic_across_connections() {
+        let path = temp_db();
+        let s = open_store(&path, "default");
+        assert_eq!(s.increment("n", 5).unwrap(), 5);
+        assert_eq!(s.increment("n", -2).unwrap(), 3);
+        assert_eq!(s.get("n").unwrap(), Some(3i64.to_be_bytes().to_vec()));
+        s.set("text", b"abc").unwrap();
+        assert!(matches!(s.increment("text", 1), Err(KvError::Other(_))));
+        s.set("max", &i64::MAX.to_be_bytes()).unwrap();
+        assert!(matches!(s.increment("max", 1), Err(KvError::Other(_))));
+
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let store = open_store(&path, "default");
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        store.increment("hits", 1).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(s.increment("hits", 0).unwrap(), 400);
+    }
+
+    #[test]
+    fn reads_integer_rows_written_by_spin() {
+        let path = temp_db();
+        let s = open_store(&path, "default");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO spin_key_value (store, key, value) VALUES ('default', 'n', 41)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(s.increment("n", 1).unwrap(), 42);
+    }
+}

@@ -1,0 +1,396 @@
+//! `scim-host`: runs the spin-scim Spin application locally, without the
+//! `spin` CLI. It reads `spin.toml`, componentizes and compiles the
+//! component's `.wasm` exactly as Spin would run it, and serves the HTTP
+//! trigger with a fresh instance per request, implementing Spin's
+//! key-value (SQLite or Redis) and variables interfaces.
+
+mod component;
+mod files;
+mod host;
+mod kv;
+mod manifest;
+mod outbound;
+mod router;
+mod runtime_config;
+mod server;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use wasmtime::component::Linker;
+use wasmtime::{bail, format_err, Config, Engine, Result};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use crate::host::{ComponentEnv, HostState};
+use crate::manifest::Manifest;
+use crate::router::Router;
+use crate::runtime_config::RuntimeConfig;
+use crate::server::{App, ComponentRuntime};
+
+const USAGE: &str = "\
+scim-host: run the spin-scim Spin application locally (a Spin-compatible host)
+
+Usage: scim-host [OPTIONS]
+
+Options:
+      --manifest FILE             Spin manifest to run [default: spin.toml]
+      --listen ADDR               Address to listen on [default: 127.0.0.1:3000];
+                                  port 0 picks a free port
+      --runtime-config-file FILE  Spin runtime config: [key_value_store.<label>]
+                                  with type = \"spin\" (path = \"...\") or
+                                  type = \"redis\" (url = \"redis://...\")
+      --state-dir DIR             State directory (default key-value store
+                                  DIR/sqlite_key_value.db, compiled-component
+                                  cache) [default: .spin next to the manifest]
+      --wasm FILE                 Run this .wasm instead of the component's
+                                  `source` (single-component applications)
+      --quiet                     Do not print a log line per request
+  -h, --help                      Print this help
+  -V, --version                   Print the version
+
+Environment:
+  SPIN_VARIABLE_<NAME>            Value of the application variable <name>
+                                  (overrides its default)
+
+The manifest's HTTP triggers, `key_value_stores`, `files`, `environment`,
+`variables` and `allowed_outbound_hosts` are honoured; each request runs in
+a fresh instance. On startup the host prints `Serving http://ADDR` on
+stdout, then one JSON line per request:
+  {\"ts\",\"method\",\"path\",\"status\",\"duration_ms\"}
+(path without the query string). SIGINT/SIGTERM stop it gracefully: no new
+connections, in-flight requests finish (up to 30 s), exit status 0.
+";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Args {
+    manifest: PathBuf,
+    listen: String,
+    runtime_config_file: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    wasm: Option<PathBuf>,
+    quiet: bool,
+}
+
+enum Command {
+    Run(Args),
+    Help,
+    Version,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> std::result::Result<Command, String> {
+    let mut out = Args {
+        manifest: PathBuf::from("spin.toml"),
+        listen: "127.0.0.1:3000".to_string(),
+        runtime_config_file: None,
+        state_dir: None,
+        wasm: None,
+        quiet: false,
+    };
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> std::result::Result<String, String> {
+            match inline.clone().or_else(|| it.next()) {
+                Some(v) if !v.is_empty() => Ok(v),
+                _ => Err(format!("{name} needs a value")),
+            }
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
+            "--manifest" | "-f" | "--from" => out.manifest = value(&flag)?.into(),
+            "--listen" => out.listen = value(&flag)?,
+            "--runtime-config-file" => out.runtime_config_file = Some(value(&flag)?.into()),
+            "--state-dir" => out.state_dir = Some(value(&flag)?.into()),
+            "--wasm" => out.wasm = Some(value(&flag)?.into()),
+            "--quiet" | "-q" => out.quiet = true,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Command::Run(out))
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Run(a)) => a,
+        Ok(Command::Help) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("scim-host {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("scim-host: {e} (see scim-host --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scim-host: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scim-host: error: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Interval of the epoch ticker: a running guest yields to the async
+/// runtime at least this often, so a busy guest never monopolises a worker
+/// thread and an abandoned request can be cancelled.
+const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+fn engine() -> Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config)?;
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })?;
+    Ok(engine)
+}
+
+async fn run(args: Args) -> Result<()> {
+    let manifest = Manifest::load(&args.manifest)?;
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| manifest.dir.join(".spin"));
+    std::fs::create_dir_all(&state_dir)
+        .map_err(|e| format_err!("cannot create state dir {}: {e}", state_dir.display()))?;
+
+    let runtime_config = match &args.runtime_config_file {
+        Some(p) => RuntimeConfig::load(p)?,
+        None => RuntimeConfig::default(),
+    };
+    let stores = Arc::new(runtime_config.open_stores(&state_dir)?);
+
+    // Components used by the triggers, each compiled once.
+    let used: Vec<String> = {
+        let mut seen = HashSet::new();
+        manifest
+            .triggers
+            .iter()
+            .filter(|t| seen.insert(t.component.clone()))
+            .map(|t| t.component.clone())
+            .collect()
+    };
+    if args.wasm.is_some() && used.len() != 1 {
+        bail!("--wasm needs an application with exactly one HTTP component");
+    }
+
+    let engine = engine()?;
+    let mut linker = Linker::<HostState>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    host::add_to_linker(&mut linker)?;
+
+    let cache = component::ArtifactCache::new(state_dir.join("cache"));
+    let staging_root = std::env::temp_dir().join(format!("scim-host-{}", std::process::id()));
+    let mut runtimes: HashMap<String, Arc<ComponentRuntime>> = HashMap::new();
+    for id in &used {
+        let def = &manifest.components[id];
+        let wasm = args.wasm.clone().unwrap_or_else(|| def.source.clone());
+        let (loaded, took) = component::timed(|| component::load(&engine, &wasm, Some(&cache)));
+        let (component, from) = loaded?;
+        let how = match from {
+            component::LoadedFrom::Cache => "loaded from cache",
+            component::LoadedFrom::Compiled {
+                componentized: true,
+            } => "componentized and compiled",
+            component::LoadedFrom::Compiled {
+                componentized: false,
+            } => "compiled",
+        };
+        eprintln!(
+            "scim-host: component {id:?}: {} {how} in {:.0?}",
+            wasm.display(),
+            took
+        );
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| format_err!("component {id:?}: {e:?}"))?;
+        let pre = ProxyPre::new(pre).map_err(|e| {
+            format_err!("component {id:?} does not export wasi:http/incoming-handler: {e:?}")
+        })?;
+        for label in &def.key_value_stores {
+            if !stores.contains_key(label) {
+                eprintln!(
+                    "scim-host: warning: component {id:?} may use key-value store {label:?}, \
+                     which the runtime config does not define (opening it returns no-such-store)"
+                );
+            }
+        }
+        let mounts = files::prepare(&manifest.dir, def, &staging_root.join(id))?;
+        let outbound = outbound::OutboundPolicy::new(&def.allowed_outbound_hosts)
+            .map_err(|e| format_err!("component {id:?}: allowed_outbound_hosts: {e}"))?;
+        if !outbound.is_empty() {
+            eprintln!(
+                "scim-host: component {id:?} may make outbound HTTP requests to {:?}",
+                def.allowed_outbound_hosts
+            );
+        }
+        let env = ComponentEnv {
+            id: id.clone(),
+            outbound,
+            allowed_stores: def.key_value_stores.iter().cloned().collect(),
+            stores: stores.clone(),
+            variables: def.variables.clone(),
+        };
+        runtimes.insert(
+            id.clone(),
+            Arc::new(ComponentRuntime {
+                id: id.clone(),
+                pre,
+                env: Arc::new(env),
+                environment: def
+                    .environment
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                preopens: mounts.preopens,
+            }),
+        );
+    }
+
+    cache.prune(8);
+
+    let mut router = Router::new(&manifest.base);
+    let mut components = Vec::new();
+    for t in &manifest.triggers {
+        router.add(&t.route, components.len());
+        components.push(runtimes[&t.component].clone());
+    }
+
+    let listen: SocketAddr = tokio::net::lookup_host(&args.listen)
+        .await
+        .map_err(|e| format_err!("invalid --listen address {:?}: {e}", args.listen))?
+        .next()
+        .ok_or_else(|| format_err!("--listen {:?} resolves to no address", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format_err!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr()?;
+
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Serving http://{local}")?;
+        out.flush()?;
+    }
+    eprintln!(
+        "scim-host: application {:?}, {} variable(s): {}",
+        manifest.name.as_deref().unwrap_or("(unnamed)"),
+        manifest.variables.len(),
+        manifest
+            .variables
+            .iter()
+            .map(|(name, v)| if v.secret {
+                format!("{name} (secret)")
+            } else {
+                name.clone()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (store_label, store) in stores.iter() {
+        eprintln!(
+            "scim-host: key-value store {store_label:?}: {}",
+            store.describe()
+        );
+    }
+    eprintln!("scim-host: available routes:");
+    for (r, t) in router.routes().iter().zip(&manifest.triggers) {
+        let wildcard = if r.raw.ends_with("...") {
+            " (wildcard)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "  {}: http://{local}{}{wildcard}",
+            t.component,
+            r.matched_route.trim_end_matches("/...")
+        );
+    }
+
+    let app = Arc::new(App::new(router, components, args.quiet, local));
+    server::serve(app, listener, server::shutdown_signal()).await?;
+
+    eprintln!("scim-host: shutting down");
+    for store in stores.values() {
+        host::blocking(|| store.flush());
+    }
+    let _ = std::fs::remove_dir_all(&staging_root);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> std::result::Result<Command, String> {
+        parse_args(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn parses_cli() {
+        let Ok(Command::Run(a)) = args(&[]) else {
+            panic!()
+        };
+        assert_eq!(a.manifest, PathBuf::from("spin.toml"));
+        assert_eq!(a.listen, "127.0.0.1:3000");
+        assert!(!a.quiet);
+        let Ok(Command::Run(a)) = args(&[
+            "--manifest",
+            "app/spin.toml",
+            "--listen=127.0.0.1:0",
+            "--runtime-config-file",
+            "rc.toml",
+            "--state-dir",
+            "/tmp/s",
+            "--wasm",
+            "x.wasm",
+            "--quiet",
+        ]) else {
+            panic!()
+        };
+        assert_eq!(
+            a,
+            Args {
+                manifest: "app/spin.toml".into(),
+                listen: "127.0.0.1:0".into(),
+                runtime_config_file: Some("rc.toml".into()),
+                state_dir: Some("/tmp/s".into()),
+                wasm: Some("x.wasm".into()),
+                quiet: true,
+            }
+        );
+        assert!(matches!(args(&["--help"]), Ok(Command::Help)));
+        assert!(args(&["--listen"]).is_err());
+        assert!(args(&["--bogus"]).is_err());
+    }
+}

@@ -1,0 +1,457 @@
+//! The HTTP/1.1 front end: routing, Spin request headers, one fresh
+//! instance per request, the request log and graceful shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST};
+use hyper::server::conn::http1;
+use hyper::{Request, Response, StatusCode};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use wasmtime::{format_err, Result, Store};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::WasiHttpView;
+
+use crate::host::{ComponentEnv, HostState};
+use crate::router::{RouteMatch, Router};
+
+/// Everything needed to run one component per request.
+pub struct ComponentRuntime {
+    pub id: String,
+    pub pre: ProxyPre<HostState>,
+    pub env: Arc<ComponentEnv>,
+    pub environment: Vec<(String, String)>,
+    pub preopens: Vec<(PathBuf, String)>,
+}
+
+pub struct App {
+    pub router: Router,
+    /// Indexed by route target.
+    pub components: Vec<Arc<ComponentRuntime>>,
+    pub quiet: bool,
+    pub local_addr: SocketAddr,
+    /// Cloned into each running guest task; the count tells how many are
+    /// still running at shutdown.
+    inflight: Arc<()>,
+}
+
+impl App {
+    pub fn new(
+        router: Router,
+        components: Vec<Arc<ComponentRuntime>>,
+        quiet: bool,
+        local_addr: SocketAddr,
+    ) -> Self {
+        App {
+            router,
+            components,
+            quiet,
+            local_addr,
+            inflight: Arc::new(()),
+        }
+    }
+}
+
+const SCIM_ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// A SCIM error response (`application/scim+json`).
+pub fn scim_error(status: StatusCode, detail: &str) -> Response<HyperOutgoingBody> {
+    // Fields in the order RFC 7644 shows them.
+    let body = format!(
+        "{{\"schemas\":[\"{SCIM_ERROR_SCHEMA}\"],\"status\":\"{}\",\"detail\":{}}}",
+        status.as_str(),
+        json_string(detail)
+    );
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never: Infallible| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/scim+json"),
+    );
+    resp
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// Formats a UTC timestamp as RFC 3339 with milliseconds.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let d = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let secs = d.as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let mut year = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    if month <= 2 {
+        year += 1;
+    }
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// The request log line (fields in a fixed order).
+fn log_line(ts: &str, method: &str, path: &str, status: u16, elapsed: Duration) -> String {
+    let ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+    format!(
+        "{{\"ts\":{},\"method\":{},\"path\":{},\"status\":{status},\"duration_ms\":{}}}",
+        json_string(ts),
+        json_string(method),
+        json_string(path),
+        serde_json::Value::from(ms)
+    )
+}
+
+fn log_request(method: &str, path: &str, status: u16, elapsed: Duration) {
+    let ts = rfc3339(std::time::SystemTime::now());
+    println!("{}", log_line(&ts, method, path, status, elapsed));
+}
+
+impl App {
+    async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> std::result::Result<Response<HyperOutgoingBody>, Infallible> {
+        let start = Instant::now();
+        let method = req.method().to_string();
+        // Logged without the query string, which can hold personal data.
+        let path = req.uri().path().to_string();
+        let resp = match self.router.route(&path) {
+            None => scim_error(
+                StatusCode::NOT_FOUND,
+                "Not found: no route of this application matches the request path",
+            ),
+            Some(m) => match self.invoke(&m, req, client).await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    eprintln!("scim-host: {method} {path}: {e:?}");
+                    scim_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Internal error: the component failed to handle the request",
+                    )
+                }
+            },
+        };
+        if !self.quiet {
+            log_request(&method, &path, resp.status().as_u16(), start.elapsed());
+        }
+        Ok(resp)
+    }
+
+    fn prepare_request(
+        &self,
+        m: &RouteMatch<'_>,
+        req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Result<Request<Incoming>> {
+        let (mut parts, body) = req.into_parts();
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| self.local_addr.to_string());
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_string())
+            .unwrap_or_else(|| "/".to_string());
+        let full_url = format!("http://{host}{path_and_query}");
+        parts.uri = hyper::Uri::builder()
+            .scheme("http")
+            .authority(host.as_str())
+            .path_and_query(path_and_query.as_str())
+            .build()
+            .map_err(|e| format_err!("bad request URI: {e}"))?;
+        if !parts.headers.contains_key(HOST) {
+            parts.headers.insert(HOST, HeaderValue::from_str(&host)?);
+        }
+
+        // Clients must not be able to forge the headers Spin sets.
+        let forged: Vec<HeaderName> = parts
+            .headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("spin-"))
+            .cloned()
+            .collect();
+        for k in forged {
+            parts.headers.remove(k);
+        }
+        let mut set = |name: &str, value: &str| -> Result<()> {
+            parts.headers.insert(
+                HeaderName::from_bytes(name.as_bytes())?,
+                HeaderValue::from_str(value)?,
+            );
+            Ok(())
+        };
+        set("spin-full-url", &full_url)?;
+        set("spin-path-info", &m.path_info)?;
+        set("spin-matched-route", m.matched_route)?;
+        set("spin-base-path", self.router.base())?;
+        set("spin-raw-component-route", m.raw)?;
+        set("spin-component-route", m.component_route)?;
+        set("spin-client-addr", &client.to_string())?;
+        for (name, value) in &m.params {
+            set(&format!("spin-path-match-{name}"), value)?;
+        }
+        Ok(Request::from_parts(parts, body))
+    }
+
+    async fn invoke(
+        &self,
+        m: &RouteMatch<'_>,
+        req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Result<Response<HyperOutgoingBody>> {
+        let rt = self.components[m.target].clone();
+        let req = self.prepare_request(m, req, client)?;
+
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.inherit_stdout().inherit_stderr();
+        for (k, v) in &rt.environment {
+            wasi.env(k, v);
+        }
+        for (host_dir, guest) in &rt.preopens {
+            wasi.preopened_dir(host_dir, guest, FsPerms::ReadOnly)?;
+        }
+        let mut store = Store::new(
+            rt.pre.engine(),
+            HostState::new(wasi.build(), rt.env.clone()),
+        );
+        // Yield to the runtime at every epoch tick (see `EPOCH_TICK`).
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let req = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)?;
+        let out = store.data_mut().http().new_response_outparam(sender)?;
+        let pre = rt.pre.clone();
+        let token = self.inflight.clone();
+        let id = rt.id.clone();
+
+        // The guest runs in its own task so that it can keep streaming the
+        // body after the response head has been handed to hyper.
+        let task = tokio::task::spawn(async move {
+            let _inflight = token;
+            let result: Result<()> = async {
+                let proxy = pre.instantiate_async(&mut store).await?;
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, req, out)
+                    .await
+            }
+            .await;
+            if let Err(e) = &result {
+                eprintln!("scim-host: component {id:?} failed: {e:?}");
+            }
+            result.is_ok()
+        });
+
+        // If the client goes away before the response head is ready, hyper
+        // drops this future: stop the guest too.
+        let mut abort = AbortOnDrop(Some(task.abort_handle()));
+        match receiver.await {
+            Ok(Ok(resp)) => {
+                abort.disarm();
+                Ok(resp)
+            }
+            Ok(Err(code)) => Err(format_err!("component returned an error code: {code:?}")),
+            Err(_) => {
+                let ok = task.await.unwrap_or(false);
+                if ok {
+                    Err(format_err!(
+                        "component {:?} returned without setting a response",
+                        rt.id
+                    ))
+                } else {
+                    Err(format_err!("component {:?} trapped (see above)", rt.id))
+                }
+            }
+        }
+    }
+}
+
+/// Aborts a task when dropped, unless disarmed.
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl AbortOnDrop {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Accepts connections until `shutdown` resolves, then stops accepting and
+/// waits (up to 30 s) for open connections and running guests to finish.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, client) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        eprintln!("scim-host: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let mut stop = stop_rx.clone();
+                conns.spawn(async move {
+                    let service = hyper::service::service_fn(move |req| app.clone().handle(req, client));
+                    let conn = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    let result = tokio::select! {
+                        r = conn.as_mut() => r,
+                        _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = result {
+                        if !e.is_incomplete_message() {
+                            eprintln!("scim-host: connection from {client}: {e}");
+                        }
+                    }
+                });
+                while conns.try_join_next().is_some() {}
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while conns.join_next().await.is_some() {}
+        while Arc::strong_count(&app.inflight) > 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        eprintln!("scim-host: gave up waiting for in-flight requests after {DRAIN_TIMEOUT:?}");
+        conns.abort_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339() {
+        let t = std::time::UNIX_EPOCH + Duration::from_millis(1_764_070_911_123);
+        assert_eq!(rfc3339(t), "2025-11-25T11:41:51.123Z");
+        assert_eq!(rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let leap = std::time::UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[tokio::test]
+    async fn scim_error_body() {
+        let r = scim_error(StatusCode::NOT_FOUND, "no \"route\"");
+        assert_eq!(r.status(), 404);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/scim+json");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"404","detail":"no \"route\""}"#
+        );
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["status"], "404");
+    }
+
+    #[test]
+    fn log_line_format() {
+        let line = log_line(
+            "2026-01-01T00:00:00.000Z",
+            "GET",
+            "/api/scim/v2/Users",
+            200,
+            Duration::from_micros(812),
+        );
+        assert_eq!(
+            line,
+            r#"{"ts":"2026-01-01T00:00:00.000Z","method":"GET","path":"/api/scim/v2/Users","status":200,"duration_ms":0.812}"#
+        );
+    }
+}

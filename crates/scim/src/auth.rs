@@ -1,0 +1,1535 @@
+//! Bearer-token authentication (RFC 6750) and scope authorization.
+//!
+//! Every SCIM request carries `Authorization: Bearer <JWT>`. The token is
+//! verified against the configured keys: a shared HS256 secret (development,
+//! `make token`) and/or asymmetric keys from a JWKS (inline or fetched, see
+//! [`crate::jwks`]): RS256/384/512, PS256/384/512, ES256, ES384.
+//!
+//! Checks, in order: the header is `Bearer <token>`; a key is configured at
+//! all (otherwise every request is refused, never accepted); the header `alg`
+//! is supported (`none` and anything else is refused); HS256 only with the
+//! configured secret, and HMAC is never computed with a public key (HS/RS
+//! confusion); an asymmetric key is selected by `kid` and must fit the `alg`
+//! (RSA for RS*/PS*, the right curve for ES*, and the JWK's own `alg` when it
+//! states one); the signature; `exp` (required), `nbf` and `iat` with
+//! [`AuthConfig::leeway_secs`]; `iss` when configured; `aud` (string or
+//! array) when audiences are configured; the tenant claim when configured.
+//! Then [`authorize`] checks the scope for the access wanted.
+//!
+//! Only the `Authorization` header is read. RFC 6750 §2.3 (`access_token` in
+//! the query string) is not supported: tokens in URLs end up in logs. The
+//! caller must not read a token from the query (and may refuse a request that
+//! carries `access_token` in it); likewise form-encoded body tokens (§2.2)
+//! are not supported.
+//!
+//! Error responses never echo the token or its claims: the
+//! `error_description` is one of a fixed set of phrases.
+
+use std::collections::HashSet;
+
+use jwt_simple::prelude::*;
+use jwt_simple::JWTError;
+use serde_json::{Map, Value};
+
+use crate::jwks::{EcCurve, Jwk, KeyMaterial, KeySource};
+use crate::ScimError;
+
+/// The realm in `WWW-Authenticate` challenges.
+pub const REALM: &str = "scim";
+/// Default `exp`/`nbf` leeway.
+pub const DEFAULT_LEEWAY_SECS: u64 = 60;
+/// Default lifetime of a cached JWKS.
+pub const DEFAULT_JWKS_TTL_SECS: u64 = 3600;
+/// Tenant of every principal when no tenant claim is configured.
+pub const DEFAULT_TENANT: &str = "default";
+/// Shortest accepted HS256 secret, in bytes (RFC 7518 §3.2: at least the
+/// hash size).
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+/// Longest accepted token, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Longest accepted tenant value, in bytes.
+pub const MAX_TENANT_BYTES: usize = 128;
+
+/// Asymmetric algorithms accepted (with a JWKS key that fits).
+pub const ASYMMETRIC_ALGS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+];
+
+/// How tokens are verified and what they must grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Required `iss`, when set.
+    pub issuer: Option<String>,
+    /// When non-empty, the token's `aud` (string or array) must contain one
+    /// of these.
+    pub audiences: Vec<String>,
+    /// HS256 shared secret (at least [`MIN_HS256_SECRET_BYTES`] bytes). HS256
+    /// tokens are refused unless it is set.
+    pub hs256_secret: Option<String>,
+    /// Inline JWKS JSON (standard or XSUAA `token_keys`).
+    pub jwks: Option<String>,
+    /// JWKS URL, fetched through a [`crate::jwks::JwksFetcher`] and cached.
+    pub jwks_url: Option<String>,
+    /// Lifetime of the cached JWKS (refreshes are at most every
+    /// [`crate::jwks::MIN_REFRESH_INTERVAL_SECS`] anyway).
+    pub jwks_ttl_secs: u64,
+    /// `exp`/`nbf`/`iat` clock-skew leeway.
+    pub leeway_secs: u64,
+    /// Scope granting read access, e.g. `scim.read`.
+    pub read_scope: String,
+    /// Scope granting write (and read) access, e.g. `scim.write`.
+    pub write_scope: String,
+    /// Claim holding the tenant (e.g. `zid` for XSUAA, `tid` for Entra ID);
+    /// `None`: every principal is in tenant [`DEFAULT_TENANT`].
+    pub tenant_claim: Option<String>,
+    /// Whether discovery endpoints (`/ServiceProviderConfig`, `/Schemas`,
+    /// `/ResourceTypes`) need a token too. The caller applies it.
+    pub discovery_requires_auth: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: None,
+            audiences: Vec::new(),
+            hs256_secret: None,
+            jwks: None,
+            jwks_url: None,
+            jwks_ttl_secs: DEFAULT_JWKS_TTL_SECS,
+            leeway_secs: DEFAULT_LEEWAY_SECS,
+            read_scope: "scim.read".to_string(),
+            write_scope: "scim.write".to_string(),
+            tenant_claim: None,
+            discovery_requires_auth: true,
+        }
+    }
+}
+
+fn non_empty(s: &Option<String>) -> bool {
+    s.as_deref().is_some_and(|s| !s.trim().is_empty())
+}
+
+impl AuthConfig {
+    /// Whether any verification key is configured. Without one, every
+    /// request is refused with 401; nothing is ever accepted unverified.
+    pub fn has_any_key(&self) -> bool {
+        self.hs256_secret
+            .as_deref()
+            .is_some_and(|s| s.len() >= MIN_HS256_SECRET_BYTES)
+            || non_empty(&self.jwks)
+            || non_empty(&self.jwks_url)
+    }
+
+    /// Configuration problems worth reporting at startup (a too-short secret,
+    /// an unparsable inline JWKS, empty scope names, ...). Empty when fine.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if let Some(s) = &self.hs256_secret {
+            if s.len() < MIN_HS256_SECRET_BYTES {
+                p.push(format!(
+                    "HS256 secret shorter than {MIN_HS256_SECRET_BYTES} bytes: HS256 disabled"
+                ));
+            }
+        }
+        if let Some(j) = self.jwks.as_deref().filter(|j| !j.trim().is_empty()) {
+            match crate::jwks::parse_jwks(j) {
+                Err(e) => p.push(format!("inline JWKS: {e}")),
+                Ok(set) if set.keys.is_empty() => {
+                    p.push("inline JWKS has no usable key".to_string())
+                }
+                Ok(set) if set.skipped > 0 => p.push(format!(
+                    "inline JWKS: {} unusable key(s) skipped",
+                    set.skipped
+                )),
+                Ok(_) => {}
+            }
+        }
+        if let Some(u) = self.jwks_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            if !u.starts_with("https://") {
+                p.push("JWKS URL is not https".to_string());
+            }
+        }
+        if !self.has_any_key() {
+            p.push("no token verification key configured: every request is refused".to_string());
+        }
+        if self.read_scope.trim().is_empty() || self.write_scope.trim().is_empty() {
+            p.push("empty scope name: that access is never granted".to_string());
+        }
+        if self.leeway_secs > 300 {
+            p.push("token leeway above 5 minutes".to_string());
+        }
+        p
+    }
+}
+
+/// The access a request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Who is calling, from a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// From the configured tenant claim, else [`DEFAULT_TENANT`].
+    pub tenant: String,
+    /// `client_id`, else `azp`, else `cid`.
+    pub client_id: Option<String>,
+    /// `sub`.
+    pub subject: Option<String>,
+    /// From `scope` (space-separated string or array) and `scp`, as in the
+    /// token (XSUAA prefixes included).
+    pub scopes: Vec<String>,
+}
+
+impl Principal {
+    /// Whether the principal holds `scope`: exactly, or with an XSUAA
+    /// `<xsappname>.` prefix (`afc!t123.scim.read` holds `scim.read`).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        !scope.is_empty()
+            && self.scopes.iter().any(|s| {
+                s == scope
+                    || (s.len() > scope.len()
+                        && s.ends_with(scope)
+                        && s.as_bytes()[s.len() - scope.len() - 1] == b'.')
+            })
+    }
+}
+
+/// A refused request: the HTTP status, the `WWW-Authenticate` value and a
+/// human-readable detail (never token content).
+///
+/// `status` is 401 (no or bad token) or 403 (insufficient scope); or 503 when
+/// the key set cannot be obtained at all (JWKS URL unreachable and nothing
+/// cached), with an empty `www_authenticate`: set the header only when it is
+/// non-empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    pub status: u16,
+    pub www_authenticate: String,
+    pub detail: String,
+}
+
+impl AuthError {
+    /// 401 without an error code (RFC 6750 §3.1: no credentials, or an
+    /// unsupported scheme).
+    fn no_credentials(detail: &str) -> Self {
+        AuthError {
+            status: 401,
+            www_authenticate: format!("Bearer realm=\"{REALM}\""),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// 401 `invalid_token`. `description` must be a fixed phrase.
+    fn invalid_token(description: &str) -> Self {
+        let d = sanitize(description);
+        AuthError {
+            status: 401,
+            www_authenticate: format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{d}\""
+            ),
+            detail: format!("invalid bearer token: {d}"),
+        }
+    }
+
+    /// 403 `insufficient_scope`, naming the scope required.
+    fn insufficient_scope(scope: &str) -> Self {
+        let s = sanitize(scope);
+        AuthError {
+            status: 403,
+            www_authenticate: format!(
+                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", \
+                 error_description=\"the token lacks the required scope\", scope=\"{s}\""
+            ),
+            detail: format!("insufficient scope: this request requires scope {s}"),
+        }
+    }
+
+    /// 503: the key set could not be obtained. The cause (from
+    /// [`KeySource::keys`]) is for the caller's log, not the response.
+    fn unavailable() -> Self {
+        AuthError {
+            status: 503,
+            www_authenticate: String::new(),
+            detail: "token verification keys are unavailable; retry later".to_string(),
+        }
+    }
+
+    /// The SCIM error response for this refusal (no `scimType`).
+    pub fn to_scim(&self) -> ScimError {
+        ScimError::new(self.status, None, self.detail.clone())
+    }
+}
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.detail)
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Keep a header parameter a valid quoted-string of printable ASCII.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            c if c.is_ascii() && !c.is_ascii_control() => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
+    let h = authorization.map(str::trim).unwrap_or("");
+    if h.is_empty() {
+        return Err(AuthError::no_credentials(
+            "authentication required: send Authorization: Bearer <token>",
+        ));
+    }
+    let (scheme, rest) = h.split_once(' ').unwrap_or((h, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::no_credentials(
+            "unsupported authentication scheme: send Authorization: Bearer <token>",
+        ));
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return Err(AuthError::invalid_token("empty bearer token"));
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(AuthError::invalid_token("token too long"));
+    }
+    // RFC 6750 b64token charset; a JWT is three base64url parts.
+    let b64token = token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
+    if !b64token || token.split('.').count() != 3 {
+        return Err(AuthError::invalid_token("malformed token"));
+    }
+    Ok(token)
+}
+
+type TokenClaims = JWTClaims<Map<String, Value>>;
+
+fn options(cfg: &AuthConfig, now_unix: u64) -> VerificationOptions {
+    VerificationOptions {
+        artificial_time: Some(UnixTimeStamp::from_secs(now_unix)),
+        time_tolerance: Some(Duration::from_secs(cfg.leeway_secs)),
+        allowed_issuers: cfg.issuer.as_ref().map(|i| HashSet::from([i.clone()])),
+        allowed_audiences: (!cfg.audiences.is_empty())
+            .then(|| cfg.audiences.iter().cloned().collect()),
+        max_token_length: Some(MAX_TOKEN_BYTES),
+        ..Default::default()
+    }
+}
+
+/// A fixed description for a verification failure.
+fn describe(e: &jwt_simple::Error) -> &'static str {
+    match e.downcast_ref::<JWTError>() {
+        Some(JWTError::TokenHasExpired) => "token expired",
+        Some(JWTError::TokenNotValidYet) => "token not yet valid",
+        Some(JWTError::ClockDrift) => "token issued in the future",
+        Some(JWTError::RequiredIssuerMismatch | JWTError::RequiredIssuerMissing) => {
+            "issuer not accepted"
+        }
+        Some(JWTError::RequiredAudienceMismatch | JWTError::RequiredAudienceMissing) => {
+            "audience not accepted"
+        }
+        Some(JWTError::InvalidSignature | JWTError::InvalidAuthenticationTag) => {
+            "signature verification failed"
+        }
+        Some(JWTError::UnknownCriticalExtension) => "unsupported critical header",
+        Some(JWTError::NotJWT) => "not a JWT",
+        Some(JWTError::TokenTooLong) => "token too long",
+        _ => "malformed token",
+    }
+}
+
+fn verify_with(
+    jwk: &Jwk,
+    alg: &str,
+    token: &str,
+    o: VerificationOptions,
+) -> Result<TokenClaims, jwt_simple::Error> {
+    let bad_key = || jwt_simple::Error::from(JWTError::InvalidPublicKey);
+    match (&jwk.material, alg) {
+        (KeyMaterial::Rsa { n, e }, "RS256") => {
+            RS256PublicKey::from_components(n, e)?.verify_token(token, Some(o))
+        }
+        (KeyMaterial::Rsa { n, e }, "RS384") => {
+            RS384PublicKey::from_components(n, e)?.verify_token(token, Some(o))
+        }
+        (KeyMaterial::Rsa { n, e }, "RS512") => {
+            RS512PublicKey::from_components(n, e)?.verify_token(token, Some(o))
+        }
+        (KeyMaterial::Rsa { n, e }, "PS256") => {
+            PS256PublicKey::from_components(n, e)?.verify_token(token, Some(o))
+        }
+        (KeyMaterial::Rsa { n, e }, "PS384") => {
+            PS384PublicKey::from_components(n, e)?.verify_token(token, Some(o))
+        }
+        (KeyMaterial::Rsa { n, e }, "PS512") => {
+            PS512PublicKey::from_components(n, e)?.verify_token(token, Some(o))
+        }
+        (
+            KeyMaterial::Ec {
+                curve: EcCurve::P256,
+                point,
+            },
+            "ES256",
+        ) => ES256PublicKey::from_bytes(point)?.verify_token(token, Some(o)),
+        (
+            KeyMaterial::Ec {
+                curve: EcCurve::P384,
+                point,
+            },
+            "ES384",
+        ) => ES384PublicKey::from_bytes(point)?.verify_token(token, Some(o)),
+        _ => Err(bad_key()),
+    }
+}
+
+/// Validate `Authorization: Bearer <jwt>` (RFC 6750 §2.1). `authorization`
+/// is the raw header value, if any; `keys` supplies asymmetric keys (it is
+/// not consulted for HS256 tokens); `now_unix` is the current time.
+pub fn authenticate(
+    cfg: &AuthConfig,
+    authorization: Option<&str>,
+    keys: &dyn KeySource,
+    now_unix: u64,
+) -> Result<Principal, AuthError> {
+    let token = bearer_token(authorization)?;
+    if !cfg.has_any_key() {
+        return Err(AuthError::invalid_token(
+            "no token verification key is configured",
+        ));
+    }
+    let meta =
+        Token::decode_metadata(token).map_err(|_| AuthError::invalid_token("malformed token"))?;
+    let alg = meta.algorithm();
+    let opts = options(cfg, now_unix);
+    let claims: TokenClaims = if alg == "HS256" {
+        let secret = cfg
+            .hs256_secret
+            .as_deref()
+            .filter(|s| s.len() >= MIN_HS256_SECRET_BYTES)
+            .ok_or_else(|| AuthError::invalid_token("algorithm not accepted"))?;
+        HS256Key::from_bytes(secret.as_bytes())
+            .verify_token(token, Some(opts))
+            .map_err(|e| AuthError::invalid_token(describe(&e)))?
+    } else if ASYMMETRIC_ALGS.contains(&alg) {
+        let kid = meta.key_id();
+        let found = keys.keys(kid).map_err(|_| AuthError::unavailable())?;
+        if found.is_empty() {
+            return Err(AuthError::invalid_token(if kid.is_some() {
+                "unknown key id"
+            } else {
+                "no verification key available"
+            }));
+        }
+        // The key type (and the JWK's own `alg`) must fit the header `alg`.
+        let candidates: Vec<Jwk> = found.into_iter().filter(|k| k.fits(alg)).collect();
+        if candidates.is_empty() {
+            return Err(AuthError::invalid_token(
+                "the key does not fit the token algorithm",
+            ));
+        }
+        if kid.is_none() && candidates.len() > 1 {
+            return Err(AuthError::invalid_token(
+                "token has no key id and several keys fit",
+            ));
+        }
+        let mut last = None;
+        let mut verified = None;
+        for k in &candidates {
+            match verify_with(k, alg, token, opts.clone()) {
+                Ok(c) => {
+                    verified = Some(c);
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        match verified {
+            Some(c) => c,
+            None => {
+                let d = last.as_ref().map(describe).unwrap_or("malformed token");
+                return Err(AuthError::invalid_token(d));
+            }
+        }
+    } else {
+        return Err(AuthError::invalid_token("algorithm not accepted"));
+    };
+    if claims.expires_at.is_none() {
+        return Err(AuthError::invalid_token("token has no expiry"));
+    }
+    principal(cfg, claims)
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .flat_map(str::split_whitespace)
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn valid_tenant(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= MAX_TENANT_BYTES
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+fn principal(cfg: &AuthConfig, claims: TokenClaims) -> Result<Principal, AuthError> {
+    let custom = &claims.custom;
+    let tenant = match cfg.tenant_claim.as_deref() {
+        None => DEFAULT_TENANT.to_string(),
+        Some(name) => {
+            let v = match name {
+                "iss" => claims.issuer.clone(),
+                "sub" => claims.subject.clone(),
+                _ => custom.get(name).and_then(Value::as_str).map(str::to_string),
+            };
+            match v {
+                Some(t) if valid_tenant(&t) => t,
+                Some(_) => {
+                    return Err(AuthError::invalid_token(
+                        "tenant claim has an invalid value",
+                    ))
+                }
+                None => return Err(AuthError::invalid_token("token has no tenant claim")),
+            }
+        }
+    };
+    let client_id = ["client_id", "azp", "cid"]
+        .iter()
+        .find_map(|c| custom.get(*c).and_then(Value::as_str))
+        .map(str::to_string);
+    let mut scopes = string_list(custom.get("scope"));
+    for s in string_list(custom.get("scp")) {
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    Ok(Principal {
+        tenant,
+        client_id,
+        subject: claims.subject,
+        scopes,
+    })
+}
+
+/// Whether `p` may perform `access`: read needs the read or the write scope
+/// (write implies read); write needs the write scope. 403
+/// `insufficient_scope` otherwise.
+pub fn authorize(cfg: &AuthConfig, p: &Principal, access: Access) -> Result<(), AuthError> {
+    let ok = match access {
+        Access::Read => p.has_scope(&cfg.read_scope) || p.has_scope(&cfg.write_scope),
+        Access::Write => p.has_scope(&cfg.write_scope),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(AuthError::insufficient_scope(match access {
+        Access::Read => &cfg.read_scope,
+        Access::Write => &cfg.write_scope,
+    }))
+}
+
+/// Claims of a development token minted by [`mint_hs256`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevClaims {
+    pub issuer: Option<String>,
+    /// One audience is written as a string, several as an array.
+    pub audiences: Vec<String>,
+    pub subject: Option<String>,
+    pub client_id: Option<String>,
+    /// Written as a space-separated `scope` string.
+    pub scopes: Vec<String>,
+    /// Tenant claim name and value, e.g. `("zid", "t1")`.
+    pub tenant: Option<(String, String)>,
+    /// Lifetime: `exp = iat + ttl_secs`.
+    pub ttl_secs: u64,
+    /// `iat` and `nbf`; `None`: the system clock.
+    pub issued_at: Option<u64>,
+    /// Header `kid`, if any.
+    pub kid: Option<String>,
+}
+
+/// Mint an HS256 development token (used by `make token` through the host
+/// binary, and by tests). Fails when the secret is shorter than
+/// [`MIN_HS256_SECRET_BYTES`].
+pub fn mint_hs256(secret: &str, claims: &DevClaims) -> Result<String, String> {
+    if secret.len() < MIN_HS256_SECRET_BYTES {
+        return Err(format!(
+            "HS256 secret must be at least {MIN_HS256_SECRET_BYTES} bytes"
+        ));
+    }
+    let iat = claims.issued_at.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    let mut custom = Map::new();
+    if let Some(c) = &claims.client_id {
+        custom.insert("client_id".into(), Value::String(c.clone()));
+    }
+    if !claims.scopes.is_empty() {
+        custom.insert("scope".into(), Value::String(claims.scopes.join(" ")));
+    }
+    if let Some((name, value)) = &claims.tenant {
+        custom.insert(name.clone(), Value::String(value.clone()));
+    }
+    let mut jwt = TokenClaims::new();
+    jwt.custom = custom;
+    jwt.issued_at = Some(UnixTimeStamp::from_secs(iat));
+    jwt.invalid_before = Some(UnixTimeStamp::from_secs(iat));
+    jwt.expires_at = Some(UnixTimeStamp::from_secs(
+        iat.saturating_add(claims.ttl_secs),
+    ));
+    jwt.issuer = claims.issuer.clone();
+    jwt.subject = claims.subject.clone();
+    jwt.audiences = match claims.audiences.as_slice() {
+        [] => None,
+        [one] => Some(Audiences::AsString(one.clone())),
+        many => Some(Audiences::AsSet(many.iter().cloned().collect())),
+    };
+    let mut key = HS256Key::from_bytes(secret.as_bytes());
+    if let Some(kid) = &claims.kid {
+        key = key.with_key_id(kid);
+    }
+    key.authenticate(jwt)
+        .map_err(|e| format!("minting failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwks::{parse_jwks, JwksFetcher, Keys};
+    use crate::store::MemStore;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use serde_json::json;
+    use std::cell::{Cell, RefCell};
+    use std::sync::OnceLock;
+
+    const NOW: u64 = 1_700_000_000;
+    const ISS: &str = "https://idp.example";
+    const AUD: &str = "scim-api";
+    const SECRET: &str = "a-development-secret-of-32-bytes-or-more";
+
+    /// Keys generated once per test run.
+    struct Fixture {
+        rsa_der: Vec<u8>,
+        rsa_pub_pem: String,
+        rsa_pub_der: Vec<u8>,
+        rsa_other_der: Vec<u8>,
+        es256: ES256KeyPair,
+        es256_other: ES256KeyPair,
+        es384: ES384KeyPair,
+        jwks: String,
+    }
+
+    fn without_alg(jwk: &str) -> Value {
+        let mut v: Value = serde_json::from_str(jwk).unwrap();
+        v.as_object_mut().unwrap().remove("alg");
+        v
+    }
+
+    fn fx() -> &'static Fixture {
+        static F: OnceLock<Fixture> = OnceLock::new();
+        F.get_or_init(|| {
+            let rsa = RS256KeyPair::generate(2048).unwrap();
+            let rsa_other = RS256KeyPair::generate(2048).unwrap();
+            let es256 = ES256KeyPair::generate();
+            let es256_other = ES256KeyPair::generate();
+            let es384 = ES384KeyPair::generate();
+            let pk = rsa.public_key();
+            let jwks = json!({"keys": [
+                // No `alg`: fits every RSA algorithm.
+                without_alg(&pk.clone().with_key_id("rsa-any").to_jwk()),
+                // States RS256: only RS256 tokens.
+                serde_json::from_str::<Value>(&pk.clone().with_key_id("rsa-rs256").to_jwk()).unwrap(),
+                serde_json::from_str::<Value>(&es256.public_key().with_key_id("ec256").to_jwk()).unwrap(),
+                serde_json::from_str::<Value>(&es384.public_key().with_key_id("ec384").to_jwk()).unwrap(),
+                // Never used: a symmetric key in a JWKS is skipped.
+                {"kty": "oct", "kid": "oct1", "k": URL_SAFE_NO_PAD.encode(SECRET), "alg": "HS256"},
+            ]})
+            .to_string();
+            Fixture {
+                rsa_der: rsa.to_der().unwrap(),
+                rsa_pub_pem: pk.to_pem().unwrap(),
+                rsa_pub_der: pk.to_der().unwrap(),
+                rsa_other_der: rsa_other.to_der().unwrap(),
+                es256,
+                es256_other,
+                es384,
+                jwks,
+            }
+        })
+    }
+
+    fn cfg() -> AuthConfig {
+        AuthConfig {
+            issuer: Some(ISS.into()),
+            audiences: vec![AUD.into()],
+            jwks: Some(fx().jwks.clone()),
+            ..Default::default()
+        }
+    }
+
+    fn payload() -> Value {
+        json!({
+            "iss": ISS, "aud": AUD, "sub": "user-1", "client_id": "client-1",
+            "scope": "scim.read scim.write", "iat": NOW, "nbf": NOW, "exp": NOW + 600,
+        })
+    }
+
+    fn with(mut p: Value, k: &str, v: Value) -> Value {
+        p[k] = v;
+        p
+    }
+
+    fn without(mut p: Value, k: &str) -> Value {
+        p.as_object_mut().unwrap().remove(k);
+        p
+    }
+
+    fn claims(p: &Value) -> TokenClaims {
+        serde_json::from_value(p.clone()).unwrap()
+    }
+
+    /// A token signed with the fixture key for `alg` (the main RSA key for
+    /// RS*/PS*), with header `kid`.
+    fn sign(alg: &str, kid: Option<&str>, p: &Value) -> String {
+        let f = fx();
+        let c = claims(p);
+        macro_rules! rsa {
+            ($t:ty, $der:expr) => {{
+                let mut k = <$t>::from_der($der).unwrap();
+                if let Some(kid) = kid {
+                    k = k.with_key_id(kid);
+                }
+                k.sign(c).unwrap()
+            }};
+        }
+        match alg {
+            "RS256" => rsa!(RS256KeyPair, &f.rsa_der),
+            "RS384" => rsa!(RS384KeyPair, &f.rsa_der),
+            "RS512" => rsa!(RS512KeyPair, &f.rsa_der),
+            "PS256" => rsa!(PS256KeyPair, &f.rsa_der),
+            "PS512" => rsa!(PS512KeyPair, &f.rsa_der),
+            "RS256-other" => rsa!(RS256KeyPair, &f.rsa_other_der),
+            "ES256" | "ES256-other" => {
+                let src = if alg == "ES256" {
+                    &f.es256
+                } else {
+                    &f.es256_other
+                };
+                let mut k = ES256KeyPair::from_bytes(&src.to_bytes()).unwrap();
+                if let Some(kid) = kid {
+                    k = k.with_key_id(kid);
+                }
+                k.sign(c).unwrap()
+            }
+            "ES384" => {
+                let mut k = ES384KeyPair::from_bytes(&f.es384.to_bytes()).unwrap();
+                if let Some(kid) = kid {
+                    k = k.with_key_id(kid);
+                }
+                k.sign(c).unwrap()
+            }
+            "HS256" => hs256(SECRET.as_bytes(), kid, p),
+            _ => panic!("no signer for {alg}"),
+        }
+    }
+
+    fn hs256(key: &[u8], kid: Option<&str>, p: &Value) -> String {
+        let mut k = HS256Key::from_bytes(key);
+        if let Some(kid) = kid {
+            k = k.with_key_id(kid);
+        }
+        k.authenticate(claims(p)).unwrap()
+    }
+
+    fn b64(v: &Value) -> String {
+        URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    fn bearer(t: &str) -> String {
+        format!("Bearer {t}")
+    }
+
+    fn inline_keys() -> Vec<Jwk> {
+        parse_jwks(&fx().jwks).unwrap().keys
+    }
+
+    fn auth(cfg: &AuthConfig, token: &str) -> Result<Principal, AuthError> {
+        authenticate(cfg, Some(&bearer(token)), &inline_keys(), NOW)
+    }
+
+    /// A 401 `invalid_token` whose texts never contain the token.
+    fn assert_invalid(r: Result<Principal, AuthError>, token: &str, why: &str) -> AuthError {
+        let e = r.expect_err(why);
+        assert_eq!(e.status, 401, "{why}: {e:?}");
+        assert!(
+            e.www_authenticate.starts_with(
+                "Bearer realm=\"scim\", error=\"invalid_token\", error_description=\""
+            ),
+            "{why}: {}",
+            e.www_authenticate
+        );
+        for part in token.split('.').filter(|p| p.len() > 8) {
+            assert!(!e.detail.contains(part), "{why}: detail echoes the token");
+            assert!(
+                !e.www_authenticate.contains(part),
+                "{why}: header echoes the token"
+            );
+        }
+        assert!(!e.to_scim().detail.contains(token) || token.is_empty());
+        e
+    }
+
+    fn description(e: &AuthError) -> &str {
+        let d = e
+            .www_authenticate
+            .split("error_description=\"")
+            .nth(1)
+            .unwrap();
+        d.split('"').next().unwrap()
+    }
+
+    #[test]
+    fn valid_asymmetric_tokens_are_accepted() {
+        let c = cfg();
+        for (alg, kid) in [
+            ("RS256", "rsa-any"),
+            ("RS384", "rsa-any"),
+            ("RS512", "rsa-any"),
+            ("PS256", "rsa-any"),
+            ("PS512", "rsa-any"),
+            ("RS256", "rsa-rs256"),
+            ("ES256", "ec256"),
+            ("ES384", "ec384"),
+        ] {
+            let t = sign(alg, Some(kid), &payload());
+            let p = auth(&c, &t).unwrap_or_else(|e| panic!("{alg}/{kid}: {e:?}"));
+            assert_eq!(p.tenant, DEFAULT_TENANT);
+            assert_eq!(p.subject.as_deref(), Some("user-1"));
+            assert_eq!(p.client_id.as_deref(), Some("client-1"));
+            assert_eq!(p.scopes, ["scim.read", "scim.write"]);
+        }
+        // Through the store-backed key source too.
+        let store = MemStore::new();
+        let keys = Keys::new(&c, &store, &crate::jwks::NoFetcher, "auth/jwks", NOW);
+        let t = sign("ES256", Some("ec256"), &payload());
+        authenticate(&c, Some(&bearer(&t)), &keys, NOW).unwrap();
+        assert_eq!(
+            store.ops().reads + store.ops().writes,
+            0,
+            "inline keys need no store"
+        );
+    }
+
+    #[test]
+    fn alg_none_is_rejected() {
+        let mut c = cfg();
+        c.hs256_secret = Some(SECRET.into());
+        for alg in ["none", "None", "NONE", "nOnE"] {
+            for kid in [None, Some("rsa-any")] {
+                let mut h = json!({"alg": alg, "typ": "JWT"});
+                if let Some(k) = kid {
+                    h["kid"] = json!(k);
+                }
+                let unsigned = format!("{}.{}", b64(&h), b64(&payload()));
+                for t in [format!("{unsigned}."), format!("{unsigned}.c2ln")] {
+                    let e = assert_invalid(auth(&c, &t), &t, alg);
+                    assert_eq!(description(&e), "algorithm not accepted");
+                }
+            }
+        }
+        // A two-part token is malformed.
+        let t = format!("{}.{}", b64(&json!({"alg": "none"})), b64(&payload()));
+        assert_invalid(auth(&c, &t), &t, "two parts");
+    }
+
+    #[test]
+    fn wrong_key_is_rejected() {
+        let c = cfg();
+        let t = sign("ES256-other", Some("ec256"), &payload());
+        let e = assert_invalid(auth(&c, &t), &t, "other EC key");
+        assert_eq!(description(&e), "signature verification failed");
+        let t = sign("RS256-other", Some("rsa-any"), &payload());
+        let e = assert_invalid(auth(&c, &t), &t, "other RSA key");
+        assert_eq!(description(&e), "signature verification failed");
+        // A tampered payload.
+        let t = sign("ES256", Some("ec256"), &payload());
+        let parts: Vec<&str> = t.split('.').collect();
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(&with(payload(), "scope", json!("scim.write admin"))),
+            parts[2]
+        );
+        assert_invalid(auth(&c, &forged), &forged, "tampered");
+    }
+
+    #[test]
+    fn hs256_signed_with_the_public_key_is_rejected() {
+        let f = fx();
+        let pem = f.rsa_pub_pem.as_bytes();
+        let der = f.rsa_pub_der.as_slice();
+        let jwks_text = f.jwks.as_bytes();
+        // No secret configured: HS256 is refused before any key is looked at.
+        let c = cfg();
+        for key in [pem, der, jwks_text] {
+            for kid in [None, Some("rsa-any"), Some("rsa-rs256"), Some("oct1")] {
+                let t = hs256(key, kid, &payload());
+                let e = assert_invalid(auth(&c, &t), &t, "confusion");
+                assert_eq!(description(&e), "algorithm not accepted");
+            }
+        }
+        // With a secret configured, the public key is still not the secret.
+        let mut c = cfg();
+        c.hs256_secret = Some(SECRET.into());
+        for key in [pem, der] {
+            let t = hs256(key, Some("rsa-any"), &payload());
+            let e = assert_invalid(auth(&c, &t), &t, "confusion with secret");
+            assert_eq!(description(&e), "signature verification failed");
+        }
+        // The `oct` key in the JWKS is never used either.
+        let t = hs256(SECRET.as_bytes(), Some("oct1"), &payload());
+        assert!(auth(&c, &t).is_ok(), "the configured secret is, though");
+        let c = cfg();
+        assert_invalid(auth(&c, &t), &t, "oct JWK is not a secret");
+    }
+
+    #[test]
+    fn hs256_is_accepted_only_with_the_secret() {
+        let t = sign("HS256", None, &payload());
+        assert_invalid(auth(&cfg(), &t), &t, "no secret");
+        let mut c = cfg();
+        c.hs256_secret = Some(SECRET.into());
+        let p = auth(&c, &t).unwrap();
+        assert_eq!(p.scopes, ["scim.read", "scim.write"]);
+        c.hs256_secret = Some("another-secret-that-is-long-enough!!".into());
+        assert_invalid(auth(&c, &t), &t, "other secret");
+        // A short secret disables HS256 altogether.
+        let short = "short-secret";
+        let t = hs256(short.as_bytes(), None, &payload());
+        let c = AuthConfig {
+            hs256_secret: Some(short.into()),
+            ..cfg()
+        };
+        assert_invalid(auth(&c, &t), &t, "short secret");
+        let only_short = AuthConfig {
+            hs256_secret: Some(short.into()),
+            ..Default::default()
+        };
+        assert!(!only_short.has_any_key());
+        assert!(!only_short.problems().is_empty());
+    }
+
+    #[test]
+    fn time_checks_use_the_leeway() {
+        let c = cfg(); // leeway 60
+        let ok = |p: Value| {
+            let t = sign("ES256", Some("ec256"), &p);
+            auth(&c, &t).map(|_| ())
+        };
+        let fails = |p: Value, why: &str| {
+            let t = sign("ES256", Some("ec256"), &p);
+            description(&assert_invalid(auth(&c, &t), &t, why)).to_string()
+        };
+        assert_eq!(
+            fails(with(payload(), "exp", json!(NOW - 61)), "expired"),
+            "token expired"
+        );
+        assert_eq!(
+            fails(with(payload(), "exp", json!(NOW - 3600)), "long expired"),
+            "token expired"
+        );
+        ok(with(payload(), "exp", json!(NOW - 30))).expect("expired within leeway");
+        assert_eq!(
+            fails(with(payload(), "nbf", json!(NOW + 61)), "not yet valid"),
+            "token not yet valid"
+        );
+        ok(with(payload(), "nbf", json!(NOW + 30))).expect("nbf within leeway");
+        assert_eq!(
+            fails(
+                with(payload(), "iat", json!(NOW + 3600)),
+                "issued in the future"
+            ),
+            "token issued in the future"
+        );
+        assert_eq!(
+            fails(without(payload(), "exp"), "no exp"),
+            "token has no expiry"
+        );
+        ok(without(without(payload(), "nbf"), "iat")).expect("nbf and iat are optional");
+        let strict = AuthConfig {
+            leeway_secs: 0,
+            ..cfg()
+        };
+        let t = sign(
+            "ES256",
+            Some("ec256"),
+            &with(payload(), "exp", json!(NOW - 30)),
+        );
+        assert_invalid(auth(&strict, &t), &t, "no leeway");
+    }
+
+    #[test]
+    fn issuer_and_audience_are_checked() {
+        let c = cfg();
+        let t = sign(
+            "RS256",
+            Some("rsa-any"),
+            &with(payload(), "iss", json!("https://evil.example")),
+        );
+        assert_eq!(
+            description(&assert_invalid(auth(&c, &t), &t, "iss")),
+            "issuer not accepted"
+        );
+        let t = sign("RS256", Some("rsa-any"), &without(payload(), "iss"));
+        assert_eq!(
+            description(&assert_invalid(auth(&c, &t), &t, "no iss")),
+            "issuer not accepted"
+        );
+        let t = sign(
+            "ES256",
+            Some("ec256"),
+            &with(payload(), "aud", json!("other-api")),
+        );
+        assert_eq!(
+            description(&assert_invalid(auth(&c, &t), &t, "aud")),
+            "audience not accepted"
+        );
+        let t = sign("ES256", Some("ec256"), &without(payload(), "aud"));
+        assert_eq!(
+            description(&assert_invalid(auth(&c, &t), &t, "no aud")),
+            "audience not accepted"
+        );
+        let t = sign(
+            "ES256",
+            Some("ec256"),
+            &with(payload(), "aud", json!(["x", AUD, "y"])),
+        );
+        auth(&c, &t).expect("aud array containing ours");
+        let t = sign(
+            "ES256",
+            Some("ec256"),
+            &with(payload(), "aud", json!(["x", "y"])),
+        );
+        assert_invalid(auth(&c, &t), &t, "aud array without ours");
+        // Several accepted audiences: any one suffices.
+        let c2 = AuthConfig {
+            audiences: vec!["a".into(), "b".into()],
+            ..cfg()
+        };
+        let t = sign("ES256", Some("ec256"), &with(payload(), "aud", json!("b")));
+        auth(&c2, &t).expect("second audience");
+        // Nothing configured: not checked.
+        let open = AuthConfig {
+            issuer: None,
+            audiences: vec![],
+            ..cfg()
+        };
+        let t = sign(
+            "ES256",
+            Some("ec256"),
+            &without(without(payload(), "aud"), "iss"),
+        );
+        auth(&open, &t).expect("no iss/aud required");
+    }
+
+    #[test]
+    fn the_key_must_fit_the_algorithm() {
+        let c = cfg();
+        // The JWK states RS256: an RS512 or PS256 token signed with the same
+        // private key is refused.
+        for alg in ["RS512", "PS256"] {
+            let t = sign(alg, Some("rsa-rs256"), &payload());
+            let e = assert_invalid(auth(&c, &t), &t, alg);
+            assert_eq!(description(&e), "the key does not fit the token algorithm");
+        }
+        // An EC token naming an RSA key, and the wrong curve.
+        let t = sign("ES256", Some("rsa-any"), &payload());
+        assert_invalid(auth(&c, &t), &t, "ES256 with RSA key");
+        let t = sign("ES384", Some("ec256"), &payload());
+        assert_invalid(auth(&c, &t), &t, "ES384 with P-256 key");
+        // Unknown kid.
+        let t = sign("ES256", Some("nope"), &payload());
+        assert_eq!(
+            description(&assert_invalid(auth(&c, &t), &t, "kid")),
+            "unknown key id"
+        );
+        // Unsupported algorithms.
+        for alg in ["HS384", "HS512", "EdDSA", "ES256K", "RS1", ""] {
+            let h = json!({"alg": alg, "kid": "rsa-any"});
+            let t = format!("{}.{}.c2ln", b64(&h), b64(&payload()));
+            let e = assert_invalid(auth(&c, &t), &t, alg);
+            assert_eq!(description(&e), "algorithm not accepted");
+        }
+    }
+
+    #[test]
+    fn a_token_without_kid_needs_exactly_one_candidate() {
+        let f = fx();
+        // Several RSA keys in the set: ambiguous.
+        let t = sign("RS256", None, &payload());
+        assert_invalid(auth(&cfg(), &t), &t, "ambiguous");
+        // One ES256 key (the ES384 key does not count for ES256).
+        let one_ec = json!({"keys": [
+            serde_json::from_str::<Value>(&f.es256.public_key().with_key_id("ec256").to_jwk()).unwrap(),
+            serde_json::from_str::<Value>(&f.es384.public_key().to_jwk()).unwrap(),
+            without_alg(&RS256PublicKey::from_der(&f.rsa_pub_der).unwrap().to_jwk()),
+        ]});
+        let c = AuthConfig {
+            jwks: Some(one_ec.to_string()),
+            ..cfg()
+        };
+        let keys = parse_jwks(c.jwks.as_deref().unwrap()).unwrap().keys;
+        for alg in ["ES256", "ES384", "RS256", "PS256"] {
+            let t = sign(alg, None, &payload());
+            authenticate(&c, Some(&bearer(&t)), &keys, NOW)
+                .unwrap_or_else(|e| panic!("{alg}: {e:?}"));
+        }
+    }
+
+    #[test]
+    fn scopes_are_authorized() {
+        let c = cfg();
+        let p = |scope: Value| {
+            let t = sign("ES256", Some("ec256"), &with(payload(), "scope", scope));
+            auth(&c, &t).unwrap()
+        };
+        let none = p(json!(""));
+        let e = authorize(&c, &none, Access::Read).unwrap_err();
+        assert_eq!(e.status, 403);
+        assert_eq!(
+            e.www_authenticate,
+            "Bearer realm=\"scim\", error=\"insufficient_scope\", \
+             error_description=\"the token lacks the required scope\", scope=\"scim.read\""
+        );
+        assert_eq!(e.to_scim().status, 403);
+        let reader = p(json!("openid scim.read"));
+        authorize(&c, &reader, Access::Read).unwrap();
+        let e = authorize(&c, &reader, Access::Write).unwrap_err();
+        assert_eq!(e.status, 403);
+        assert!(e.www_authenticate.ends_with("scope=\"scim.write\""));
+        let writer = p(json!("scim.write"));
+        authorize(&c, &writer, Access::Read).expect("write implies read");
+        authorize(&c, &writer, Access::Write).unwrap();
+        // `scp` (string or array) and a `scope` array are read too.
+        let t = sign(
+            "ES256",
+            Some("ec256"),
+            &with(without(payload(), "scope"), "scp", json!(["scim.write"])),
+        );
+        authorize(&c, &auth(&c, &t).unwrap(), Access::Write).unwrap();
+        let t = sign(
+            "ES256",
+            Some("ec256"),
+            &with(without(payload(), "scope"), "scp", json!("a scim.read")),
+        );
+        authorize(&c, &auth(&c, &t).unwrap(), Access::Read).unwrap();
+        authorize(&c, &p(json!(["scim.read"])), Access::Read).unwrap();
+        // Near misses do not match.
+        for s in [
+            "scim.readx",
+            "xscim.read",
+            "scim",
+            "read",
+            "scim.read.more",
+            "SCIM.READ",
+        ] {
+            let q = p(json!(s));
+            assert!(authorize(&c, &q, Access::Read).is_err(), "{s}");
+        }
+        // An empty configured scope is never granted.
+        let empty = AuthConfig {
+            read_scope: String::new(),
+            write_scope: String::new(),
+            ..cfg()
+        };
+        assert!(authorize(&empty, &p(json!("")), Access::Read).is_err());
+    }
+
+    #[test]
+    fn xsuaa_shaped_token() {
+        let f = fx();
+        let rsa = RS256PublicKey::from_der(&f.rsa_pub_der).unwrap();
+        let comps = rsa.to_components();
+        let n = URL_SAFE_NO_PAD.encode(&comps.n);
+        let e = URL_SAFE_NO_PAD.encode(&comps.e);
+        // XSUAA `token_keys`: PEM `value` with and without n/e.
+        for key in [
+            json!({"kty": "RSA", "kid": "default-jwt-key-1", "alg": "RS256", "use": "sig",
+                   "value": f.rsa_pub_pem, "n": n, "e": e}),
+            json!({"kty": "RSA", "kid": "default-jwt-key-1", "alg": "RS256",
+                   "value": f.rsa_pub_pem}),
+        ] {
+            let jwks = json!({"keys": [key]}).to_string();
+            let set = parse_jwks(&jwks).unwrap();
+            assert_eq!(set.keys.len(), 1);
+            let c = AuthConfig {
+                issuer: Some(
+                    "https://afc.authentication.eu10.hana.ondemand.com/oauth/token".into(),
+                ),
+                audiences: vec!["afc!t123".into()],
+                jwks: Some(jwks),
+                tenant_claim: Some("zid".into()),
+                ..Default::default()
+            };
+            let p = json!({
+                "jti": "f00", "sub": "sb-clone!b1|afc!t123", "client_id": "sb-clone!b1|afc!t123",
+                "cid": "sb-clone!b1|afc!t123", "azp": "sb-clone!b1|afc!t123",
+                "grant_type": "client_credentials", "zid": "5f1c4b9e-0c33-4d7b-9d1c-8f8f8f8f8f8f",
+                "ext_attr": {"enhancer": "XSUAA", "subaccountid": "5f1c4b9e"},
+                "iss": "https://afc.authentication.eu10.hana.ondemand.com/oauth/token",
+                "scope": ["uaa.resource", "afc!t123.scim.read", "afc!t123.scim.write"],
+                "aud": ["uaa", "afc!t123", "sb-clone!b1|afc!t123"],
+                "iat": NOW, "exp": NOW + 43199, "rev_sig": "abc",
+            });
+            let t = sign("RS256", Some("default-jwt-key-1"), &p);
+            let pr = authenticate(&c, Some(&bearer(&t)), &set.keys, NOW).unwrap();
+            assert_eq!(pr.tenant, "5f1c4b9e-0c33-4d7b-9d1c-8f8f8f8f8f8f");
+            assert_eq!(pr.client_id.as_deref(), Some("sb-clone!b1|afc!t123"));
+            authorize(&c, &pr, Access::Read).unwrap();
+            authorize(&c, &pr, Access::Write).unwrap();
+            // Only scope.read granted.
+            let ro = with(p.clone(), "scope", json!(["afc!t123.scim.read"]));
+            let t = sign("RS256", Some("default-jwt-key-1"), &ro);
+            let pr = authenticate(&c, Some(&bearer(&t)), &set.keys, NOW).unwrap();
+            authorize(&c, &pr, Access::Read).unwrap();
+            assert_eq!(authorize(&c, &pr, Access::Write).unwrap_err().status, 403);
+            // Missing zid: 401.
+            let t = sign(
+                "RS256",
+                Some("default-jwt-key-1"),
+                &without(p.clone(), "zid"),
+            );
+            let e = assert_invalid(
+                authenticate(&c, Some(&bearer(&t)), &set.keys, NOW),
+                &t,
+                "zid",
+            );
+            assert_eq!(description(&e), "token has no tenant claim");
+            // A zid that is not a string, or not a safe identifier: 401.
+            for bad in [json!(42), json!("a/b"), json!(""), json!("x".repeat(200))] {
+                let t = sign(
+                    "RS256",
+                    Some("default-jwt-key-1"),
+                    &with(p.clone(), "zid", bad),
+                );
+                assert_invalid(
+                    authenticate(&c, Some(&bearer(&t)), &set.keys, NOW),
+                    &t,
+                    "bad zid",
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn client_id_falls_back_to_azp_then_cid() {
+        let c = cfg();
+        let base = without(payload(), "client_id");
+        let t = sign(
+            "ES256",
+            Some("ec256"),
+            &with(with(base.clone(), "azp", json!("A")), "cid", json!("C")),
+        );
+        assert_eq!(auth(&c, &t).unwrap().client_id.as_deref(), Some("A"));
+        let t = sign(
+            "ES256",
+            Some("ec256"),
+            &with(base.clone(), "cid", json!("C")),
+        );
+        assert_eq!(auth(&c, &t).unwrap().client_id.as_deref(), Some("C"));
+        let t = sign("ES256", Some("ec256"), &base);
+        assert_eq!(auth(&c, &t).unwrap().client_id, None);
+        // The tenant can come from a standard claim too.
+        let c = AuthConfig {
+            tenant_claim: Some("iss".into()),
+            issuer: None,
+            ..cfg()
+        };
+        let t = sign(
+            "ES256",
+            Some("ec256"),
+            &with(payload(), "iss", json!("tenant.example")),
+        );
+        assert_eq!(auth(&c, &t).unwrap().tenant, "tenant.example");
+    }
+
+    #[test]
+    fn no_key_configured_refuses_everything() {
+        let c = AuthConfig::default();
+        assert!(!c.has_any_key());
+        for alg in ["HS256", "RS256", "ES256"] {
+            let t = sign(alg, Some("ec256"), &payload());
+            let e = assert_invalid(
+                authenticate(&c, Some(&bearer(&t)), &inline_keys(), NOW),
+                &t,
+                alg,
+            );
+            assert_eq!(description(&e), "no token verification key is configured");
+        }
+        let blank = AuthConfig {
+            jwks: Some("  ".into()),
+            jwks_url: Some(String::new()),
+            ..Default::default()
+        };
+        assert!(!blank.has_any_key());
+        assert!(AuthConfig {
+            jwks_url: Some("https://idp/keys".into()),
+            ..Default::default()
+        }
+        .has_any_key());
+    }
+
+    #[test]
+    fn the_authorization_header_is_parsed_strictly() {
+        let c = cfg();
+        let keys = inline_keys();
+        let challenge = "Bearer realm=\"scim\"";
+        for h in [
+            None,
+            Some(""),
+            Some("   "),
+            Some("Basic dXNlcjpwYXNz"),
+            Some("Token abc"),
+        ] {
+            let e = authenticate(&c, h, &keys, NOW).unwrap_err();
+            assert_eq!(
+                (e.status, e.www_authenticate.as_str()),
+                (401, challenge),
+                "{h:?}"
+            );
+            assert_eq!(e.to_scim().status, 401);
+        }
+        let t = sign("ES256", Some("ec256"), &payload());
+        for h in [
+            format!("bearer {t}"),
+            format!("BEARER   {t}  "),
+            format!("Bearer {t}"),
+        ] {
+            authenticate(&c, Some(&h), &keys, NOW).unwrap_or_else(|e| panic!("{h}: {e:?}"));
+        }
+        for h in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b c",
+            "Bearer a.b",
+            "Bearer a.b.c.d",
+            "Bearer a\"b.c.d",
+        ] {
+            let e = authenticate(&c, Some(h), &keys, NOW).unwrap_err();
+            assert_eq!(e.status, 401, "{h}");
+            assert!(
+                e.www_authenticate.contains("error=\"invalid_token\""),
+                "{h}"
+            );
+        }
+        let long = format!("Bearer {}.{}.{}", "a".repeat(9000), "b".repeat(9000), "c");
+        assert_eq!(
+            description(&authenticate(&c, Some(&long), &keys, NOW).unwrap_err()),
+            "token too long"
+        );
+        // Garbage that looks like a JWT.
+        let e = authenticate(&c, Some("Bearer aaaa.bbbb.cccc"), &keys, NOW).unwrap_err();
+        assert_eq!(description(&e), "malformed token");
+    }
+
+    struct CountingFetcher {
+        body: RefCell<String>,
+        calls: Cell<usize>,
+    }
+
+    impl JwksFetcher for CountingFetcher {
+        fn fetch(&self, _url: &str) -> Result<String, String> {
+            self.calls.set(self.calls.get() + 1);
+            Ok(self.body.borrow().clone())
+        }
+    }
+
+    #[test]
+    fn unknown_kid_refreshes_the_jwks_exactly_once() {
+        let f = fx();
+        let ec = |k: &ES256KeyPair, kid: &str| {
+            serde_json::from_str::<Value>(&k.public_key().with_key_id(kid).to_jwk()).unwrap()
+        };
+        let fetcher = CountingFetcher {
+            body: RefCell::new(json!({"keys": [ec(&f.es256, "ec256")]}).to_string()),
+            calls: Cell::new(0),
+        };
+        let c = AuthConfig {
+            jwks: None,
+            jwks_url: Some("https://idp.example/jwks".into()),
+            jwks_ttl_secs: 600,
+            ..cfg()
+        };
+        let store = MemStore::new();
+        let run = |t: &str, now: u64| {
+            let keys = Keys::new(&c, &store, &fetcher, "auth/jwks", now);
+            authenticate(&c, Some(&bearer(t)), &keys, now)
+        };
+        let good = sign("ES256", Some("ec256"), &payload());
+        run(&good, NOW).unwrap();
+        assert_eq!(fetcher.calls.get(), 1, "first use fetches");
+        run(&good, NOW + 5).unwrap();
+        assert_eq!(fetcher.calls.get(), 1, "cached");
+        // A forged kid 40 s later: one refresh, then refused.
+        let forged = sign("ES256-other", Some("rotated"), &payload());
+        assert_invalid(run(&forged, NOW + 40), &forged, "unknown kid");
+        assert_eq!(fetcher.calls.get(), 2, "exactly one refresh");
+        // More forged kids right after: no more fetches (rate limit).
+        for i in 0..5 {
+            assert_invalid(run(&forged, NOW + 41 + i), &forged, "unknown kid again");
+        }
+        assert_eq!(fetcher.calls.get(), 2, "no refresh within 30 s");
+        // Key rotation: the IdP now publishes the new key; after 30 s the
+        // unknown kid triggers one refresh, which finds it.
+        *fetcher.body.borrow_mut() =
+            json!({"keys": [ec(&f.es256, "ec256"), ec(&f.es256_other, "rotated")]}).to_string();
+        let now = NOW + 40 + MIN_REFRESH;
+        let rotated = sign("ES256-other", Some("rotated"), &payload());
+        run(&rotated, now).unwrap();
+        assert_eq!(fetcher.calls.get(), 3);
+        run(&rotated, now + 1).unwrap();
+        run(&good, now + 2).unwrap();
+        assert_eq!(fetcher.calls.get(), 3, "rotated set cached");
+    }
+
+    const MIN_REFRESH: u64 = crate::jwks::MIN_REFRESH_INTERVAL_SECS;
+
+    #[test]
+    fn jwks_unavailable_is_503_not_401() {
+        struct Down;
+        impl JwksFetcher for Down {
+            fn fetch(&self, _url: &str) -> Result<String, String> {
+                Err("connection refused".into())
+            }
+        }
+        let c = AuthConfig {
+            jwks: None,
+            jwks_url: Some("https://idp.example/jwks".into()),
+            ..cfg()
+        };
+        let store = MemStore::new();
+        let keys = Keys::new(&c, &store, &Down, "auth/jwks", NOW);
+        let t = sign("ES256", Some("ec256"), &payload());
+        let e = authenticate(&c, Some(&bearer(&t)), &keys, NOW).unwrap_err();
+        assert_eq!(e.status, 503);
+        assert!(e.www_authenticate.is_empty());
+        assert!(!e.detail.contains("refused"), "the cause is for the log");
+        assert!(keys.fetched());
+        assert!(keys.last_error().unwrap().contains("connection refused"));
+        assert_eq!(e.to_scim().status, 503);
+        // HS256 does not need the key set.
+        let c = AuthConfig {
+            hs256_secret: Some(SECRET.into()),
+            ..c
+        };
+        let keys = Keys::new(&c, &store, &Down, "auth/jwks", NOW);
+        store.reset_ops();
+        authenticate(
+            &c,
+            Some(&bearer(&sign("HS256", None, &payload()))),
+            &keys,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(store.ops().reads, 0);
+    }
+
+    #[test]
+    fn mint_hs256_round_trips() {
+        let dev = DevClaims {
+            issuer: Some(ISS.into()),
+            audiences: vec![AUD.into(), "other".into()],
+            subject: Some("dev".into()),
+            client_id: Some("dev-client".into()),
+            scopes: vec!["scim.read".into(), "scim.write".into()],
+            tenant: Some(("zid".into(), "t1".into())),
+            ttl_secs: 3600,
+            issued_at: Some(NOW),
+            kid: Some("dev".into()),
+        };
+        let t = mint_hs256(SECRET, &dev).unwrap();
+        let c = AuthConfig {
+            hs256_secret: Some(SECRET.into()),
+            jwks: None,
+            tenant_claim: Some("zid".into()),
+            ..cfg()
+        };
+        let p = authenticate(&c, Some(&bearer(&t)), &Vec::new(), NOW + 10).unwrap();
+        assert_eq!(
+            p,
+            Principal {
+                tenant: "t1".into(),
+                client_id: Some("dev-client".into()),
+                subject: Some("dev".into()),
+                scopes: vec!["scim.read".into(), "scim.write".into()],
+            }
+        );
+        authorize(&c, &p, Access::Write).unwrap();
+        // Expires after the TTL (plus leeway).
+        let e = authenticate(&c, Some(&bearer(&t)), &Vec::new(), NOW + 3600 + 61).unwrap_err();
+        assert_eq!(description(&e), "token expired");
+        // One audience is a string; the system clock is used without issued_at.
+        let t = mint_hs256(
+            SECRET,
+            &DevClaims {
+                audiences: vec![AUD.into()],
+                issued_at: None,
+                ..dev.clone()
+            },
+        )
+        .unwrap();
+        let payload: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(t.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(payload["aud"], AUD);
+        assert_eq!(payload["scope"], "scim.read scim.write");
+        assert!(payload["iat"].as_u64().unwrap() > NOW);
+        assert!(mint_hs256("too-short", &dev).is_err());
+    }
+
+    #[test]
+    fn config_problems_are_reported() {
+        // The fixture set's `oct` key is reported as skipped; nothing else.
+        assert_eq!(cfg().problems(), ["inline JWKS: 1 unusable key(s) skipped"]);
+        let fine = AuthConfig {
+            hs256_secret: Some(SECRET.into()),
+            ..Default::default()
+        };
+        assert!(fine.problems().is_empty(), "{:?}", fine.problems());
+        let bad = AuthConfig {
+            jwks: Some("{not json".into()),
+            jwks_url: Some("http://idp/keys".into()),
+            read_scope: String::new(),
+            ..Default::default()
+        };
+        let p = bad.problems();
+        assert!(p.iter().any(|m| m.contains("inline JWKS")), "{p:?}");
+        assert!(p.iter().any(|m| m.contains("https")), "{p:?}");
+        assert!(p.iter().any(|m| m.contains("scope")), "{p:?}");
+    }
+}

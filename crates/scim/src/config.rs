@@ -1,0 +1,177 @@
+//! Service configuration, read from Spin application variables (spin.toml
+//! `[variables]`). Every setting has a safe default; see the README's table.
+
+use crate::auth::AuthConfig;
+use crate::schema::SchemaOptions;
+
+/// Where configuration values come from (Spin variables in the component,
+/// a map in tests).
+pub trait Vars {
+    /// The value of variable `name` (lower snake case), if set and non-empty.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Vars for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Default `count` of a list page (AFC pages by 10).
+    pub page_size_default: usize,
+    /// Largest `count` honoured; larger requests are clamped (RFC 7644 §3.4.2.4).
+    pub page_size_max: usize,
+    /// Most resources a filter or sort that no index serves may examine;
+    /// beyond it the request answers 400 tooMany (RFC 7644 §3.4.2.2).
+    pub scan_max: usize,
+    /// Largest request body accepted; larger answers 413.
+    pub max_body_bytes: usize,
+    pub schema: SchemaOptions,
+    /// Path (inside the component) of the role catalog JSON file.
+    pub roles_catalog_path: String,
+    /// Bearer token validation (RFC 6750).
+    pub auth: AuthConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            page_size_default: 10,
+            page_size_max: 1000,
+            scan_max: 10_000,
+            max_body_bytes: 1024 * 1024,
+            schema: SchemaOptions::default(),
+            roles_catalog_path: "/roles.json".into(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// Parse a boolean variable leniently ("true", "1", "yes", "on").
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+impl Config {
+    /// Read the configuration. Malformed numbers are an error: a deployment
+    /// should fail loudly rather than run with a setting it did not ask for.
+    pub fn from_vars(vars: &dyn Vars) -> Result<Config, String> {
+        let d = Config::default();
+        let num = |name: &str, default: usize| -> Result<usize, String> {
+            match vars.get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("variable {name}: not a number: {v:?}")),
+            }
+        };
+        let flag = |name: &str, default: bool| -> Result<bool, String> {
+            match vars.get(name) {
+                None => Ok(default),
+                Some(v) => {
+                    parse_bool(&v).ok_or_else(|| format!("variable {name}: not a boolean: {v:?}"))
+                }
+            }
+        };
+        let cfg = Config {
+            page_size_default: num("page_size_default", d.page_size_default)?,
+            page_size_max: num("page_size_max", d.page_size_max)?.max(1),
+            scan_max: num("filter_scan_max", d.scan_max)?,
+            max_body_bytes: num("max_body_bytes", d.max_body_bytes)?,
+            schema: SchemaOptions {
+                user_name_case_exact: flag("user_name_case_exact", false)?,
+            },
+            roles_catalog_path: vars
+                .get("roles_catalog_path")
+                .unwrap_or(d.roles_catalog_path),
+            auth: AuthConfig {
+                issuer: vars.get("token_issuer"),
+                audiences: vars
+                    .get("token_audience")
+                    .map(|a| {
+                        a.split([',', ' '])
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                hs256_secret: vars.get("token_hs256_secret"),
+                jwks: vars.get("token_jwks"),
+                jwks_url: vars.get("token_jwks_url"),
+                jwks_ttl_secs: num("token_jwks_cache_ttl_secs", d.auth.jwks_ttl_secs as usize)?
+                    as u64,
+                leeway_secs: num("token_leeway_secs", d.auth.leeway_secs as usize)? as u64,
+                read_scope: vars.get("scope_read").unwrap_or(d.auth.read_scope.clone()),
+                write_scope: vars
+                    .get("scope_write")
+                    .unwrap_or(d.auth.write_scope.clone()),
+                tenant_claim: vars.get("tenant_claim"),
+                discovery_requires_auth: flag("discovery_requires_auth", true)?,
+            },
+        };
+        Ok(Config {
+            page_size_default: cfg.page_size_default.min(cfg.page_size_max),
+            ..cfg
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_without_variables() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.page_size_default, 10);
+        assert_eq!(c.page_size_max, 1000);
+        assert!(!c.schema.user_name_case_exact);
+        assert!(!c.auth.has_any_key(), "no key unless configured");
+        assert!(c.auth.discovery_requires_auth);
+    }
+
+    #[test]
+    fn token_settings_come_from_variables() {
+        let c = Config::from_vars(&vars(&[
+            ("token_audience", "a, b"),
+            ("token_issuer", "https://uaa"),
+            ("tenant_claim", "zid"),
+            ("scope_read", "r"),
+        ]))
+        .unwrap();
+        assert_eq!(c.auth.audiences, ["a", "b"]);
+        assert_eq!(c.auth.issuer.as_deref(), Some("https://uaa"));
+        assert_eq!(c.auth.tenant_claim.as_deref(), Some("zid"));
+        assert_eq!(c.auth.read_scope, "r");
+        assert_eq!(c.auth.write_scope, "scim.write");
+    }
+
+    #[test]
+    fn variables_override_and_bad_numbers_fail() {
+        let c = Config::from_vars(&vars(&[
+            ("page_size_max", "50"),
+            ("user_name_case_exact", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.page_size_max, 50);
+        assert!(c.schema.user_name_case_exact);
+        assert!(Config::from_vars(&vars(&[("page_size_max", "lots")])).is_err());
+        assert!(Config::from_vars(&vars(&[("user_name_case_exact", "maybe")])).is_err());
+    }
+}

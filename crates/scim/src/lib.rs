@@ -1,0 +1,25 @@
+//! spin-scim's SCIM 2.0 engine (RFC 7643 / RFC 7644). Plain Rust, no Spin
+//! dependency: the component adapts HTTP and the key-value store to it.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod http;
+pub mod jwks;
+pub mod keys;
+pub mod list;
+pub mod members;
+pub mod patch;
+pub mod path;
+pub mod projection;
+pub mod repo;
+pub mod resource;
+pub mod resources;
+pub mod roles;
+pub mod schema;
+pub mod store;
+
+pub use error::{Result, ScimError, ScimType};

@@ -1,0 +1,232 @@
+//! Query parameters of list and search requests (RFC 7644 §3.4.2–§3.4.3):
+//! filter, sortBy/sortOrder, startIndex/count, attributes/excludedAttributes,
+//! and the ListResponse.
+
+use crate::config::Config;
+use crate::discovery::LIST_SCHEMA;
+use crate::error::{Result, ScimError};
+use crate::filter::Filter;
+use crate::http::Request;
+use crate::path::AttrPath;
+use crate::projection::Projection;
+use crate::schema::{AttrType, ResourceType};
+use serde_json::{json, Value};
+use std::cmp::Ordering;
+
+pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// A parsed list or search query.
+pub struct Query {
+    pub filter: Option<Filter>,
+    /// The filter text mentions `members` (the caller then reads members).
+    pub filter_needs_members: bool,
+    pub sort_by: Option<AttrPath>,
+    pub descending: bool,
+    /// 1-based (RFC 7644 §3.4.2.4); values below 1 mean 1.
+    pub start_index: usize,
+    pub count: usize,
+    pub projection: Projection,
+}
+
+/// Raw parameter values, from the query string or a SearchRequest body.
+#[derive(Default)]
+pub struct Params {
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub start_index: Option<String>,
+    pub count: Option<String>,
+    pub attributes: Option<String>,
+    pub excluded: Option<String>,
+}
+
+impl Params {
+    pub fn from_query(req: &Request) -> Params {
+        let mut p = Params::default();
+        for (k, v) in req.query_pairs() {
+            let slot = match k.to_ascii_lowercase().as_str() {
+                "filter" => &mut p.filter,
+                "sortby" => &mut p.sort_by,
+                "sortorder" => &mut p.sort_order,
+                "startindex" => &mut p.start_index,
+                "count" => &mut p.count,
+                "attributes" => &mut p.attributes,
+                "excludedattributes" => &mut p.excluded,
+                _ => continue,
+            };
+            *slot = Some(v);
+        }
+        p
+    }
+
+    /// A SearchRequest body (RFC 7644 §3.4.3).
+    pub fn from_search(body: &Value) -> Result<Params> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be a JSON object"))?;
+        let text = |name: &str| -> Result<Option<String>> {
+            match crate::schema::get_ci(obj, name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(Value::Array(a)) => {
+                    let parts: Option<Vec<&str>> = a.iter().map(Value::as_str).collect();
+                    parts.map(|p| Some(p.join(","))).ok_or_else(|| {
+                        ScimError::invalid_value(format!("{name} must hold strings"))
+                    })
+                }
+                Some(_) => Err(ScimError::invalid_value(format!(
+                    "{name} has the wrong type"
+                ))),
+            }
+        };
+        Ok(Params {
+            filter: text("filter")?,
+            sort_by: text("sortBy")?,
+            sort_order: text("sortOrder")?,
+            start_index: text("startIndex")?,
+            count: text("count")?,
+            attributes: text("attributes")?,
+            excluded: text("excludedAttributes")?,
+        })
+    }
+
+    pub fn parse(&self, rt: &ResourceType, cfg: &Config) -> Result<Query> {
+        let filter = match self.filter.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(f) => {
+                let parsed = crate::filter::parse(f)?;
+                parsed.check(rt)?;
+                Some(parsed)
+            }
+        };
+        let number = |v: &Option<String>, name: &str| -> Result<Option<i64>> {
+            match v.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(s) => s
+                    .parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer"))),
+            }
+        };
+        let start_index = number(&self.start_index, "startIndex")?.unwrap_or(1).max(1) as usize;
+        let count = match number(&self.count, "count")? {
+            None => cfg.page_size_default,
+            // RFC 7644 §3.4.2.4: negative counts mean 0; larger than the
+            // maximum are clamped to it.
+            Some(c) => (c.max(0) as usize).min(cfg.page_size_max),
+        };
+        let sort_by = match self.sort_by.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => {
+                Some(AttrPath::parse(rt, s).map_err(|e| ScimError::invalid_value(e.detail))?)
+            }
+        };
+        let descending = match self
+            .sort_order
+            .as_deref()
+            .map(|s| s.trim().to_ascii_lowercase())
+        {
+            None => false,
+            Some(s) if s.is_empty() || s == "ascending" => false,
+            Some(s) if s == "descending" => true,
+            Some(_) => {
+                return Err(ScimError::invalid_value(
+                    "sortOrder must be \"ascending\" or \"descending\"",
+                ))
+            }
+        };
+        let filter_needs_members = self
+            .filter
+            .as_deref()
+            .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
+        Ok(Query {
+            filter,
+            filter_needs_members,
+            sort_by,
+            descending,
+            start_index,
+            count,
+            projection: Projection::parse(
+                rt,
+                self.attributes.as_deref(),
+                self.excluded.as_deref(),
+            )?,
+        })
+    }
+}
+
+/// Sort documents by `path` (RFC 7644 §3.4.2.3): strings by the attribute's
+/// case sensitivity, numbers and dateTimes by value; resources without a
+/// value sort last. The sort is stable, so ties keep list order.
+pub fn sort(rt: &ResourceType, docs: &mut [Value], path: &AttrPath, descending: bool) {
+    let case_exact = path
+        .resolve(rt)
+        .map(|(_, a, sub)| sub.unwrap_or(a).case_exact)
+        .unwrap_or(false);
+    let ty = path
+        .resolve(rt)
+        .map(|(_, a, sub)| sub.unwrap_or(a).ty)
+        .unwrap_or(AttrType::String);
+    let key = |d: &Value| -> Option<Value> {
+        let vals = path.values(rt, d);
+        // Multi-valued: the primary value if any, else the first.
+        let v = vals.first().copied()?;
+        Some(v.clone())
+    };
+    let mut keyed: Vec<(Option<Value>, Value)> = docs.iter().map(|d| (key(d), d.clone())).collect();
+    keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(a), Some(b)) => {
+            let o = compare(a, b, ty, case_exact);
+            if descending {
+                o.reverse()
+            } else {
+                o
+            }
+        }
+    });
+    for (slot, (_, d)) in docs.iter_mut().zip(keyed) {
+        *slot = d;
+    }
+}
+
+fn compare(a: &Value, b: &Value, ty: AttrType, case_exact: bool) -> Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::String(x), Value::String(y)) => {
+            if ty == AttrType::DateTime {
+                let p = |s: &str| {
+                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                };
+                if let (Some(x), Some(y)) = (p(x), p(y)) {
+                    return x.cmp(&y);
+                }
+            }
+            if case_exact {
+                x.cmp(y)
+            } else {
+                x.to_lowercase().cmp(&y.to_lowercase())
+            }
+        }
+        _ => a.to_string().cmp(&b.to_string()),
+    }
+}
+
+/// A ListResponse (RFC 7644 §3.4.2): the three numbers are JSON integers.
+pub fn response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "startIndex": start_index,
+        "Resources": resources,
+    })
+}

@@ -1,0 +1,205 @@
+//! Group and role membership on the store (docs/storage.md, "Membership").
+//!
+//! Members of a group or role live in [`MEMBER_BUCKETS`] bucket keys chosen by
+//! a hash of the user id, so adding or removing one member rewrites one bucket,
+//! not the whole list, and no value approaches the 1 MiB limit below about a
+//! million members. Each user also has a list of the groups (and roles) it is
+//! in, kept as a superset: it is written before a member is added and after a
+//! member is removed, and readers confirm each entry against the bucket.
+
+use crate::error::Result;
+use crate::keys::{bucket_of, Kind, MEMBER_BUCKETS};
+use crate::patch::{Member, MemberOp};
+use crate::repo::Repo;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// A member as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stored {
+    #[serde(rename = "v")]
+    pub value: String,
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+impl Stored {
+    /// The member as a SCIM `members` value (RFC 7643 §4.2).
+    pub fn to_json(&self, base_url: &str) -> Value {
+        let mut v = json!({
+            "value": self.value,
+            "$ref": format!("{base_url}/Users/{}", self.value),
+            "type": "User",
+        });
+        if let Some(d) = &self.display {
+            v["display"] = Value::String(d.clone());
+        }
+        v
+    }
+}
+
+/// Bit of a bucket in `Record::buckets`.
+pub fn bit(bucket: u32) -> u32 {
+    1 << bucket
+}
+
+fn decode(raw: Option<&[u8]>) -> Vec<Stored> {
+    raw.and_then(|r| serde_json::from_slice(r).ok())
+        .unwrap_or_default()
+}
+
+/// All members of a container whose record has bucket bitmap `buckets`.
+pub fn read_all(repo: &Repo, kind: Kind, id: &str, buckets: u32) -> Result<Vec<Stored>> {
+    let wanted: Vec<u32> = (0..MEMBER_BUCKETS)
+        .filter(|b| buckets & bit(*b) != 0)
+        .collect();
+    let keys: Vec<String> = wanted
+        .iter()
+        .map(|b| repo.keys.members(kind, id, *b))
+        .collect();
+    let mut out = Vec::new();
+    for raw in repo.store.get_many(&keys)? {
+        out.extend(decode(raw.as_deref()));
+    }
+    out.sort_by(|a, b| a.value.cmp(&b.value));
+    Ok(out)
+}
+
+/// Whether `user_id` is a member of each container in `ids`, in one batch.
+pub fn contains_each(repo: &Repo, kind: Kind, ids: &[String], user_id: &str) -> Result<Vec<bool>> {
+    let b = bucket_of(user_id);
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|id| repo.keys.members(kind, id, b))
+        .collect();
+    Ok(repo
+        .store
+        .get_many(&keys)?
+        .into_iter()
+        .map(|raw| decode(raw.as_deref()).iter().any(|m| m.value == user_id))
+        .collect())
+}
+
+/// Buckets an operation list touches (for the record's bitmap and for reads).
+pub fn touched(ops: &[MemberOp], existing: u32) -> u32 {
+    let mut bits = 0;
+    for op in ops {
+        match op {
+            MemberOp::Add(ms) => ms.iter().for_each(|m| bits |= bit(bucket_of(&m.value))),
+            MemberOp::Remove(ids) => ids.iter().for_each(|id| bits |= bit(bucket_of(id))),
+            MemberOp::RemoveAll | MemberOp::RemoveWhere(_) => bits |= existing,
+        }
+    }
+    bits
+}
+
+/// Buckets that gain members (set in the record before the bucket is written).
+pub fn added_bits(ops: &[MemberOp]) -> u32 {
+    let mut bits = 0;
+    for op in ops {
+        if let MemberOp::Add(ms) = op {
+            ms.iter().for_each(|m| bits |= bit(bucket_of(&m.value)));
+        }
+    }
+    bits
+}
+
+/// Apply `ops` in order to one bucket's members. `keep` decides RemoveWhere.
+fn apply_to_bucket<F>(members: &mut Vec<Stored>, bucket: u32, ops: &[MemberOp], remove_where: &F)
+where
+    F: Fn(&crate::filter::Filter, &Stored) -> bool,
+{
+    for op in ops {
+        match op {
+            MemberOp::Add(ms) => {
+                for m in ms.iter().filter(|m| bucket_of(&m.value) == bucket) {
+                    match members.iter_mut().find(|x| x.value == m.value) {
+                        Some(x) => {
+                            if m.display.is_some() {
+                                x.display = m.display.clone();
+                            }
+                        }
+                        None => members.push(Stored {
+                            value: m.value.clone(),
+                            display: m.display.clone(),
+                        }),
+                    }
+                }
+            }
+            MemberOp::Remove(ids) => members.retain(|x| !ids.contains(&x.value)),
+            MemberOp::RemoveAll => members.clear(),
+            MemberOp::RemoveWhere(f) => members.retain(|x| !remove_where(f, x)),
+        }
+    }
+}
+
+/// The net effect of a change, for the users' membership lists.
+#[derive(Debug, Default)]
+pub struct Delta {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// Write `ops` to the buckets in `bits`, each bucket with its own
+/// compare-and-swap loop (concurrent changes to other members never conflict
+/// with this one, and a conflict on the same bucket re-applies the ops).
+pub fn write_buckets<F>(
+    repo: &Repo,
+    kind: Kind,
+    id: &str,
+    bits: u32,
+    ops: &[MemberOp],
+    remove_where: F,
+) -> Result<Delta>
+where
+    F: Fn(&crate::filter::Filter, &Stored) -> bool,
+{
+    let mut delta = Delta::default();
+    for b in (0..MEMBER_BUCKETS).filter(|b| bits & bit(*b) != 0) {
+        let key = repo.keys.members(kind, id, b);
+        let mut local = Delta::default();
+        repo.update(&key, |cur| {
+            let before = decode(cur);
+            let mut after = before.clone();
+            apply_to_bucket(&mut after, b, ops, &remove_where);
+            local = Delta {
+                added: after
+                    .iter()
+                    .filter(|m| !before.iter().any(|x| x.value == m.value))
+                    .map(|m| m.value.clone())
+                    .collect(),
+                removed: before
+                    .iter()
+                    .filter(|m| !after.iter().any(|x| x.value == m.value))
+                    .map(|m| m.value.clone())
+                    .collect(),
+            };
+            if after == before {
+                return Ok(None);
+            }
+            Ok(Some(serde_json::to_vec(&after).expect("members serialise")))
+        })?;
+        delta.added.extend(local.added);
+        delta.removed.extend(local.removed);
+    }
+    Ok(delta)
+}
+
+/// Remove every member bucket of a container (after its record is gone).
+pub fn delete_all(repo: &Repo, kind: Kind, id: &str, buckets: u32) -> Result<()> {
+    let keys: Vec<String> = (0..MEMBER_BUCKETS)
+        .filter(|b| buckets & bit(*b) != 0)
+        .map(|b| repo.keys.members(kind, id, b))
+        .collect();
+    Ok(repo.store.delete_many(&keys)?)
+}
+
+/// Members grouped by bucket, for callers that prefer one map.
+pub fn by_bucket(members: &[Member]) -> BTreeMap<u32, Vec<&Member>> {
+    let mut m: BTreeMap<u32, Vec<&Member>> = BTreeMap::new();
+    for x in members {
+        m.entry(bucket_of(&x.value)).or_default().push(x);
+    }
+    m
+}

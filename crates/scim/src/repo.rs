@@ -1,0 +1,489 @@
+//! Records, indexes and list order on the key-value store (docs/storage.md).
+//!
+//! Every multi-key write is ordered so that a crash between two steps leaves
+//! only harmless leftovers: index entries and list slots may point at a
+//! resource that does not exist (readers check and skip them, writers take
+//! them over), never the other way round.
+
+use crate::error::{Result, ScimError};
+use crate::keys::{IndexAttr, Keys, Kind, CHUNK_SIZE};
+use crate::store::{Store, Swap};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How often a compare-and-swap is retried before the request gives up with 503.
+pub const MAX_RETRIES: usize = 200;
+
+/// An index claim younger than this (seconds) whose resource does not exist
+/// yet belongs to a create in progress; older ones are abandoned and may be
+/// taken over.
+pub const CLAIM_GRACE_SECS: u64 = 30;
+
+/// A stored resource.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    /// Revision, bumped on every change (the ETag is `W/"<rev>"`).
+    pub rev: u64,
+    /// Member buckets that may hold members (bit i: bucket i). Only grows.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub buckets: u32,
+    /// The canonical document, without `members`, `groups` and `roles`.
+    pub doc: Value,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+impl Record {
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.rev)
+    }
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("records serialise")
+    }
+    pub fn decode(raw: &[u8]) -> Result<Record> {
+        serde_json::from_slice(raw).map_err(|e| ScimError::internal(format!("corrupt record: {e}")))
+    }
+}
+
+/// A record as read, with the bytes a compare-and-swap must expect.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub record: Record,
+    pub raw: Vec<u8>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claim {
+    id: String,
+    at: u64,
+}
+
+/// Paging structure of a kind: live ids per chunk, and the chunk new ids go to.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct Summary {
+    counts: Vec<usize>,
+}
+
+pub struct Repo<'a> {
+    pub store: &'a dyn Store,
+    pub keys: Keys,
+    pub now: u64,
+}
+
+fn busy() -> ScimError {
+    ScimError::new(
+        503,
+        None,
+        "too much concurrent change on the same resource; retry",
+    )
+}
+
+impl<'a> Repo<'a> {
+    pub fn new(store: &'a dyn Store, tenant: &str, now: u64) -> Repo<'a> {
+        Repo {
+            store,
+            keys: Keys::for_tenant(tenant),
+            now,
+        }
+    }
+
+    // ---- records ----------------------------------------------------------
+
+    pub fn load(&self, kind: Kind, id: &str) -> Result<Option<Loaded>> {
+        match self.store.get(&self.keys.record(kind, id))? {
+            None => Ok(None),
+            Some(raw) => Ok(Some(Loaded {
+                record: Record::decode(&raw)?,
+                raw,
+            })),
+        }
+    }
+
+    /// Records for `ids` in order; missing ones are `None`.
+    pub fn load_many(&self, kind: Kind, ids: &[String]) -> Result<Vec<Option<Record>>> {
+        let keys: Vec<String> = ids.iter().map(|id| self.keys.record(kind, id)).collect();
+        self.store
+            .get_many(&keys)?
+            .into_iter()
+            .map(|raw| raw.map(|r| Record::decode(&r)).transpose())
+            .collect()
+    }
+
+    /// Write a record if the stored bytes are still `expected`.
+    pub fn swap_record(
+        &self,
+        kind: Kind,
+        id: &str,
+        expected: Option<&[u8]>,
+        record: &Record,
+    ) -> Result<Swap> {
+        Ok(self
+            .store
+            .compare_and_swap(&self.keys.record(kind, id), expected, &record.encode())?)
+    }
+
+    pub fn delete_record(&self, kind: Kind, id: &str) -> Result<()> {
+        Ok(self.store.delete(&self.keys.record(kind, id))?)
+    }
+
+    // ---- generic read-modify-write ---------------------------------------
+
+    /// Read `key`, let `f` compute the new bytes (`None`: leave as is) and
+    /// compare-and-swap, retrying on conflict.
+    pub fn update<F>(&self, key: &str, mut f: F) -> Result<()>
+    where
+        F: FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
+    {
+        for _ in 0..MAX_RETRIES {
+            let cur = self.store.get(key)?;
+            let Some(new) = f(cur.as_deref())? else {
+                return Ok(());
+            };
+            if self.store.compare_and_swap(key, cur.as_deref(), &new)? == Swap::Done {
+                return Ok(());
+            }
+        }
+        Err(busy())
+    }
+
+    /// Add or remove `id` in the JSON list of ids at `key`.
+    pub fn update_id_list(&self, key: &str, id: &str, present: bool) -> Result<()> {
+        self.update(key, |cur| {
+            let mut ids: Vec<String> = cur
+                .and_then(|c| serde_json::from_slice(c).ok())
+                .unwrap_or_default();
+            let has = ids.iter().any(|x| x == id);
+            match (present, has) {
+                (true, false) => ids.push(id.to_string()),
+                (false, true) => ids.retain(|x| x != id),
+                _ => return Ok(None),
+            }
+            Ok(Some(serde_json::to_vec(&ids).expect("ids serialise")))
+        })
+    }
+
+    pub fn read_id_list(&self, key: &str) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .get(key)?
+            .and_then(|c| serde_json::from_slice(&c).ok())
+            .unwrap_or_default())
+    }
+
+    // ---- unique index (userName, group displayName) ------------------------
+
+    /// The id the unique index maps `folded` to, if any (possibly stale: the
+    /// caller checks the record).
+    pub fn unique_lookup(&self, kind: Kind, folded: &str) -> Result<Option<String>> {
+        let key = self.keys.index(kind, IndexAttr::Name, folded);
+        Ok(self
+            .store
+            .get(&key)?
+            .and_then(|raw| serde_json::from_slice::<Claim>(&raw).ok())
+            .map(|c| c.id))
+    }
+
+    /// Claim `folded` for `id`. `is_live(other)` tells whether another id's
+    /// claim is still backed by a resource holding that value; a dead claim
+    /// older than [`CLAIM_GRACE_SECS`] is taken over. Taken → 409 uniqueness.
+    pub fn claim_unique<F>(
+        &self,
+        kind: Kind,
+        folded: &str,
+        id: &str,
+        what: &str,
+        is_live: F,
+    ) -> Result<()>
+    where
+        F: Fn(&str) -> Result<bool>,
+    {
+        let key = self.keys.index(kind, IndexAttr::Name, folded);
+        let new = serde_json::to_vec(&Claim {
+            id: id.to_string(),
+            at: self.now,
+        })
+        .expect("claims serialise");
+        for _ in 0..MAX_RETRIES {
+            let cur = self.store.get(&key)?;
+            if let Some(raw) = &cur {
+                if let Ok(c) = serde_json::from_slice::<Claim>(raw) {
+                    if c.id == id {
+                        return Ok(());
+                    }
+                    let young = self.now.saturating_sub(c.at) < CLAIM_GRACE_SECS;
+                    if young || is_live(&c.id)? {
+                        return Err(ScimError::uniqueness(format!("{what} is already taken")));
+                    }
+                }
+            }
+            if self.store.compare_and_swap(&key, cur.as_deref(), &new)? == Swap::Done {
+                return Ok(());
+            }
+        }
+        Err(busy())
+    }
+
+    /// Drop the claim on `folded` if it is `id`'s. A concurrent takeover of an
+    /// abandoned claim is not undone: only our own claim is removed.
+    pub fn release_unique(&self, kind: Kind, folded: &str, id: &str) -> Result<()> {
+        let key = self.keys.index(kind, IndexAttr::Name, folded);
+        if let Some(raw) = self.store.get(&key)? {
+            if serde_json::from_slice::<Claim>(&raw)
+                .map(|c| c.id == id)
+                .unwrap_or(false)
+            {
+                self.store.delete(&key)?;
+            }
+        }
+        Ok(())
+    }
+
+    // ---- multi-valued indexes (externalId, emails) ------------------------
+
+    pub fn multi_lookup(&self, kind: Kind, attr: IndexAttr, folded: &str) -> Result<Vec<String>> {
+        self.read_id_list(&self.keys.index(kind, attr, folded))
+    }
+
+    pub fn multi_set(
+        &self,
+        kind: Kind,
+        attr: IndexAttr,
+        folded: &str,
+        id: &str,
+        present: bool,
+    ) -> Result<()> {
+        self.update_id_list(&self.keys.index(kind, attr, folded), id, present)
+    }
+
+    // ---- list order -------------------------------------------------------
+
+    /// Append `id` to the list of `kind` (insertion order, stable across pages).
+    /// The chunk is written before the count: a crash in between leaves a
+    /// count one short, which the next change of that chunk repairs.
+    pub fn list_append(&self, kind: Kind, id: &str) -> Result<()> {
+        for _ in 0..MAX_RETRIES {
+            let summary = self.summary(kind)?;
+            let chunk = summary.counts.len().saturating_sub(1);
+            let ckey = self.keys.list_chunk(kind, chunk);
+            let mut full = false;
+            self.update(&ckey, |cur| {
+                let mut ids: Vec<String> = cur
+                    .and_then(|c| serde_json::from_slice(c).ok())
+                    .unwrap_or_default();
+                full = false;
+                if ids.iter().any(|x| x == id) {
+                    return Ok(None);
+                }
+                if ids.len() >= CHUNK_SIZE {
+                    full = true;
+                    return Ok(None);
+                }
+                ids.push(id.to_string());
+                Ok(Some(serde_json::to_vec(&ids).expect("ids")))
+            })?;
+            if !full {
+                return self.recount(kind, chunk);
+            }
+            // The tail chunk is full: open the next one (idempotent) and retry.
+            self.recount(kind, chunk + 1)?;
+        }
+        Err(busy())
+    }
+
+    /// Set chunk `chunk`'s count in the summary from the chunk itself.
+    fn recount(&self, kind: Kind, chunk: usize) -> Result<()> {
+        let ckey = self.keys.list_chunk(kind, chunk);
+        self.update(&self.keys.list_summary(kind), |cur| {
+            let mut s: Summary = cur
+                .and_then(|c| serde_json::from_slice(c).ok())
+                .unwrap_or_default();
+            let actual = self.read_id_list(&ckey)?.len();
+            if s.counts.len() <= chunk {
+                s.counts.resize(chunk + 1, 0);
+            } else if s.counts[chunk] == actual {
+                return Ok(None);
+            }
+            s.counts[chunk] = actual;
+            Ok(Some(serde_json::to_vec(&s).expect("summary")))
+        })
+    }
+
+    /// Remove `id` (which was stored with list chunk hint unknown: scan the
+    /// summary's chunks from the newest, typically one or two reads).
+    pub fn list_remove(&self, kind: Kind, id: &str, chunk_hint: Option<usize>) -> Result<()> {
+        let summary = self.summary(kind)?;
+        let order: Vec<usize> = match chunk_hint {
+            Some(c) => vec![c],
+            None => (0..summary.counts.len()).rev().collect(),
+        };
+        for chunk in order {
+            let ckey = self.keys.list_chunk(kind, chunk);
+            let mut found = false;
+            self.update(&ckey, |cur| {
+                let mut ids: Vec<String> = cur
+                    .and_then(|c| serde_json::from_slice(c).ok())
+                    .unwrap_or_default();
+                let before = ids.len();
+                ids.retain(|x| x != id);
+                found = ids.len() != before;
+                Ok(found.then(|| serde_json::to_vec(&ids).expect("ids")))
+            })?;
+            if found {
+                return self.recount(kind, chunk);
+            }
+        }
+        Ok(())
+    }
+
+    fn summary(&self, kind: Kind) -> Result<Summary> {
+        Ok(self
+            .store
+            .get(&self.keys.list_summary(kind))?
+            .and_then(|c| serde_json::from_slice(&c).ok())
+            .unwrap_or_default())
+    }
+
+    /// Number of listed ids.
+    pub fn list_total(&self, kind: Kind) -> Result<usize> {
+        Ok(self.summary(kind)?.counts.iter().sum())
+    }
+
+    /// The ids at 0-based positions `offset..offset+count` and the total. The
+    /// work is the summary plus the chunks the page touches.
+    pub fn list_page(
+        &self,
+        kind: Kind,
+        offset: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<String>, Vec<usize>)> {
+        let summary = self.summary(kind)?;
+        let total: usize = summary.counts.iter().sum();
+        let mut out = Vec::new();
+        let mut chunks_of = Vec::new();
+        if count == 0 || offset >= total {
+            return Ok((total, out, chunks_of));
+        }
+        let mut skip = offset;
+        let mut first = 0;
+        while first < summary.counts.len() && skip >= summary.counts[first] {
+            skip -= summary.counts[first];
+            first += 1;
+        }
+        let mut needed = Vec::new();
+        let mut have = 0usize;
+        let mut c = first;
+        while c < summary.counts.len() && have < skip + count {
+            needed.push(c);
+            have += summary.counts[c];
+            c += 1;
+        }
+        let keys: Vec<String> = needed
+            .iter()
+            .map(|c| self.keys.list_chunk(kind, *c))
+            .collect();
+        let chunks = self.store.get_many(&keys)?;
+        let mut all = Vec::new();
+        for (c, raw) in needed.iter().zip(chunks) {
+            let ids: Vec<String> = raw
+                .and_then(|r| serde_json::from_slice(&r).ok())
+                .unwrap_or_default();
+            for id in ids {
+                all.push((id, *c));
+            }
+        }
+        for (id, c) in all.into_iter().skip(skip).take(count) {
+            out.push(id);
+            chunks_of.push(c);
+        }
+        Ok((total, out, chunks_of))
+    }
+
+    /// Every listed id in list order (for scans; the caller bounds the size).
+    pub fn list_all(&self, kind: Kind) -> Result<Vec<String>> {
+        let summary = self.summary(kind)?;
+        let keys: Vec<String> = (0..summary.counts.len())
+            .map(|c| self.keys.list_chunk(kind, c))
+            .collect();
+        let mut out = Vec::new();
+        for raw in self.store.get_many(&keys)?.into_iter().flatten() {
+            let ids: Vec<String> = serde_json::from_slice(&raw).unwrap_or_default();
+            out.extend(ids);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemStore;
+
+    #[test]
+    fn list_pages_follow_insertion_order_across_chunks() {
+        let s = MemStore::new();
+        let r = Repo::new(&s, "t", 0);
+        let n = CHUNK_SIZE * 2 + 10;
+        for i in 0..n {
+            r.list_append(Kind::User, &format!("id{i}")).unwrap();
+        }
+        assert_eq!(r.list_total(Kind::User).unwrap(), n);
+        let (total, page, _) = r.list_page(Kind::User, CHUNK_SIZE - 2, 5).unwrap();
+        assert_eq!(total, n);
+        let want: Vec<String> = (CHUNK_SIZE - 2..CHUNK_SIZE + 3)
+            .map(|i| format!("id{i}"))
+            .collect();
+        assert_eq!(page, want);
+        r.list_remove(Kind::User, "id3", None).unwrap();
+        assert_eq!(r.list_total(Kind::User).unwrap(), n - 1);
+        let (_, page, _) = r.list_page(Kind::User, 2, 2).unwrap();
+        assert_eq!(page, ["id2", "id4"]);
+        assert_eq!(r.list_all(Kind::User).unwrap().len(), n - 1);
+    }
+
+    #[test]
+    fn a_page_reads_a_bounded_number_of_keys() {
+        let s = MemStore::new();
+        let r = Repo::new(&s, "t", 0);
+        for i in 0..(CHUNK_SIZE * 8) {
+            r.list_append(Kind::User, &format!("id{i}")).unwrap();
+        }
+        s.reset_ops();
+        r.list_page(Kind::User, CHUNK_SIZE * 6, 100).unwrap();
+        assert!(s.ops().reads <= 3, "{:?}", s.ops());
+    }
+
+    #[test]
+    fn unique_claims_conflict_unless_abandoned() {
+        let s = MemStore::new();
+        let r = Repo::new(&s, "t", 1000);
+        r.claim_unique(Kind::User, "bob", "1", "userName", |_| Ok(true))
+            .unwrap();
+        // Another id, the first still live: 409.
+        let e = r
+            .claim_unique(Kind::User, "bob", "2", "userName", |_| Ok(true))
+            .unwrap_err();
+        assert_eq!(e.status, 409);
+        // Young but dead (a create in progress): still 409.
+        assert!(r
+            .claim_unique(Kind::User, "bob", "2", "userName", |_| Ok(false))
+            .is_err());
+        // Old and dead: taken over.
+        let later = Repo::new(&s, "t", 1000 + CLAIM_GRACE_SECS + 1);
+        later
+            .claim_unique(Kind::User, "bob", "2", "userName", |_| Ok(false))
+            .unwrap();
+        assert_eq!(
+            later.unique_lookup(Kind::User, "bob").unwrap().as_deref(),
+            Some("2")
+        );
+        later.release_unique(Kind::User, "bob", "1").unwrap();
+        assert_eq!(
+            later.unique_lookup(Kind::User, "bob").unwrap().as_deref(),
+            Some("2")
+        );
+        later.release_unique(Kind::User, "bob", "2").unwrap();
+        assert_eq!(later.unique_lookup(Kind::User, "bob").unwrap(), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! Discovery through the real `.wasm` in the local host (RFC 7644 §4).
+
+use e2e::Host;
+
+#[test]
+fn service_provider_config_is_served_as_scim_json() {
+    let host = Host::start();
+    let r = host.get("/ServiceProviderConfig");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.header("content-type")
+            .unwrap_or("")
+            .starts_with("application/scim+json"),
+        "content-type: {:?}",
+        r.header("content-type")
+    );
+    let v = r.json();
+    assert_eq!(
+        v["schemas"][0],
+        "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+    );
+    assert_eq!(v["patch"]["supported"], true);
+    assert_eq!(v["bulk"]["supported"], false);
+    assert_eq!(v["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    let location = v["meta"]["location"].as_str().unwrap();
+    assert_eq!(
+        location,
+        format!("http://{}/api/scim/v2/ServiceProviderConfig", host.addr)
+    );
+}
+
+#[test]
+fn unknown_routes_answer_404_with_a_scim_error() {
+    let host = Host::start();
+    for path in ["/NoSuchThing", "//not-scim/at/all", "/Schemas/urn:nope"] {
+        let r = host.get(path);
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        assert_eq!(
+            r.json()["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{path}"
+        );
+        assert_eq!(r.json()["status"], "404", "{path}");
+    }
+}
+
+#[test]
+fn resource_types_and_schemas_are_discoverable_case_insensitively() {
+    let host = Host::start();
+    let r = host.get("/ResourceTypes");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["totalResults"], 3);
+    assert_eq!(host.get("/resourcetypes/User").json()["endpoint"], "/Users");
+    let r = host.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["name"], "User");
+}

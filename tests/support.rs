@@ -1,0 +1,302 @@
+//! Support for the end-to-end tests: start the local host (`scim-host`) on an
+//! ephemeral port with the real `.wasm` and a fresh key-value store, and talk
+//! to it over plain HTTP/1.1.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The SCIM base path of spin.toml's trigger route.
+pub const BASE: &str = "/api/scim/v2";
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_path_buf()
+}
+
+fn host_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("SCIM_HOST_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = workspace_root().join("target/host/scim-host");
+    assert!(
+        p.exists(),
+        "{} is missing: run `make test` (it builds the host and the .wasm first)",
+        p.display()
+    );
+    p
+}
+
+/// The HS256 secret every test host is started with.
+pub const TEST_SECRET: &str = "e2e-test-secret-0123456789abcdef0123456789";
+
+/// A token for [`TEST_SECRET`] with the given scopes (and optional tenant).
+pub fn token_with(scopes: &[&str], tenant: Option<(&str, &str)>) -> String {
+    scim::auth::mint_hs256(
+        TEST_SECRET,
+        &scim::auth::DevClaims {
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            client_id: Some("e2e".into()),
+            tenant: tenant.map(|(c, t)| (c.to_string(), t.to_string())),
+            ttl_secs: 3600,
+            ..Default::default()
+        },
+    )
+    .expect("mint a test token")
+}
+
+/// A running local host serving the component.
+pub struct Host {
+    child: Child,
+    pub addr: String,
+    pub state_dir: PathBuf,
+    owns_state: bool,
+    /// Sent as `Authorization: Bearer` unless a request brings its own.
+    pub token: Option<String>,
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn fresh_state_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "spin-scim-e2e-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create state dir");
+    dir
+}
+
+impl Host {
+    /// A host with default variables and an empty store.
+    pub fn start() -> Host {
+        Host::start_with(&[])
+    }
+
+    /// A host with extra `SPIN_VARIABLE_*` (or other) environment variables.
+    pub fn start_with(env: &[(&str, &str)]) -> Host {
+        let dir = fresh_state_dir();
+        let mut h = Host::start_on(&dir, env);
+        h.owns_state = true;
+        h
+    }
+
+    /// A host on an existing state dir (two hosts can share one store).
+    pub fn start_on(state_dir: &Path, env: &[(&str, &str)]) -> Host {
+        let root = workspace_root();
+        let mut cmd = Command::new(host_binary());
+        cmd.arg("--manifest")
+            .arg(root.join("spin.toml"))
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--state-dir")
+            .arg(state_dir)
+            .arg("--quiet")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.env("SPIN_VARIABLE_TOKEN_HS256_SECRET", TEST_SECRET);
+        let mut child = cmd.spawn().expect("start scim-host");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Some(url) = line.trim().strip_prefix("Serving http://") {
+                    let _ = tx.send(url.trim_end_matches('/').to_string());
+                    break;
+                }
+            }
+            // Keep draining so the host never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("scim-host did not report its address within 120 s");
+            }
+        };
+        Host {
+            child,
+            addr,
+            state_dir: state_dir.to_path_buf(),
+            owns_state: false,
+            token: Some(token_with(&["scim.read", "scim.write"], None)),
+        }
+    }
+
+    /// Send a request; `path` is below the SCIM base (`/Users`) unless it
+    /// starts with `//` (then it is sent as is, minus one slash).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Resp {
+        let target = match path.strip_prefix("//") {
+            Some(raw) => format!("/{raw}"),
+            None => format!("{BASE}{path}"),
+        };
+        let bearer;
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if let Some(t) = &self.token {
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            {
+                bearer = format!("Bearer {t}");
+                all.push(("authorization", &bearer));
+            }
+        }
+        raw_request(&self.addr, method, &target, &all, body)
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.request("GET", path, &[], None)
+    }
+
+    pub fn send_json(&self, method: &str, path: &str, body: &Value) -> Resp {
+        let bytes = serde_json::to_vec(body).unwrap();
+        self.request(
+            method,
+            path,
+            &[("content-type", "application/scim+json")],
+            Some(&bytes),
+        )
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if self.owns_state {
+            let _ = std::fs::remove_dir_all(&self.state_dir);
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One HTTP/1.1 exchange on a fresh connection (`Connection: close`).
+pub fn raw_request(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Resp {
+    let mut s = TcpStream::connect(addr).expect("connect to host");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        head.push_str(&format!("content-length: {}\r\n", b.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    if let Some(b) = body {
+        // The server may answer (413) and close before reading everything.
+        let _ = s.write_all(b);
+    }
+    let mut raw = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut buf = [0u8; 16384];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if raw.is_empty() || Instant::now() > deadline => panic!("read: {e}"),
+            Err(_) => break,
+        }
+    }
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Resp {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("complete response head");
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let rest = &raw[split + 4..];
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let size_txt = String::from_utf8_lossy(&b[..eol]);
+        let size =
+            usize::from_str_radix(size_txt.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        b = &b[eol + 2..];
+        if size == 0 || b.len() < size {
+            break;
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[(size + 2).min(b.len())..];
+    }
+    out
+}
