@@ -3,11 +3,12 @@
 
 mod kv;
 
+use futures::StreamExt;
 use scim::api::{Env, Service};
 use scim::config::Config;
 use scim::http::{Request as ScimRequest, Response as ScimResponse};
 use scim::ScimError;
-use spin_sdk::http::{IntoResponse, Request, Response};
+use spin_sdk::http::{IncomingRequest, Request, Response};
 use spin_sdk::http_component;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,21 +16,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 const API_PREFIX: &str = "/api/scim/v2";
 
 #[http_component]
-fn handle(req: Request) -> impl IntoResponse {
+async fn handle(req: IncomingRequest) -> Response {
     let started = Instant::now();
-    let scim_req = to_scim_request(&req);
-    let (response, route, tenant, client_id) = match serve(&scim_req) {
+    let method = req.method().to_string();
+    let (response, route, tenant, client_id) = match serve(req).await {
         Ok(o) => (o.response, o.route, o.tenant, o.client_id),
         Err(e) => (ScimResponse::error(&e), "(unavailable)", None, None),
     };
-    log_line(
-        &scim_req.method,
-        route,
-        response.status,
-        started,
-        tenant,
-        client_id,
-    );
+    log_line(&method, route, response.status, started, tenant, client_id);
     let mut builder = Response::builder();
     builder.status(response.status);
     for (k, v) in &response.headers {
@@ -38,13 +32,26 @@ fn handle(req: Request) -> impl IntoResponse {
     builder.body(response.body).build()
 }
 
-fn serve(req: &ScimRequest) -> Result<scim::api::Outcome, ScimError> {
+async fn serve(req: IncomingRequest) -> Result<scim::api::Outcome, ScimError> {
     let cfg = Config::from_vars(&|name: &str| {
         spin_sdk::variables::get(name)
             .ok()
             .filter(|v| !v.is_empty())
     })
     .map_err(|e| ScimError::internal(format!("configuration: {e}")))?;
+    let Some(scim_req) = to_scim_request(req, cfg.max_body_bytes).await? else {
+        // Over the limit: answered without reading the rest of the body.
+        return Ok(scim::api::Outcome {
+            response: ScimResponse::error(&ScimError::new(
+                413,
+                None,
+                format!("request body larger than {} bytes", cfg.max_body_bytes),
+            )),
+            route: "(too large)",
+            tenant: None,
+            client_id: None,
+        });
+    };
     let store = kv::SpinStore::open_default()?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -55,7 +62,7 @@ fn serve(req: &ScimRequest) -> Result<scim::api::Outcome, ScimError> {
         move || std::fs::read_to_string(&catalog_path).map_err(|e| format!("{catalog_path}: {e}"));
     let service = Service::new(cfg);
     Ok(service.handle(
-        req,
+        &scim_req,
         &Env {
             store: &store,
             now,
@@ -65,56 +72,60 @@ fn serve(req: &ScimRequest) -> Result<scim::api::Outcome, ScimError> {
     ))
 }
 
-/// Fetches a JWKS document with Spin's outbound HTTP (the host must be in
-/// spin.toml's `allowed_outbound_hosts`).
-struct OutboundFetcher;
-
-impl scim::jwks::JwksFetcher for OutboundFetcher {
-    fn fetch(&self, url: &str) -> Result<String, String> {
-        let request = Request::get(url)
-            .header("accept", "application/json")
-            .build();
-        let response: Response = spin_sdk::http::run(spin_sdk::http::send(request))
-            .map_err(|e| format!("JWKS fetch failed: {e}"))?;
-        let status = *response.status();
-        if !(200..300).contains(&status) {
-            return Err(format!("JWKS fetch answered HTTP {status}"));
-        }
-        String::from_utf8(response.into_body()).map_err(|_| "JWKS is not UTF-8".to_string())
-    }
-}
-
-fn to_scim_request(req: &Request) -> ScimRequest {
+/// The engine's request; `None` when the body exceeds `max_body` bytes (the
+/// body is read in chunks and reading stops there, so memory stays bounded).
+async fn to_scim_request(
+    req: IncomingRequest,
+    max_body: usize,
+) -> Result<Option<ScimRequest>, ScimError> {
     let headers: Vec<(String, String)> = req
         .headers()
-        .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_string())))
+        .entries()
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), String::from_utf8(v).ok()?)))
         .collect();
-    let full_path = req.path();
+    let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    let path_with_query = req.path_with_query().unwrap_or_default();
+    let (full_path, query) = path_with_query
+        .split_once('?')
+        .unwrap_or((path_with_query.as_str(), ""));
     let path = full_path
         .strip_prefix(API_PREFIX)
         .unwrap_or(full_path)
         .to_string();
-    ScimRequest {
-        method: req.method().to_string(),
-        base_url: base_url(req),
-        path,
-        query: req.query().to_string(),
-        headers,
-        body: req.body().to_vec(),
+    let query = query.to_string();
+    let method = req.method().to_string();
+    let base_url = base_url(&header);
+    let mut body = Vec::new();
+    let mut stream = req.into_body_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| ScimError::invalid_syntax("the request body could not be read"))?;
+        if body.len() + chunk.len() > max_body {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
     }
+    Ok(Some(ScimRequest {
+        method,
+        base_url,
+        path,
+        query,
+        headers,
+        body,
+    }))
 }
 
 /// `scheme://authority/api/scim/v2` as the client addressed it. Spin passes the
 /// full URL in `spin-full-url`; a proxy in front may pass `x-forwarded-*`.
-fn base_url(req: &Request) -> String {
-    let hv = |n: &str| req.header(n).and_then(|v| v.as_str()).map(str::to_string);
-    let full = hv("spin-full-url").unwrap_or_default();
+fn base_url(header: &dyn Fn(&str) -> Option<String>) -> String {
+    let full = header("spin-full-url").unwrap_or_default();
     let (scheme, rest) = full.split_once("://").unwrap_or(("http", full.as_str()));
     let authority = rest.split('/').next().unwrap_or("");
-    let scheme = hv("x-forwarded-proto").unwrap_or_else(|| scheme.to_string());
-    let host = hv("x-forwarded-host")
+    let scheme = header("x-forwarded-proto").unwrap_or_else(|| scheme.to_string());
+    let host = header("x-forwarded-host")
         .or_else(|| Some(authority.to_string()).filter(|a| !a.is_empty()))
-        .or_else(|| hv("host"))
+        .or_else(|| header("host"))
         .unwrap_or_else(|| "localhost".into());
     format!("{scheme}://{host}{API_PREFIX}")
 }
@@ -138,4 +149,23 @@ fn log_line(
         "client_id": client_id,
     });
     eprintln!("{line}");
+}
+
+/// Fetches a JWKS document with Spin's outbound HTTP (the host must be in
+/// spin.toml's `allowed_outbound_hosts`).
+struct OutboundFetcher;
+
+impl scim::jwks::JwksFetcher for OutboundFetcher {
+    fn fetch(&self, url: &str) -> Result<String, String> {
+        let request = Request::get(url)
+            .header("accept", "application/json")
+            .build();
+        let response: Response = spin_sdk::http::run(spin_sdk::http::send(request))
+            .map_err(|e| format!("JWKS fetch failed: {e}"))?;
+        let status = *response.status();
+        if !(200..300).contains(&status) {
+            return Err(format!("JWKS fetch answered HTTP {status}"));
+        }
+        String::from_utf8(response.into_body()).map_err(|_| "JWKS is not UTF-8".to_string())
+    }
 }

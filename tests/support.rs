@@ -102,10 +102,12 @@ impl Host {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        // The test secret first, so that `env` can override it (an empty
+        // value: a deployment with no HS256 key).
+        cmd.env("SPIN_VARIABLE_TOKEN_HS256_SECRET", TEST_SECRET);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.env("SPIN_VARIABLE_TOKEN_HS256_SECRET", TEST_SECRET);
         let mut child = cmd.spawn().expect("start scim-host");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = std::sync::mpsc::channel();
