@@ -136,6 +136,18 @@ impl Service {
             .as_ref()
             .map(|p| p.tenant.clone())
             .unwrap_or_else(|| auth::DEFAULT_TENANT.to_string());
+        if let (Some(p), limit @ 1..) = (principal.as_ref(), self.cfg.rate_limit_per_hour) {
+            let client = p
+                .client_id
+                .as_deref()
+                .or(p.subject.as_deref())
+                .unwrap_or("anonymous");
+            let repo = Repo::new(env.store, &tenant, env.now);
+            if let Err(over) = crate::quota::charge(&repo, client, limit)? {
+                return Ok(Response::error(&over.to_scim())
+                    .with_header("retry-after", over.retry_after.to_string()));
+            }
+        }
         self.dispatch(req, env, segs, &tenant)
             .map_err(Failure::Scim)
     }

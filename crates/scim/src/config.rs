@@ -33,6 +33,8 @@ pub struct Config {
     pub roles_catalog_path: String,
     /// Bearer token validation (RFC 6750).
     pub auth: AuthConfig,
+    /// Requests per client and hour; 0: no quota (the platform limits rates).
+    pub rate_limit_per_hour: u64,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             schema: SchemaOptions::default(),
             roles_catalog_path: "/roles.json".into(),
             auth: AuthConfig::default(),
+            rate_limit_per_hour: 0,
         }
     }
 }
@@ -115,6 +118,7 @@ impl Config {
                 tenant_claim: vars.get("tenant_claim"),
                 discovery_requires_auth: flag("discovery_requires_auth", true)?,
             },
+            rate_limit_per_hour: num("rate_limit_per_hour", 0)? as u64,
         };
         Ok(Config {
             page_size_default: cfg.page_size_default.min(cfg.page_size_max),

@@ -15,6 +15,7 @@ pub mod members;
 pub mod patch;
 pub mod path;
 pub mod projection;
+pub mod quota;
 pub mod repo;
 pub mod resource;
 pub mod resources;

@@ -1,0 +1,96 @@
+//! An optional per-client hourly request quota, for platforms without an
+//! ingress that limits rates (Fermyon Cloud). AFC allows 10,000 requests per
+//! hour per client; the limit here is the `rate_limit_per_hour` variable, off
+//! (0) by default. Counters live in the key-value store, one per client and
+//! fixed hour window, incremented by compare-and-swap so concurrent
+//! instances count together.
+
+use crate::error::{Result, ScimError};
+use crate::keys::Keys;
+use crate::repo::Repo;
+
+/// Seconds in a quota window.
+pub const WINDOW_SECS: u64 = 3600;
+
+/// A request over the quota: 429 with the seconds until the window ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exceeded {
+    pub retry_after: u64,
+    pub limit: u64,
+}
+
+impl Exceeded {
+    pub fn to_scim(&self) -> ScimError {
+        ScimError::new(
+            429,
+            None,
+            format!(
+                "request quota of {} per hour exceeded; retry after {} seconds",
+                self.limit, self.retry_after
+            ),
+        )
+    }
+}
+
+fn key(keys: &Keys, client: &str, window: u64) -> String {
+    keys.meta(&format!("quota.{client}.{window}"))
+}
+
+/// Count one request of `client`; `Err(Exceeded)` once the count passes `limit`.
+pub fn charge(repo: &Repo, client: &str, limit: u64) -> Result<std::result::Result<(), Exceeded>> {
+    let window = repo.now / WINDOW_SECS;
+    let k = key(&repo.keys, client, window);
+    let mut count = 0u64;
+    let mut fresh = false;
+    repo.update(&k, |cur| {
+        let n: u64 = cur
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        fresh = cur.is_none();
+        count = n + 1;
+        if n >= limit {
+            return Ok(None); // already over: no need to count further
+        }
+        Ok(Some(count.to_string().into_bytes()))
+    })?;
+    if fresh && window > 0 {
+        // The first request of a window clears the previous window's counter.
+        repo.store.delete(&key(&repo.keys, client, window - 1))?;
+    }
+    if count > limit {
+        return Ok(Err(Exceeded {
+            retry_after: (window + 1) * WINDOW_SECS - repo.now,
+            limit,
+        }));
+    }
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemStore;
+
+    #[test]
+    fn the_quota_is_per_client_and_per_hour() {
+        let s = MemStore::new();
+        let at = |now| Repo::new(&s, "t", now);
+        let t0 = 10 * WINDOW_SECS + 100;
+        for _ in 0..3 {
+            assert_eq!(charge(&at(t0), "a", 3).unwrap(), Ok(()));
+        }
+        let e = charge(&at(t0), "a", 3).unwrap().unwrap_err();
+        assert_eq!(e.retry_after, WINDOW_SECS - 100);
+        assert_eq!(e.to_scim().status, 429);
+        // Another client is not affected.
+        assert_eq!(charge(&at(t0), "b", 3).unwrap(), Ok(()));
+        // The next hour starts afresh and drops the old counter.
+        assert_eq!(charge(&at(t0 + WINDOW_SECS), "a", 3).unwrap(), Ok(()));
+        assert!(
+            !s.keys().iter().any(|k| k.ends_with("quota.a.10")),
+            "{:?}",
+            s.keys()
+        );
+    }
+}
