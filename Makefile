@@ -11,7 +11,7 @@ TOKEN_TOOL := target/host/scim-token
 DEV_SECRET := .dev-secret
 CARGO ?= cargo
 
-.PHONY: help build wasm host tools up token test test-native test-e2e lint bench target secret clean
+.PHONY: help build wasm host tools up token test test-native test-e2e test-redis lint bench target secret clean
 
 help:
 	@echo "make up      build and run locally on $(LISTEN), print a dev token"
@@ -56,7 +56,7 @@ up: secret build
 	  SPIN_VARIABLE_TOKEN_HS256_SECRET=$$(cat $(DEV_SECRET)) $(HOST) --manifest spin.toml --listen $(LISTEN); \
 	fi
 
-test: build test-native test-e2e lint
+test: build test-native test-e2e test-redis lint
 
 test-native:
 	$(CARGO) test -p scim-engine
@@ -64,6 +64,23 @@ test-native:
 
 test-e2e: wasm host
 	$(CARGO) test -p e2e
+
+# The concurrency suites again, with two hosts sharing a real Redis (Spin's
+# `type = "redis"` store). Installs redis-server (Debian) when it is missing,
+# starts a private instance on REDIS_PORT and always stops it.
+REDIS_PORT ?= 6399
+test-redis: wasm host
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	@dir=$$(mktemp -d); \
+	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save '' --appendonly no --dir $$dir \
+	  --daemonize yes --pidfile $$dir/redis.pid --logfile $$dir/redis.log; \
+	for i in $$(seq 50); do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.1; done; \
+	redis-cli -p $(REDIS_PORT) flushall >/dev/null; \
+	SCIM_E2E_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT) $(CARGO) test -p e2e --test concurrency -- redis; status=$$?; \
+	redis-cli -p $(REDIS_PORT) shutdown nosave >/dev/null 2>&1 || kill $$(cat $$dir/redis.pid) 2>/dev/null; \
+	rm -rf $$dir; exit $$status
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -105,3 +105,61 @@ fn two_hosts_sharing_one_store_lose_nothing() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["userName"], "written-on-one");
 }
+
+/// Two host processes over one Redis database (Spin's `type = "redis"`
+/// store), as many SpinKube replicas run. `make test` starts a local
+/// redis-server and sets `SCIM_E2E_REDIS_URL`; without it these cases have
+/// nothing to run against and say so.
+fn redis_url(db: u8) -> Option<String> {
+    let base = std::env::var("SCIM_E2E_REDIS_URL").ok()?;
+    Some(format!("{}/{db}", base.trim_end_matches('/')))
+}
+
+#[test]
+fn two_hosts_sharing_redis_lose_no_member_update() {
+    let Some(url) = redis_url(1) else {
+        eprintln!("skipped: SCIM_E2E_REDIS_URL is not set (make test sets it)");
+        return;
+    };
+    let hosts = [Arc::new(Host::start_redis(&url, &[])), Arc::new(Host::start_redis(&url, &[]))];
+    concurrent_member_adds(&hosts);
+}
+
+#[test]
+fn two_hosts_sharing_redis_have_one_user_name_winner() {
+    let Some(url) = redis_url(2) else {
+        eprintln!("skipped: SCIM_E2E_REDIS_URL is not set (make test sets it)");
+        return;
+    };
+    let hosts = [Arc::new(Host::start_redis(&url, &[])), Arc::new(Host::start_redis(&url, &[]))];
+    user_name_race(&hosts);
+}
+
+#[test]
+fn two_hosts_sharing_redis_read_each_others_writes() {
+    let Some(url) = redis_url(3) else {
+        eprintln!("skipped: SCIM_E2E_REDIS_URL is not set (make test sets it)");
+        return;
+    };
+    let (a, b) = (Host::start_redis(&url, &[]), Host::start_redis(&url, &[]));
+    for i in 0..20 {
+        let (writer, reader) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let id = user(writer, &format!("rw{i}"));
+        let r = reader.get(&format!("/Users/{id}"));
+        assert_eq!(r.status, 200, "read after write on the other instance");
+        let patched = writer.send_json(
+            "PATCH",
+            &format!("/Users/{id}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "displayName", "value": format!("v{i}")}]}),
+        );
+        assert_eq!(patched.status, 200);
+        let etag = patched.header("etag").unwrap().to_string();
+        let r = reader.get(&format!("/Users/{id}"));
+        assert_eq!(r.json()["displayName"], format!("v{i}"));
+        assert_eq!(r.header("etag").unwrap(), etag);
+        assert_eq!(reader.request("DELETE", &format!("/Users/{id}"), &[], None).status, 204);
+        assert_eq!(writer.get(&format!("/Users/{id}")).status, 404);
+    }
+    assert_eq!(a.get("/Users").json()["totalResults"], 0);
+}

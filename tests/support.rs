@@ -88,8 +88,27 @@ impl Host {
         h
     }
 
+    /// A host whose `default` store is the Redis database at `url` (Spin's
+    /// runtime-config `type = "redis"`), with a fresh state dir of its own.
+    pub fn start_redis(url: &str, env: &[(&str, &str)]) -> Host {
+        let dir = fresh_state_dir();
+        let rc = dir.join("runtime-config.toml");
+        std::fs::write(
+            &rc,
+            format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n"),
+        )
+        .expect("write runtime config");
+        let mut h = Host::launch(&dir, env, Some(&rc));
+        h.owns_state = true;
+        h
+    }
+
     /// A host on an existing state dir (two hosts can share one store).
     pub fn start_on(state_dir: &Path, env: &[(&str, &str)]) -> Host {
+        Host::launch(state_dir, env, None)
+    }
+
+    fn launch(state_dir: &Path, env: &[(&str, &str)], runtime_config: Option<&Path>) -> Host {
         let root = workspace_root();
         let mut cmd = Command::new(host_binary());
         cmd.arg("--manifest")
@@ -98,8 +117,11 @@ impl Host {
             .arg("127.0.0.1:0")
             .arg("--state-dir")
             .arg(state_dir)
-            .arg("--quiet")
-            .stdin(Stdio::null())
+            .arg("--quiet");
+        if let Some(rc) = runtime_config {
+            cmd.arg("--runtime-config-file").arg(rc);
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         // The test secret first, so that `env` can override it (an empty
