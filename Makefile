@@ -11,7 +11,7 @@ TOKEN_TOOL := target/host/scim-token
 DEV_SECRET := .dev-secret
 CARGO ?= cargo
 
-.PHONY: help build wasm host tools up token test test-native test-e2e test-redis lint bench target secret clean
+.PHONY: help build wasm host tools up token test test-native test-e2e test-redis conformance lint bench target secret clean
 
 help:
 	@echo "make up      build and run locally on $(LISTEN), print a dev token"
@@ -56,7 +56,7 @@ up: secret build
 	  SPIN_VARIABLE_TOKEN_HS256_SECRET=$$(cat $(DEV_SECRET)) $(HOST) --manifest spin.toml --listen $(LISTEN); \
 	fi
 
-test: build test-native test-e2e test-redis lint
+test: build test-native test-e2e conformance test-redis lint
 
 test-native:
 	$(CARGO) test -p scim-engine
@@ -64,6 +64,19 @@ test-native:
 
 test-e2e: wasm host
 	$(CARGO) test -p e2e
+
+# RFC 7643/7644 conformance: the pinned scim2-tester (tests/conformance/
+# requirements.txt, installed in .venv/, reinstalled only when that file
+# changes) against the real .wasm in the local host with a dev token.
+VENV := .venv
+CONFORMANCE_REQS := tests/conformance/requirements.txt
+$(VENV)/.conformance-installed: $(CONFORMANCE_REQS)
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	@$(VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(CONFORMANCE_REQS)
+	@touch $@
+
+conformance: wasm host tools $(VENV)/.conformance-installed
+	$(VENV)/bin/python tests/conformance/run.py
 
 # The concurrency suites again, with two hosts sharing a real Redis (Spin's
 # `type = "redis"` store). Installs redis-server (Debian) when it is missing,
@@ -87,6 +100,23 @@ lint:
 	$(CARGO) clippy -p scim-engine --all-targets -- -D warnings
 	$(CARGO) clippy -p e2e --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 --release -p spin-scim -- -D warnings
+
+# Benchmark (issue #8): the release .wasm in the local host, N users
+# (default 10,000; `make bench N=100000`), side by side with the peer
+# scim2-server (installed by the bench into bench/.venv), plus the scale law
+# (ours again at 1,000 users) and the native criterion micro-benchmarks.
+# Prints the table, the targets and the scale law (PASS/FAIL, never failing
+# the build); JSON in bench/results/. BENCH_ARGS passes more options
+# (target/host/scim-bench --help). `make bench-scale`: the scale law alone.
+.PHONY: bench-scale
+bench: wasm host
+	$(CARGO) build --profile host -p scim-bench
+	$(CARGO) bench --profile host -p scim-engine --bench filter --bench patch -- --warm-up-time 1 --measurement-time 2
+	target/host/scim-bench --n $(or $(N),10000) --scale $(BENCH_ARGS)
+
+bench-scale: wasm host
+	$(CARGO) build --profile host -p scim-bench
+	target/host/scim-bench --n $(or $(N),10000) --scale --no-peer $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -121,7 +121,10 @@ fn two_hosts_sharing_redis_lose_no_member_update() {
         eprintln!("skipped: SCIM_E2E_REDIS_URL is not set (make test sets it)");
         return;
     };
-    let hosts = [Arc::new(Host::start_redis(&url, &[])), Arc::new(Host::start_redis(&url, &[]))];
+    let hosts = [
+        Arc::new(Host::start_redis(&url, &[])),
+        Arc::new(Host::start_redis(&url, &[])),
+    ];
     concurrent_member_adds(&hosts);
 }
 
@@ -131,7 +134,10 @@ fn two_hosts_sharing_redis_have_one_user_name_winner() {
         eprintln!("skipped: SCIM_E2E_REDIS_URL is not set (make test sets it)");
         return;
     };
-    let hosts = [Arc::new(Host::start_redis(&url, &[])), Arc::new(Host::start_redis(&url, &[]))];
+    let hosts = [
+        Arc::new(Host::start_redis(&url, &[])),
+        Arc::new(Host::start_redis(&url, &[])),
+    ];
     user_name_race(&hosts);
 }
 
@@ -158,7 +164,12 @@ fn two_hosts_sharing_redis_read_each_others_writes() {
         let r = reader.get(&format!("/Users/{id}"));
         assert_eq!(r.json()["displayName"], format!("v{i}"));
         assert_eq!(r.header("etag").unwrap(), etag);
-        assert_eq!(reader.request("DELETE", &format!("/Users/{id}"), &[], None).status, 204);
+        assert_eq!(
+            reader
+                .request("DELETE", &format!("/Users/{id}"), &[], None)
+                .status,
+            204
+        );
         assert_eq!(writer.get(&format!("/Users/{id}")).status, 404);
     }
     assert_eq!(a.get("/Users").json()["totalResults"], 0);

@@ -186,3 +186,41 @@ fn group_version_changes_with_members() {
     assert_eq!(r.status, 412, "a stale If-Match blocks the delete");
     assert_eq!(host.get(&format!("/Groups/{gid}")).status, 200);
 }
+
+#[test]
+fn member_display_is_kept_as_sent_else_taken_from_the_user() {
+    // RFC 7643 §2.4: `display` is immutable, so a client sets it with the
+    // member (scim2-tester's PATCH add/replace of `members` round-trips it).
+    let host = Host::start();
+    let a = user(&host, "disp-a");
+    let b = user(&host, "disp-b");
+    let r = host.send_json(
+        "POST",
+        "/Groups",
+        &json!({"displayName": "Displays", "members": [{"value": a, "display": "Alice (IdP)"}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let gid = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(r.json()["members"][0]["display"], "Alice (IdP)");
+    let r = patch(
+        &host,
+        &format!("/Groups/{gid}"),
+        json!([{"op": "add", "path": "members", "value": [{"value": b}]}]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let g = host.get(&format!("/Groups/{gid}")).json();
+    let display_of = |id: &str| {
+        g["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["value"] == id)
+            .map(|m| m["display"].clone())
+    };
+    assert_eq!(display_of(&a), Some(json!("Alice (IdP)")));
+    assert_eq!(
+        display_of(&b),
+        Some(json!("disp-b D")),
+        "no display sent: the user's"
+    );
+}

@@ -144,3 +144,44 @@ fn a_bad_catalog_is_a_clear_error() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_role_keeps_its_external_id() {
+    // RFC 7643 §3.1: externalId is a readWrite common attribute of every
+    // resource, catalog roles included (scim2-tester's PATCH checks on Roles).
+    let host = Host::start();
+    let patch = |ops: Value| {
+        host.send_json(
+            "PATCH",
+            &format!("/Roles/{PROCESSOR}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}),
+        )
+    };
+    let r = patch(json!([{"op": "add", "path": "externalId", "value": "idp-processor"}]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["externalId"], "idp-processor");
+    let r = host.get(&format!("/Roles/{PROCESSOR}"));
+    assert_eq!(r.json()["externalId"], "idp-processor");
+    assert_eq!(r.json()["displayName"], "Closing Task Processor");
+    let r = host.get("/Roles?filter=externalId%20eq%20%22idp-processor%22");
+    assert_eq!(r.json()["totalResults"], 1, "{}", r.text());
+
+    // PUT replaces it (absent: unassigned), alongside the members.
+    let u = user(&host, "ext-role-user");
+    let r = host.send_json(
+        "PUT",
+        &format!("/Roles/{PROCESSOR}"),
+        &json!({"externalId": "idp-2", "members": [{"value": u}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["externalId"], "idp-2");
+    assert_eq!(member_ids(&r.json()), vec![u.clone()]);
+    let r = host.send_json(
+        "PUT",
+        &format!("/Roles/{PROCESSOR}"),
+        &json!({"members": [{"value": u}]}),
+    );
+    assert!(r.json().get("externalId").is_none(), "{}", r.text());
+    let r = patch(json!([{"op": "add", "path": "externalId", "value": 7}]));
+    assert_eq!(r.status, 400, "{}", r.text());
+}

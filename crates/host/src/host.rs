@@ -449,3 +449,170 @@ impl batch::Host for HostState {
             .map_err(wasi_err))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::sqlite::SqliteDb;
+
+    fn state() -> HostState {
+        let db = SqliteDb::in_memory().unwrap();
+        let mut stores = HashMap::new();
+        stores.insert(
+            "default".to_string(),
+            Store::new("default", Arc::new(db.store("default"))),
+        );
+        let env = ComponentEnv {
+            id: "test".into(),
+            allowed_stores: ["default", "not_configured"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            stores: Arc::new(stores),
+            variables: [("greeting".to_string(), "hello".to_string())]
+                .into_iter()
+                .collect(),
+            outbound: OutboundPolicy::default(),
+        };
+        HostState::new(WasiCtx::builder().build(), Arc::new(env))
+    }
+
+    fn borrow<T: 'static>(r: &Resource<T>) -> Resource<T> {
+        Resource::new_borrow(r.rep())
+    }
+
+    #[tokio::test]
+    async fn spin_key_value_labels_and_data() {
+        let mut s = state();
+        assert!(matches!(
+            key_value::HostStore::open(&mut s, "forbidden".into())
+                .await
+                .unwrap(),
+            Err(key_value::Error::AccessDenied)
+        ));
+        assert!(matches!(
+            key_value::HostStore::open(&mut s, "not_configured".into())
+                .await
+                .unwrap(),
+            Err(key_value::Error::NoSuchStore)
+        ));
+        let store = key_value::HostStore::open(&mut s, "default".into())
+            .await
+            .unwrap()
+            .unwrap();
+        key_value::HostStore::set(&mut s, borrow(&store), "k".into(), b"v".to_vec())
+            .await
+            .unwrap()
+            .unwrap();
+        let too_big = vec![0u8; crate::kv::MAX_VALUE_BYTES + 1];
+        assert!(matches!(
+            key_value::HostStore::set(&mut s, borrow(&store), "k".into(), too_big)
+                .await
+                .unwrap(),
+            Err(key_value::Error::Other(_))
+        ));
+        // The same label through wasi:keyvalue sees the same data.
+        let bucket = wkv::Host::open(&mut s, "default".into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            wkv::HostBucket::get(&mut s, borrow(&bucket), "k".into())
+                .await
+                .unwrap()
+                .unwrap(),
+            Some(b"v".to_vec())
+        );
+        assert!(matches!(
+            wkv::Host::open(&mut s, "forbidden".into()).await.unwrap(),
+            Err(wkv::Error::AccessDenied)
+        ));
+        assert_eq!(
+            batch::Host::get_many(&mut s, borrow(&bucket), vec!["nope".into(), "k".into()])
+                .await
+                .unwrap()
+                .unwrap(),
+            vec![
+                ("nope".to_string(), None),
+                ("k".to_string(), Some(b"v".to_vec()))
+            ]
+        );
+        key_value::HostStore::drop(&mut s, store).await.unwrap();
+        wkv::HostBucket::drop(&mut s, bucket).await.unwrap();
+        assert_eq!(s.open_stores, 0);
+    }
+
+    #[tokio::test]
+    async fn cas_failure_hands_back_a_fresh_cas() {
+        let mut s = state();
+        let bucket = wkv::Host::open(&mut s, "default".into())
+            .await
+            .unwrap()
+            .unwrap();
+        let cas = atomics::HostCas::new(&mut s, borrow(&bucket), "id".into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            atomics::HostCas::current(&mut s, borrow(&cas))
+                .await
+                .unwrap()
+                .unwrap(),
+            None
+        );
+        // Someone else inserts first.
+        wkv::HostBucket::set(&mut s, borrow(&bucket), "id".into(), b"other".to_vec())
+            .await
+            .unwrap()
+            .unwrap();
+        let fresh = match atomics::Host::swap(&mut s, cas, b"mine".to_vec())
+            .await
+            .unwrap()
+        {
+            Err(atomics::CasError::CasFailed(fresh)) => fresh,
+            other => panic!("expected cas-failed, got {:?}", other.is_ok()),
+        };
+        assert_eq!(
+            atomics::HostCas::current(&mut s, borrow(&fresh))
+                .await
+                .unwrap()
+                .unwrap(),
+            Some(b"other".to_vec())
+        );
+        atomics::Host::swap(&mut s, fresh, b"mine".to_vec())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            atomics::Host::increment(&mut s, borrow(&bucket), "n".into(), 2)
+                .await
+                .unwrap()
+                .unwrap(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn variables() {
+        let mut s = state();
+        assert_eq!(
+            variables::Host::get(&mut s, "greeting".into())
+                .await
+                .unwrap()
+                .unwrap(),
+            "hello"
+        );
+        assert!(matches!(
+            variables::Host::get(&mut s, "missing".into())
+                .await
+                .unwrap(),
+            Err(variables::Error::Undefined(_))
+        ));
+        assert!(matches!(
+            variables::Host::get(&mut s, "Bad-Name".into())
+                .await
+                .unwrap(),
+            Err(variables::Error::InvalidName(_))
+        ));
+    }
+}

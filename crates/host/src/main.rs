@@ -340,6 +340,7 @@ async fn run(args: Args) -> Result<()> {
     let app = Arc::new(App::new(router, components, args.quiet, local));
     server::serve(app, listener, server::shutdown_signal()).await?;
 
+    server::flush_request_log();
     eprintln!("scim-host: shutting down");
     for store in stores.values() {
         host::blocking(|| store.flush());

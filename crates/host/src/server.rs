@@ -132,9 +132,49 @@ fn log_line(ts: &str, method: &str, path: &str, status: u16, elapsed: Duration) 
     )
 }
 
+/// Request log lines go through a bounded queue to a writer thread, so a
+/// slow or unread stdout (a test harness that only reads the `Serving`
+/// line) never blocks request handling; lines are dropped when the queue
+/// is full, and write errors (closed pipe) are ignored.
+static LOG_PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn log_request(method: &str, path: &str, status: u16, elapsed: Duration) {
+    use std::sync::atomic::Ordering;
+    use std::sync::mpsc::{sync_channel, SyncSender};
+    use std::sync::OnceLock;
+    static QUEUE: OnceLock<Option<SyncSender<String>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = sync_channel::<String>(4096);
+        std::thread::Builder::new()
+            .name("request-log".into())
+            .spawn(move || {
+                use std::io::Write;
+                for line in rx {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                    LOG_PENDING.fetch_sub(1, Ordering::SeqCst);
+                }
+            })
+            .ok()
+            .map(|_| tx)
+    });
     let ts = rfc3339(std::time::SystemTime::now());
-    println!("{}", log_line(&ts, method, path, status, elapsed));
+    let line = log_line(&ts, method, path, status, elapsed);
+    if let Some(tx) = queue {
+        LOG_PENDING.fetch_add(1, Ordering::SeqCst);
+        if tx.try_send(line).is_err() {
+            LOG_PENDING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Waits (up to 2 s) until queued request log lines are written.
+pub fn flush_request_log() {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while LOG_PENDING.load(std::sync::atomic::Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 impl App {
@@ -152,15 +192,21 @@ impl App {
                 StatusCode::NOT_FOUND,
                 "Not found: no route of this application matches the request path",
             ),
-            Some(m) => match self.invoke(&m, req, client).await {
-                Ok(resp) => resp,
-                Err(e) => {
-                    eprintln!("scim-host: {method} {path}: {e:?}");
-                    scim_error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "Internal error: the component failed to handle the request",
-                    )
-                }
+            Some(m) => match self.prepare_request(&m, req, client) {
+                Err(_) => scim_error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad request: invalid Host header or request target",
+                ),
+                Ok(req) => match self.invoke(&m, req).await {
+                    Ok(resp) => resp,
+                    Err(e) => {
+                        eprintln!("scim-host: {method} {path}: {e:?}");
+                        scim_error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "Internal error: the component failed to handle the request",
+                        )
+                    }
+                },
             },
         };
         if !self.quiet {
@@ -232,10 +278,8 @@ impl App {
         &self,
         m: &RouteMatch<'_>,
         req: Request<Incoming>,
-        client: SocketAddr,
     ) -> Result<Response<HyperOutgoingBody>> {
         let rt = self.components[m.target].clone();
-        let req = self.prepare_request(m, req, client)?;
 
         let mut wasi = WasiCtxBuilder::new();
         wasi.inherit_stdout().inherit_stderr();

@@ -11,10 +11,11 @@ pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListRespons
 /// Where this server advertises its limits inside the ServiceProviderConfig.
 pub const LIMITS_SCHEMA: &str = "urn:spin-scim:params:scim:limits";
 
-/// RFC 7643 §5.
+/// RFC 7643 §5. The limits extension's URN is listed in `schemas`, as RFC
+/// 7643 §3 asks of every schema whose attributes the representation holds.
 pub fn service_provider_config(cfg: &Config, base_url: &str) -> Value {
     json!({
-        "schemas": [SPC_SCHEMA],
+        "schemas": [SPC_SCHEMA, LIMITS_SCHEMA],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": { "supported": true },
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
@@ -78,6 +79,9 @@ mod tests {
     fn service_provider_config_follows_rfc7643_section5() {
         let v = service_provider_config(&Config::default(), "http://h/api/scim/v2");
         assert_eq!(v["schemas"][0], SPC_SCHEMA);
+        // RFC 7643 §3: the extension holding the limits is named in schemas.
+        assert_eq!(v["schemas"][1], LIMITS_SCHEMA);
+        assert!(v[LIMITS_SCHEMA]["maxBodyBytes"].is_u64());
         for k in ["patch", "bulk", "filter", "changePassword", "sort", "etag"] {
             assert!(v[k]["supported"].is_boolean(), "{k}");
         }

@@ -9,7 +9,7 @@ use crate::filter::Filter;
 use crate::http::Request;
 use crate::path::AttrPath;
 use crate::projection::Projection;
-use crate::schema::{AttrType, ResourceType};
+use crate::schema::{get_ci, AttrType, ResourceType};
 use serde_json::{json, Value};
 use std::cmp::Ordering;
 
@@ -18,7 +18,8 @@ pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchReq
 /// A parsed list or search query.
 pub struct Query {
     pub filter: Option<Filter>,
-    /// The filter text mentions `members` (the caller then reads members).
+    /// The filter or sortBy text mentions `members`, `groups` or `roles`:
+    /// the caller then reads them whatever the projection keeps.
     pub filter_needs_members: bool,
     pub sort_by: Option<AttrPath>,
     pub descending: bool,
@@ -136,10 +137,11 @@ impl Params {
                 ))
             }
         };
-        let filter_needs_members = self
-            .filter
-            .as_deref()
-            .is_some_and(|f| f.to_ascii_lowercase().contains("members"));
+        let filter_needs_members = [&self.filter, &self.sort_by]
+            .into_iter()
+            .flatten()
+            .map(|t| t.to_ascii_lowercase())
+            .any(|t| ["members", "groups", "roles"].iter().any(|a| t.contains(a)));
         Ok(Query {
             filter,
             filter_needs_members,
@@ -160,19 +162,38 @@ impl Params {
 /// case sensitivity, numbers and dateTimes by value; resources without a
 /// value sort last. The sort is stable, so ties keep list order.
 pub fn sort(rt: &ResourceType, docs: &mut [Value], path: &AttrPath, descending: bool) {
-    let case_exact = path
-        .resolve(rt)
-        .map(|(_, a, sub)| sub.unwrap_or(a).case_exact)
-        .unwrap_or(false);
-    let ty = path
-        .resolve(rt)
-        .map(|(_, a, sub)| sub.unwrap_or(a).ty)
-        .unwrap_or(AttrType::String);
+    let resolved = path.resolve(rt);
+    // A complex attribute named alone (`emails`) sorts by its `value`.
+    let value_sub = resolved
+        .filter(|(_, a, sub)| sub.is_none() && a.ty == AttrType::Complex)
+        .and_then(|(_, a, _)| a.sub("value"));
+    let compared = resolved.map(|(_, a, sub)| sub.or(value_sub).unwrap_or(a));
+    let case_exact = compared.map(|a| a.case_exact).unwrap_or(false);
+    let ty = compared.map(|a| a.ty).unwrap_or(AttrType::String);
+    // Multi-valued complex: the sub-attribute of the primary element if any,
+    // else of the first element that has it.
+    let multi_sub = resolved
+        .filter(|(_, a, _)| a.multi_valued && a.ty == AttrType::Complex)
+        .and_then(|_| path.sub.as_deref().or(value_sub.map(|s| s.name)));
+    let elements = AttrPath::new(path.urn.as_deref(), &path.attr, None);
     let key = |d: &Value| -> Option<Value> {
-        let vals = path.values(rt, d);
-        // Multi-valued: the primary value if any, else the first.
-        let v = vals.first().copied()?;
-        Some(v.clone())
+        let Some(sub) = multi_sub else {
+            return path.values(rt, d).first().map(|v| (*v).clone());
+        };
+        let with_sub: Vec<&Value> = elements
+            .values(rt, d)
+            .into_iter()
+            .filter(|e| {
+                e.as_object()
+                    .and_then(|o| get_ci(o, sub))
+                    .is_some_and(|v| !v.is_null())
+            })
+            .collect();
+        let primary = |e: &&&Value| {
+            e.as_object().and_then(|o| get_ci(o, "primary")) == Some(&Value::Bool(true))
+        };
+        let chosen = with_sub.iter().find(primary).or(with_sub.first())?;
+        chosen.as_object().and_then(|o| get_ci(o, sub)).cloned()
     };
     let mut keyed: Vec<(Option<Value>, Value)> = docs.iter().map(|d| (key(d), d.clone())).collect();
     keyed.sort_by(|(a, _), (b, _)| match (a, b) {
@@ -229,4 +250,55 @@ pub fn response(total: usize, start_index: usize, resources: Vec<Value>) -> Valu
         "startIndex": start_index,
         "Resources": resources,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Registry, SchemaOptions};
+
+    #[test]
+    fn filters_and_sorts_on_memberships_ask_for_them() {
+        let reg = Registry::new(&SchemaOptions::default());
+        let needs = |filter: Option<&str>, sort_by: Option<&str>| {
+            Params {
+                filter: filter.map(str::to_string),
+                sort_by: sort_by.map(str::to_string),
+                attributes: Some("userName".into()),
+                ..Default::default()
+            }
+            .parse(&reg.user, &Config::default())
+            .unwrap()
+            .filter_needs_members
+        };
+        assert!(needs(Some("groups.value eq \"g\""), None));
+        assert!(needs(Some("Roles[value eq \"r\"]"), None));
+        assert!(needs(None, Some("groups.display")));
+        assert!(!needs(Some("userName eq \"a\""), Some("userName")));
+        assert!(!needs(None, None));
+    }
+
+    #[test]
+    fn multi_valued_sort_keys_prefer_the_primary_value() {
+        let reg = Registry::new(&SchemaOptions::default());
+        let one = json!({"userName": "one", "emails": [
+            {"value": "zz@x.org"}, {"value": "aa@x.org", "primary": true}]});
+        let two = json!({"userName": "two", "emails": [{"value": "mm@x.org"}]});
+        let three =
+            json!({"userName": "three", "emails": [{"type": "work"}, {"value": "bb@x.org"}]});
+        let four = json!({"userName": "four"});
+        let names = |docs: &[Value]| -> Vec<String> {
+            docs.iter()
+                .map(|d| d["userName"].as_str().unwrap().to_string())
+                .collect()
+        };
+        for path in ["emails.value", "emails", "EMAILS.Value"] {
+            let p = AttrPath::parse(&reg.user, path).unwrap();
+            let mut docs = vec![four.clone(), two.clone(), three.clone(), one.clone()];
+            sort(&reg.user, &mut docs, &p, false);
+            assert_eq!(names(&docs), ["one", "three", "two", "four"], "{path}");
+            sort(&reg.user, &mut docs, &p, true);
+            assert_eq!(names(&docs), ["two", "three", "one", "four"], "{path}");
+        }
+    }
 }

@@ -13,7 +13,7 @@ use crate::patch::{Member, MemberOp};
 use crate::repo::Repo;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A member as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,21 +113,33 @@ where
     for op in ops {
         match op {
             MemberOp::Add(ms) => {
+                // Position of each member id: linear in the bucket and the op.
+                let mut at: HashMap<String, usize> = members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (m.value.clone(), i))
+                    .collect();
                 for m in ms.iter().filter(|m| bucket_of(&m.value) == bucket) {
-                    match members.iter_mut().find(|x| x.value == m.value) {
-                        Some(x) => {
+                    match at.get(&m.value) {
+                        Some(&i) => {
                             if m.display.is_some() {
-                                x.display = m.display.clone();
+                                members[i].display = m.display.clone();
                             }
                         }
-                        None => members.push(Stored {
-                            value: m.value.clone(),
-                            display: m.display.clone(),
-                        }),
+                        None => {
+                            at.insert(m.value.clone(), members.len());
+                            members.push(Stored {
+                                value: m.value.clone(),
+                                display: m.display.clone(),
+                            });
+                        }
                     }
                 }
             }
-            MemberOp::Remove(ids) => members.retain(|x| !ids.contains(&x.value)),
+            MemberOp::Remove(ids) => {
+                let gone: HashSet<&str> = ids.iter().map(String::as_str).collect();
+                members.retain(|x| !gone.contains(x.value.as_str()))
+            }
             MemberOp::RemoveAll => members.clear(),
             MemberOp::RemoveWhere(f) => members.retain(|x| !remove_where(f, x)),
         }
@@ -163,17 +175,11 @@ where
             let before = decode(cur);
             let mut after = before.clone();
             apply_to_bucket(&mut after, b, ops, &remove_where);
+            let had: HashSet<&str> = before.iter().map(|m| m.value.as_str()).collect();
+            let has: HashSet<&str> = after.iter().map(|m| m.value.as_str()).collect();
             local = Delta {
-                added: after
-                    .iter()
-                    .filter(|m| !before.iter().any(|x| x.value == m.value))
-                    .map(|m| m.value.clone())
-                    .collect(),
-                removed: before
-                    .iter()
-                    .filter(|m| !after.iter().any(|x| x.value == m.value))
-                    .map(|m| m.value.clone())
-                    .collect(),
+                added: has.difference(&had).map(|v| v.to_string()).collect(),
+                removed: had.difference(&has).map(|v| v.to_string()).collect(),
             };
             if after == before {
                 return Ok(None);

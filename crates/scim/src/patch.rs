@@ -587,6 +587,10 @@ impl<'r> Patcher<'r> {
                             unreachable!("set above")
                         };
                         let mut fresh = Vec::new();
+                        // Bound the work before the quadratic duplicate check.
+                        if new.len() > MAX_MULTI_VALUES {
+                            check_len(d, &new)?;
+                        }
                         for n in new {
                             if !items.contains(&n) {
                                 fresh.push(items.len());
@@ -790,9 +794,10 @@ impl<'r> Patcher<'r> {
                 None => self.member_ops.push(MemberOp::RemoveAll),
                 Some(v) => {
                     let mut ids: Vec<String> = Vec::new();
+                    let mut seen = std::collections::HashSet::new();
                     for m in one_or_many(v) {
                         let id = parse_member(m)?.value;
-                        if !ids.contains(&id) {
+                        if seen.insert(id.clone()) {
                             ids.push(id);
                         }
                     }
@@ -808,9 +813,10 @@ impl<'r> Patcher<'r> {
     fn add_members(&mut self, value: Option<&Value>) -> Result<()> {
         let Some(v) = value else { return Ok(()) };
         let mut list: Vec<Member> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for m in one_or_many(v) {
             let m = parse_member(m)?;
-            if !list.iter().any(|x| x.value == m.value) {
+            if seen.insert(m.value.clone()) {
                 list.push(m);
             }
         }

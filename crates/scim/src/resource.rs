@@ -208,9 +208,12 @@ pub fn normalize_value(attr: &Attribute, value: &Value) -> Result<Option<Value>>
         )));
     }
     let mut out = Vec::with_capacity(items.len());
+    // Duplicates are dropped in linear time: `members` is not capped above,
+    // and a quadratic scan of a 1 MiB body's worth of them takes minutes.
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for item in items {
         if let Some(v) = normalize_single(attr, item)? {
-            if !out.contains(&v) {
+            if seen.insert(dedup_key(&v)) {
                 out.push(v);
             }
         }
@@ -220,6 +223,23 @@ pub fn normalize_value(attr: &Attribute, value: &Value) -> Result<Option<Value>>
     } else {
         Some(Value::Array(out))
     })
+}
+
+/// A key that is equal exactly when the values are `==` (object key order
+/// ignored, as `Value`'s equality does).
+fn dedup_key(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut kv: Vec<(&String, String)> = m.iter().map(|(k, v)| (k, dedup_key(v))).collect();
+            kv.sort();
+            format!("o{}", serde_json::to_string(&kv).unwrap_or_default())
+        }
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(dedup_key).collect();
+            format!("a{}", serde_json::to_string(&items).unwrap_or_default())
+        }
+        other => format!("s{other}"),
+    }
 }
 
 /// Normalise one (non-array) value of `attr`.
@@ -458,5 +478,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(doc["members"], json!([{"value": "u1", "display": "U"}]));
+    }
+
+    #[test]
+    fn duplicate_values_are_dropped_in_linear_time() {
+        let r = reg();
+        let doc = normalize(
+            &r.user,
+            &json!({"userName": "a", "emails": [
+                {"value": "a@b.c", "type": "work"}, {"type": "work", "value": "a@b.c"},
+                {"value": "a@b.c"}, "a@b.c", {"value": "1"}, {"value": "a@b.c", "type": "work"}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            doc["emails"],
+            json!([{"value": "a@b.c", "type": "work"}, {"value": "a@b.c"}, {"value": "1"}])
+        );
+        // A 1 MiB body's worth of members (uncapped) normalises quickly.
+        let many: Vec<Value> = (0..150_000).map(|i| json!(i.to_string())).collect();
+        let t = std::time::Instant::now();
+        let doc = normalize(&r.group, &json!({"displayName": "g", "members": many})).unwrap();
+        assert_eq!(doc["members"].as_array().unwrap().len(), 150_000);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

@@ -175,11 +175,12 @@ struct Wants {
     roles: bool,
 }
 
-fn wants(proj: &Projection, rt: &ResourceType, force_members: bool) -> Wants {
+/// `force`: a filter or sort needs the memberships whatever the projection keeps.
+fn wants(proj: &Projection, rt: &ResourceType, force: bool) -> Wants {
     Wants {
-        members: force_members || proj.wants(rt, "members"),
-        groups: proj.wants(rt, "groups"),
-        roles: proj.wants(rt, "roles"),
+        members: force || proj.wants(rt, "members"),
+        groups: force || proj.wants(rt, "groups"),
+        roles: force || proj.wants(rt, "roles"),
     }
 }
 
@@ -195,6 +196,9 @@ fn render(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, w: &Wants) -> Result<Va
         doc = role_doc(ctx, id)?;
         if let (Some(meta), Some(stored)) = (doc.get_mut("meta"), rec.doc.get("meta")) {
             *meta = stored.clone();
+        }
+        if let Some(ext) = rec.doc.get("externalId") {
+            doc["externalId"] = ext.clone();
         }
     }
     let obj = doc
@@ -624,28 +628,28 @@ fn take_members(doc: &mut Value) -> Result<Vec<Member>> {
 }
 
 /// Keep only Add members that are existing users (AFC: unknown ids are
-/// ignored), with their display name filled in from the user.
+/// ignored). `display` is the one the client sent (RFC 7643 §2.4: immutable,
+/// so a client sets it with the value), else the user's name.
 fn resolve_members(ctx: &Ctx, ops: Vec<MemberOp>) -> Result<Vec<MemberOp>> {
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
         match op {
             MemberOp::Add(ms) => {
-                let ids: Vec<String> = ms
-                    .iter()
-                    .filter(|m| valid_id(&m.value))
-                    .map(|m| m.value.clone())
-                    .collect();
+                let ms: Vec<Member> = ms.into_iter().filter(|m| valid_id(&m.value)).collect();
+                let ids: Vec<String> = ms.iter().map(|m| m.value.clone()).collect();
                 let users = ctx.repo.load_many(Kind::User, &ids)?;
                 let mut kept = Vec::new();
-                for (id, rec) in ids.iter().zip(users) {
+                let mut seen = std::collections::HashSet::new();
+                for ((id, sent), rec) in ids.iter().zip(&ms).zip(users) {
                     let Some(rec) = rec else { continue };
-                    let display = rec
-                        .doc
-                        .get("displayName")
-                        .or_else(|| rec.doc.get("userName"))
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
-                    if !kept.iter().any(|m: &Member| &m.value == id) {
+                    let display = sent.display.clone().or_else(|| {
+                        rec.doc
+                            .get("displayName")
+                            .or_else(|| rec.doc.get("userName"))
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    });
+                    if seen.insert(id.clone()) {
                         kept.push(Member {
                             value: id.clone(),
                             display,
@@ -851,7 +855,12 @@ fn put_document(
             _ => return Err(ScimError::invalid_value("members must be an array")),
         };
         ops.push(MemberOp::Add(list));
-        return Ok((old.doc.clone(), ops, true));
+        let mut doc = old.doc.clone();
+        let sent = body
+            .as_object()
+            .and_then(|o| schema::get_ci(o, "externalId"));
+        set_role_external_id(ctx, &mut doc, sent)?;
+        return Ok((doc, ops, true));
     }
     let mut doc = resource::normalize(rt, body)?;
     let member_list = take_members(&mut doc)?;
@@ -867,6 +876,27 @@ fn put_document(
         Vec::new()
     };
     Ok((doc, ops, true))
+}
+
+/// A role's `externalId`, kept in its record: RFC 7643 §3.1 defines it, readWrite,
+/// for every resource, catalog roles too. `None` or null unassigns it.
+fn set_role_external_id(ctx: &Ctx, doc: &mut Value, sent: Option<&Value>) -> Result<()> {
+    let value = match sent {
+        Some(v) if !v.is_null() => {
+            resource::normalize(ctx.rt(Kind::Role), &json!({ "externalId": v }))?
+                .get("externalId")
+                .cloned()
+        }
+        _ => None,
+    };
+    let o = doc
+        .as_object_mut()
+        .ok_or_else(|| ScimError::internal("corrupt record"))?;
+    match value {
+        Some(v) => o.insert("externalId".into(), v),
+        None => o.remove("externalId"),
+    };
+    Ok(())
 }
 
 /// Role catalog attributes are read-only: a PUT may repeat them, not change them.
@@ -910,6 +940,9 @@ fn patch_document(
         let mut d = role_doc(ctx, id)?;
         if let Some(o) = d.as_object_mut() {
             o.remove("meta");
+            if let Some(ext) = old.doc.get("externalId") {
+                o.insert("externalId".into(), ext.clone());
+            }
         }
         d
     } else {
@@ -920,8 +953,11 @@ fn patch_document(
         return Ok((old.doc.clone(), Vec::new(), false));
     }
     if kind == Kind::Role {
-        // Only members may change; patch::apply already refused catalog attributes.
-        return Ok((old.doc.clone(), outcome.member_ops, true));
+        // Only members and externalId may change; patch::apply already
+        // refused catalog attributes.
+        let mut new = old.doc.clone();
+        set_role_external_id(ctx, &mut new, doc.get("externalId"))?;
+        return Ok((new, outcome.member_ops, true));
     }
     let meta = old.doc.get("meta").cloned().unwrap_or_else(|| json!({}));
     let mut doc = resource::normalize(rt, &doc)?;

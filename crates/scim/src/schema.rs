@@ -14,6 +14,8 @@ pub const ROLE: &str = "urn:spin-scim:params:scim:schemas:extension:role:2.0:Rol
 pub const SAP_USER: &str = "urn:ietf:params:scim:schemas:extension:sap:2.0:User";
 /// Sent by SAP Cloud Identity Services on groups.
 pub const SAP_GROUP: &str = "urn:sap:cloud:scim:schemas:extension:custom:2.0:Group";
+/// Forwarded by SAP Identity Provisioning on groups that have a type.
+pub const SAP_GROUP_TYPE: &str = "urn:ietf:params:scim:schemas:extension:sap:2.0:Group";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttrType {
@@ -432,7 +434,10 @@ impl Registry {
                 endpoint: "/Groups",
                 description: "Group",
                 schema: group_schema(),
-                extensions: vec![(sap_group_schema(), false)],
+                extensions: vec![
+                    (sap_group_schema(), false),
+                    (sap_group_type_schema(), false),
+                ],
             },
             role: ResourceType {
                 name: "Role",
@@ -662,6 +667,23 @@ pub fn sap_group_schema() -> Schema {
         attributes: vec![
             Attribute::string("name").case_exact(true),
             Attribute::string("description"),
+        ],
+    }
+}
+
+/// SAP Identity Provisioning's group type extension (`type`,
+/// `supportedOperations`), forwarded without being listed in `schemas`;
+/// open, as above.
+pub fn sap_group_type_schema() -> Schema {
+    Schema {
+        id: SAP_GROUP_TYPE,
+        name: "SAP Group Type Extension",
+        description:
+            "Group type attributes SAP Identity Provisioning forwards; stored and returned as sent.",
+        open: true,
+        attributes: vec![
+            Attribute::string("type"),
+            Attribute::string("supportedOperations"),
         ],
     }
 }
