@@ -100,6 +100,7 @@ lint:
 	$(CARGO) clippy -p scim-engine --all-targets -- -D warnings
 	$(CARGO) clippy -p e2e --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 --release -p spin-scim -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip1 --release -p spin-scim --no-default-features -- -D warnings
 
 # Benchmark (issue #8): the release .wasm in the local host, N users
 # (default 10,000; `make bench N=100000`), side by side with the peer
