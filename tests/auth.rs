@@ -3,13 +3,12 @@
 //! issuer, audience), scopes, where tokens may come from, a deployment with
 //! no key, and discovery with and without authentication.
 
-use e2e::{token_with, Host, Resp, TEST_SECRET};
+use e2e::{patch_op, token_with, Host, Resp, ERROR, TEST_SECRET};
 use jwt_simple::prelude::*;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const ISS: &str = "https://idp.example";
 const AUD: &str = "scim-api";
 
@@ -131,7 +130,7 @@ fn get_with(host: &Host, path: &str, authorization: &str) -> Resp {
 fn assert_scim_error(r: &Resp, status: u16) {
     assert_eq!(r.status, status, "{}", r.text());
     let b = r.json();
-    assert_eq!(b["schemas"][0], ERROR_SCHEMA, "{b}");
+    assert_eq!(b["schemas"][0], ERROR, "{b}");
     assert_eq!(b["status"], status.to_string(), "{b}");
     assert!(
         r.header("content-type")
@@ -433,8 +432,7 @@ fn scopes_are_enforced_with_403_insufficient_scope() {
     let r = host.send_json("POST", "/Users/.search", &json!({"filter": "userName pr"}));
     assert_eq!(r.status, 200, "a search is a read: {}", r.text());
     let some_id = "2819c223-7f76-453a-919d-413861904646";
-    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                       "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    let patch = patch_op(json!([{"op": "replace", "path": "active", "value": false}]));
     for (method, path, body) in [
         ("POST", "/Users".to_string(), user.clone()),
         ("POST", "/Groups".to_string(), json!({"displayName": "g"})),

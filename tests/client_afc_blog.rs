@@ -9,65 +9,28 @@
 //! §3.4.2.4, where `startIndex` is 1-based: the second page of ten is
 //! `startIndex=11`.
 
-use e2e::Host;
+use e2e::{id_of, list, member_ids, new_user, send_patch, sorted, Host, ERROR, PROCESSOR};
 use serde_json::{json, Value};
 
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 /// The id in the blog's examples: a user of the blog author's tenant, unknown here.
 const BLOG_USER: &str = "601b465f-fa2a-45f5-b911-b82048e80b4e";
 /// The role id in the blog's examples: a role of the author's tenant.
 const BLOG_ROLE: &str = "96134805-6652-4301-82ea-8d5d2cc6a85c";
-/// A role of this deployment's catalog (roles.json).
-const PROCESSOR: &str = "3f6a1c2e-8b4d-4e7a-9c1f-2d5b8e0a7c31";
-
-fn user(host: &Host, user_name: &str) -> String {
-    let r = host.send_json("POST", "/Users", &json!({"userName": user_name}));
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["id"].as_str().unwrap().to_string()
-}
-
-fn list(host: &Host, path: &str) -> Value {
-    let r = host.get(path);
-    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-    let v = r.json();
-    assert_eq!(v["schemas"], json!([LIST]), "{v}");
-    v
-}
 
 fn ids(v: &Value) -> Vec<String> {
     v["Resources"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
+        .map(id_of)
         .collect()
-}
-
-fn member_ids(v: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = v["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
 }
 
 #[test]
 fn example_fetch_users_and_the_next_page() {
     let host = Host::start();
     for i in 1..=12 {
-        user(&host, &format!("closer{i:02}"));
+        new_user(&host, &format!("closer{i:02}"));
     }
 
     // GET /Users: "only the top ten users are returned".
@@ -97,7 +60,7 @@ fn example_fetch_users_and_the_next_page() {
 #[test]
 fn example_create_group_with_a_member() {
     let host = Host::start();
-    let member = user(&host, "group.member");
+    let member = new_user(&host, "group.member");
 
     // POST /Groups {"displayName": "SCIM Test", "members": [{"value": …}]}
     let r = host.send_json(
@@ -109,7 +72,7 @@ fn example_create_group_with_a_member() {
     let g = r.json();
     assert_eq!(g["displayName"], "SCIM Test");
     assert_eq!(member_ids(&g), vec![member.clone()]);
-    let gid = g["id"].as_str().unwrap().to_string();
+    let gid = id_of(&g);
     // The assignment shows on the user too.
     let u = host.get(&format!("/Users/{member}")).json();
     assert_eq!(u["groups"][0]["value"], gid.as_str());
@@ -125,12 +88,11 @@ fn example_create_group_with_a_member() {
     assert!(r.json().get("members").is_none(), "{}", r.text());
 
     // Group memberships change by PATCH add/remove and PUT as well.
-    let other = user(&host, "other.member");
-    let r = host.send_json(
-        "PATCH",
+    let other = new_user(&host, "other.member");
+    let r = send_patch(
+        &host,
         &format!("/Groups/{gid}"),
-        &json!({"schemas": [PATCH_OP], "Operations": [
-            {"op": "add", "path": "members", "value": [{"value": other}, {"value": BLOG_USER}]}]}),
+        json!([{"op": "add", "path": "members", "value": [{"value": other}, {"value": BLOG_USER}]}]),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
@@ -149,7 +111,11 @@ fn example_create_group_with_a_member() {
 #[test]
 fn example_add_role_members_by_put_and_remove_one_by_patch() {
     let host = Host::start();
-    let (a, b, c) = (user(&host, "ra"), user(&host, "rb"), user(&host, "rc"));
+    let (a, b, c) = (
+        new_user(&host, "ra"),
+        new_user(&host, "rb"),
+        new_user(&host, "rc"),
+    );
 
     // The roles are a read-only catalog; the blog's role id belongs to the
     // blog's tenant, so here it is not found.
@@ -191,22 +157,20 @@ fn example_add_role_members_by_put_and_remove_one_by_patch() {
         .is_none());
 
     // PATCH remove with path "members" and a value: only that assignment goes.
-    let r = host.send_json(
-        "PATCH",
+    let r = send_patch(
+        &host,
         &role,
-        &json!({"schemas": [PATCH_OP], "Operations": [
-            {"op": "remove", "path": "members", "value": [{"value": b}]}]}),
+        json!([{"op": "remove", "path": "members", "value": [{"value": b}]}]),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(member_ids(&r.json()), vec![c.clone()]);
 
     // "Similar to the remove operation, also new user assignments can be
     // established in delta mode via PATCH add".
-    let r = host.send_json(
-        "PATCH",
+    let r = send_patch(
+        &host,
         &role,
-        &json!({"schemas": [PATCH_OP], "Operations": [
-            {"op": "add", "path": "members", "value": [{"value": a}]}]}),
+        json!([{"op": "add", "path": "members", "value": [{"value": a}]}]),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(member_ids(&r.json()), sorted(vec![a.clone(), c.clone()]));
@@ -243,15 +207,15 @@ fn failed_authorization_is_401() {
 #[test]
 fn deleted_users_are_not_available() {
     let host = Host::start();
-    let gone = user(&host, "leaver");
-    let stays = user(&host, "stayer");
+    let gone = new_user(&host, "leaver");
+    let stays = new_user(&host, "stayer");
     let r = host.send_json(
         "POST",
         "/Groups",
         &json!({"displayName": "Team", "members": [{"value": gone}, {"value": stays}]}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let gid = r.json()["id"].as_str().unwrap().to_string();
+    let gid = id_of(&r.json());
     let r = host.send_json(
         "PUT",
         &format!("/Roles/{PROCESSOR}"),
@@ -282,8 +246,8 @@ fn user_ids_can_be_case_sensitive_as_in_afc() {
     // AFC compares user IDs case-sensitively; `user_name_case_exact=true`
     // reproduces it (the default is case-insensitive, as IdPs expect).
     let host = Host::start_with(&[("SPIN_VARIABLE_USER_NAME_CASE_EXACT", "true")]);
-    let upper = user(&host, "JDOE");
-    let lower = user(&host, "jdoe");
+    let upper = new_user(&host, "JDOE");
+    let lower = new_user(&host, "jdoe");
     assert_ne!(upper, lower, "two users");
     let v = list(&host, "/Users?filter=userName%20eq%20%22JDOE%22");
     assert_eq!(ids(&v), vec![upper]);

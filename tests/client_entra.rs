@@ -17,52 +17,11 @@
 //!   The flag is in the tenant URL Entra calls: the server sees it as an
 //!   unknown query parameter and ignores it; both dialects are accepted.
 
-use e2e::Host;
+use e2e::{enc, find, id_of, list, patch, Host, ENTERPRISE, ERROR, GROUP, USER};
 use serde_json::{json, Value};
-
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 /// Entra appends the flag to every request of a flagged tenant URL.
 const FLAG: &str = "aadOptscim062020";
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// `GET path`, 200 ListResponse expected.
-fn query(host: &Host, path: &str) -> Value {
-    let r = host.get(path);
-    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-    let v = r.json();
-    assert_eq!(v["schemas"], json!([LIST]), "{v}");
-    v
-}
-
-fn users_where(host: &Host, filter: &str) -> Value {
-    query(host, &format!("/Users?filter={}", enc(filter)))
-}
-
-fn patch(host: &Host, path: &str, ops: Value) -> Value {
-    let r = host.send_json(
-        "PATCH",
-        path,
-        &json!({"schemas": [PATCH_OP], "Operations": ops}),
-    );
-    assert_eq!(r.status, 200, "PATCH {path}: {}", r.text());
-    r.json()
-}
 
 fn assert_scim_404(host: &Host, path: &str) {
     let r = host.get(path);
@@ -107,12 +66,12 @@ fn connection_test_reads_a_random_user_and_group() {
         "/Groups/40734ae655284ad3abcc?excludedAttributes=members",
     );
     // "Get User by query - Zero results": 200 and an empty list.
-    let v = users_where(&host, "userName eq \"non-existent user\"");
+    let v = find(&host, "/Users", "userName eq \"non-existent user\"");
     assert_eq!(v["totalResults"], 0);
     assert_eq!(v["startIndex"], 1);
     assert_eq!(v["Resources"], json!([]));
     // Same with the flag in the query string.
-    let v = query(
+    let v = list(
         &host,
         &format!(
             "/Users?{FLAG}&filter={}",
@@ -130,11 +89,11 @@ fn user_lifecycle_in_the_default_mode() {
 
     // Before creating, Entra looks the user up by its matching attribute.
     assert_eq!(
-        users_where(&host, &format!("userName eq \"{name}\""))["totalResults"],
+        find(&host, "/Users", &format!("userName eq \"{name}\""))["totalResults"],
         0
     );
     assert_eq!(
-        users_where(&host, &format!("externalId eq \"{ext}\""))["totalResults"],
+        find(&host, "/Users", &format!("externalId eq \"{ext}\""))["totalResults"],
         0
     );
 
@@ -142,7 +101,7 @@ fn user_lifecycle_in_the_default_mode() {
     let r = host.send_json("POST", "/Users", &create_user_body(name, ext));
     assert_eq!(r.status, 201, "{}", r.text());
     let created = r.json();
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = id_of(&created);
     assert_eq!(created["userName"], name);
     assert_eq!(created["externalId"], ext);
     assert_eq!(created["active"], true);
@@ -158,7 +117,7 @@ fn user_lifecycle_in_the_default_mode() {
         format!("externalId eq \"{ext}\""),
         format!("emails[type eq \"work\"].value eq \"{name}@testuser.com\""),
     ] {
-        let v = users_where(&host, &filter);
+        let v = find(&host, "/Users", &filter);
         assert_eq!(v["totalResults"], 1, "{filter}: {v}");
         assert_eq!(v["Resources"][0]["id"], id.as_str());
     }
@@ -185,11 +144,11 @@ fn user_lifecycle_in_the_default_mode() {
     );
     assert_eq!(v["userName"], renamed);
     assert_eq!(
-        users_where(&host, &format!("userName eq \"{renamed}\""))["totalResults"],
+        find(&host, "/Users", &format!("userName eq \"{renamed}\""))["totalResults"],
         1
     );
     assert_eq!(
-        users_where(&host, &format!("userName eq \"{name}\""))["totalResults"],
+        find(&host, "/Users", &format!("userName eq \"{name}\""))["totalResults"],
         0
     );
 
@@ -214,11 +173,11 @@ fn user_lifecycle_in_the_default_mode() {
     assert_eq!(v[ENTERPRISE]["employeeNumber"], "Eqpj");
     assert_eq!(v["schemas"], json!([USER, ENTERPRISE]));
     assert_eq!(
-        users_where(&host, "externalId eq \"Eqpj\"")["totalResults"],
+        find(&host, "/Users", "externalId eq \"Eqpj\"")["totalResults"],
         1
     );
     assert_eq!(
-        users_where(&host, &format!("externalId eq \"{ext}\""))["totalResults"],
+        find(&host, "/Users", &format!("externalId eq \"{ext}\""))["totalResults"],
         0
     );
 
@@ -233,7 +192,7 @@ fn user_lifecycle_in_the_default_mode() {
     let r = host.get(&u);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["active"], false);
-    let v = users_where(&host, "active eq false");
+    let v = find(&host, "/Users", "active eq false");
     assert_eq!(v["totalResults"], 1);
     assert_eq!(v["Resources"][0]["id"], id.as_str());
     // ...and enable again.
@@ -259,7 +218,7 @@ fn user_updates_in_the_scim_compliant_mode() {
         &create_user_body("flagged@testuser.com", "ext-flagged"),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let id = r.json()["id"].as_str().unwrap().to_string();
+    let id = id_of(&r.json());
     let u = format!("/Users/{id}?{FLAG}");
 
     // Requests to disable users: a real boolean.
@@ -318,12 +277,12 @@ fn groups_are_read_without_members_and_members_change_by_patch() {
             &create_user_body(&format!("member{i}"), &format!("ext-m{i}")),
         );
         assert_eq!(r.status, 201, "{}", r.text());
-        users.push(r.json()["id"].as_str().unwrap().to_string());
+        users.push(id_of(&r.json()));
     }
 
     // Get Group by displayName (none yet).
     let by_name = |name: &str| {
-        query(
+        list(
             &host,
             &format!(
                 "/Groups?excludedAttributes=members&filter={}",
@@ -346,7 +305,7 @@ fn groups_are_read_without_members_and_members_change_by_patch() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let g = r.json();
-    let gid = g["id"].as_str().unwrap().to_string();
+    let gid = id_of(&g);
     assert_eq!(g["externalId"], "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159");
     assert!(g.get("members").is_none(), "{g}");
     let gpath = format!("/Groups/{gid}");
@@ -388,7 +347,7 @@ fn groups_are_read_without_members_and_members_change_by_patch() {
 
     // Is a user a member? Asked with a filter on members, members excluded.
     let is_member = |uid: &str| {
-        let v = query(
+        let v = list(
             &host,
             &format!(
                 "/Groups?excludedAttributes=members&filter={}",

@@ -18,32 +18,13 @@
 //!   `randomUsernameCaps`, "the random user name in all caps to test case
 //!   sensitivity", and `UserIdThatDoesNotExist = 010101001010101011001010101011`.
 
-use e2e::Host;
+use e2e::{enc, id_of, list, member_ids, patch, sorted, Host, ERROR, GROUP, USER};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
+/// A [`list`] whose counts are JSON integers, as Okta requires.
 fn query(host: &Host, path: &str) -> Value {
-    let r = host.get(path);
-    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-    let v = r.json();
-    assert_eq!(v["schemas"], json!([LIST]), "{v}");
+    let v = list(host, path);
     for k in ["totalResults", "itemsPerPage", "startIndex"] {
         assert!(v[k].is_u64(), "{k} must be an integer: {v}");
     }
@@ -61,16 +42,6 @@ fn lookup(host: &Host, user_name: &str) -> Value {
     )
 }
 
-fn patch(host: &Host, path: &str, ops: Value) -> Value {
-    let r = host.send_json(
-        "PATCH",
-        path,
-        &json!({"schemas": [PATCH_OP], "Operations": ops}),
-    );
-    assert_eq!(r.status, 200, "PATCH {path}: {}", r.text());
-    r.json()
-}
-
 fn okta_user(user_name: &str) -> Value {
     json!({
         "schemas": [USER],
@@ -84,24 +55,6 @@ fn okta_user(user_name: &str) -> Value {
         "password": "1mz050nq",
         "active": true
     })
-}
-
-fn member_ids(group: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = group["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
 }
 
 #[test]
@@ -125,7 +78,7 @@ fn user_assignment_update_and_deactivation() {
     let r = host.send_json("POST", "/Users", &okta_user(name));
     assert_eq!(r.status, 201, "{}", r.text());
     let created = r.json();
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = id_of(&created);
     assert!(created.get("password").is_none(), "{created}");
     assert!(created.get("groups").is_none(), "{created}");
     assert_eq!(created["locale"], "en-US");
@@ -213,7 +166,7 @@ fn import_pages_through_every_user_with_count_100() {
             &json!({"schemas": [USER], "userName": format!("import{i:03}@okta.local")}),
         );
         assert_eq!(r.status, 201, "{}", r.text());
-        created.push(r.json()["id"].as_str().unwrap().to_string());
+        created.push(id_of(&r.json()));
     }
     let mut seen = Vec::new();
     let mut start = 1;
@@ -225,7 +178,7 @@ fn import_pages_through_every_user_with_count_100() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| r["id"].as_str().unwrap().to_string())
+            .map(id_of)
             .collect();
         assert_eq!(v["itemsPerPage"], page.len());
         seen.extend(page);
@@ -254,7 +207,7 @@ fn group_push_rename_and_membership() {
     for n in ["a", "b", "c"] {
         let r = host.send_json("POST", "/Users", &okta_user(&format!("{n}@okta.local")));
         assert_eq!(r.status, 201, "{}", r.text());
-        users.push(r.json()["id"].as_str().unwrap().to_string());
+        users.push(id_of(&r.json()));
     }
     let (a, b, c) = (users[0].clone(), users[1].clone(), users[2].clone());
 
@@ -266,7 +219,7 @@ fn group_push_rename_and_membership() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let g = r.json();
-    let gid = g["id"].as_str().unwrap().to_string();
+    let gid = id_of(&g);
     assert_eq!(g["displayName"], "Test SCIMv2");
     let gpath = format!("/Groups/{gid}");
     assert_eq!(host.get(&gpath).status, 200);

@@ -20,27 +20,8 @@
 //! IPS sends `Content-Type: application/json` and replaces entities with full
 //! PUTs; `If-Match: *` (RFC 7644 §3.14, "any version") is accepted on them.
 
-use e2e::{Host, Resp};
+use e2e::{find, id_of, Host, Resp, ENTERPRISE, ERROR, GROUP, SAP_GROUP, SAP_USER, USER};
 use serde_json::{json, Value};
-
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const SAP_USER: &str = "urn:ietf:params:scim:schemas:extension:sap:2.0:User";
-const SAP_GROUP: &str = "urn:sap:cloud:scim:schemas:extension:custom:2.0:Group";
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// A request as IPS sends it: `application/json`, optional `If-Match`.
 fn ips(host: &Host, method: &str, path: &str, if_match: Option<&str>, body: &Value) -> Resp {
@@ -50,18 +31,6 @@ fn ips(host: &Host, method: &str, path: &str, if_match: Option<&str>, body: &Val
         headers.push(("if-match", m));
     }
     host.request(method, path, &headers, Some(&bytes))
-}
-
-fn query(host: &Host, path: &str) -> Value {
-    let r = host.get(path);
-    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-    let v = r.json();
-    assert_eq!(v["schemas"], json!([LIST]), "{v}");
-    v
-}
-
-fn find(host: &Host, endpoint: &str, filter: &str) -> Value {
-    query(host, &format!("/{endpoint}?filter={}", enc(filter)))
 }
 
 /// The user as the default write transformation builds it.
@@ -89,7 +58,7 @@ fn the_sap_schemas_are_declared() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["id"].as_str().unwrap().to_string())
+        .map(id_of)
         .collect();
     assert!(ids.iter().any(|i| i == SAP_USER), "{ids:?}");
     assert!(ids.iter().any(|i| i == SAP_GROUP), "{ids:?}");
@@ -131,7 +100,7 @@ fn users_are_created_replaced_and_resolved_on_conflict() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let created = r.json();
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = id_of(&created);
     assert_eq!(created["schemas"], json!([USER, SAP_USER]), "{created}");
     assert_eq!(created[SAP_USER], json!({"userUuid": uuid}));
     assert!(created.get("groups").is_none(), "{created}");
@@ -147,7 +116,7 @@ fn users_are_created_replaced_and_resolved_on_conflict() {
         "name.givenName co \"Ju\"".to_string(),
         format!("{SAP_USER}:userUuid eq \"{uuid}\""),
     ] {
-        let v = find(&host, "Users", &filter);
+        let v = find(&host, "/Users", &filter);
         assert_eq!(v["totalResults"], 1, "{filter}: {v}");
         assert_eq!(v["Resources"][0]["id"], id.as_str());
     }
@@ -202,9 +171,9 @@ fn users_are_created_replaced_and_resolved_on_conflict() {
     );
     assert_eq!(r.status, 409, "{}", r.text());
     assert_eq!(r.json()["scimType"], "uniqueness");
-    let v = find(&host, "Users", &format!("userName eq \"{name}\""));
+    let v = find(&host, "/Users", &format!("userName eq \"{name}\""));
     assert_eq!(v["totalResults"], 1);
-    let found = v["Resources"][0]["id"].as_str().unwrap().to_string();
+    let found = id_of(&v["Resources"][0]);
     assert_eq!(found, id);
     let mut body = ips_user(name, "Jules", uuid);
     body["id"] = json!(found);
@@ -215,7 +184,7 @@ fn users_are_created_replaced_and_resolved_on_conflict() {
     // The other unique attribute IPS may use: emails[0].value.
     let v = find(
         &host,
-        "Users",
+        "/Users",
         "emails[type eq \"work\"].value eq \"julie.armstrong@example.com\"",
     );
     assert_eq!(v["totalResults"], 1);
@@ -235,7 +204,7 @@ fn groups_carry_the_sap_extension_and_are_resolved_by_display_name() {
                     SAP_USER: {"userUuid": format!("uuid-{i}")}}),
         );
         assert_eq!(r.status, 201, "{}", r.text());
-        members.push(r.json()["id"].as_str().unwrap().to_string());
+        members.push(id_of(&r.json()));
     }
 
     let group = |display: &str, ms: &[&String]| {
@@ -257,7 +226,7 @@ fn groups_carry_the_sap_extension_and_are_resolved_by_display_name() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let g = r.json();
-    let gid = g["id"].as_str().unwrap().to_string();
+    let gid = id_of(&g);
     assert_eq!(g["schemas"], json!([GROUP, SAP_GROUP]));
     assert_eq!(
         g[SAP_GROUP],
@@ -266,11 +235,11 @@ fn groups_carry_the_sap_extension_and_are_resolved_by_display_name() {
     assert_eq!(g["members"].as_array().unwrap().len(), 2);
 
     // The proxy's group filters.
-    let v = find(&host, "Groups", "displayName eq \"Administrators\"");
+    let v = find(&host, "/Groups", "displayName eq \"Administrators\"");
     assert_eq!(v["totalResults"], 1);
     let v = find(
         &host,
-        "Groups",
+        "/Groups",
         &format!("{SAP_GROUP}:name eq \"ProjectTeam1\""),
     );
     assert_eq!(v["totalResults"], 1, "{v}");
@@ -286,8 +255,8 @@ fn groups_carry_the_sap_extension_and_are_resolved_by_display_name() {
     );
     assert_eq!(r.status, 409, "{}", r.text());
     assert_eq!(r.json()["scimType"], "uniqueness");
-    let v = find(&host, "Groups", "displayName eq \"Administrators\"");
-    let found = v["Resources"][0]["id"].as_str().unwrap().to_string();
+    let v = find(&host, "/Groups", "displayName eq \"Administrators\"");
+    let found = id_of(&v["Resources"][0]);
     assert_eq!(found, gid);
     let mut body = group("Administrators", &[&members[2]]);
     body["id"] = json!(found);

@@ -2,24 +2,18 @@
 //! compare-and-swap through `wasi:keyvalue/atomics`, against one host and
 //! against two host processes sharing one store file.
 
-use e2e::Host;
+use e2e::{id_of, member_ids, new_user, send_patch, sorted, Host};
 use serde_json::json;
 use std::sync::Arc;
-
-fn user(host: &Host, name: &str) -> String {
-    let r = host.send_json("POST", "/Users", &json!({"userName": name}));
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["id"].as_str().unwrap().to_string()
-}
 
 /// 16 concurrent PATCHes, each adding a different member to one group,
 /// spread over `hosts`: every member lands.
 fn concurrent_member_adds(hosts: &[Arc<Host>]) {
     let users: Vec<String> = (0..16)
-        .map(|i| user(&hosts[0], &format!("member{i}")))
+        .map(|i| new_user(&hosts[0], &format!("member{i}")))
         .collect();
     let r = hosts[0].send_json("POST", "/Groups", &json!({"displayName": "Busy"}));
-    let gid = r.json()["id"].as_str().unwrap().to_string();
+    let gid = id_of(&r.json());
     let threads: Vec<_> = users
         .iter()
         .enumerate()
@@ -27,11 +21,10 @@ fn concurrent_member_adds(hosts: &[Arc<Host>]) {
             let host = hosts[i % hosts.len()].clone();
             let (gid, uid) = (gid.clone(), uid.clone());
             std::thread::spawn(move || {
-                host.send_json(
-                    "PATCH",
+                send_patch(
+                    &host,
                     &format!("/Groups/{gid}"),
-                    &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                            "Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}]}),
+                    json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]),
                 )
                 .status
             })
@@ -42,16 +35,11 @@ fn concurrent_member_adds(hosts: &[Arc<Host>]) {
     }
     for host in hosts {
         let g = host.get(&format!("/Groups/{gid}")).json();
-        let mut got: Vec<String> = g["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["value"].as_str().unwrap().to_string())
-            .collect();
-        got.sort();
-        let mut want = users.clone();
-        want.sort();
-        assert_eq!(got, want, "a member add was lost");
+        assert_eq!(
+            member_ids(&g),
+            sorted(users.clone()),
+            "a member add was lost"
+        );
         // Every user sees the group.
         for uid in &users {
             assert_eq!(
@@ -100,7 +88,7 @@ fn two_hosts_sharing_one_store_lose_nothing() {
     concurrent_member_adds(&hosts);
     user_name_race(&hosts);
     // Reads after writes are consistent across the two instances.
-    let id = user(&hosts[0], "written-on-one");
+    let id = new_user(&hosts[0], "written-on-one");
     let r = hosts[1].get(&format!("/Users/{id}"));
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["userName"], "written-on-one");
@@ -150,14 +138,13 @@ fn two_hosts_sharing_redis_read_each_others_writes() {
     let (a, b) = (Host::start_redis(&url, &[]), Host::start_redis(&url, &[]));
     for i in 0..20 {
         let (writer, reader) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
-        let id = user(writer, &format!("rw{i}"));
+        let id = new_user(writer, &format!("rw{i}"));
         let r = reader.get(&format!("/Users/{id}"));
         assert_eq!(r.status, 200, "read after write on the other instance");
-        let patched = writer.send_json(
-            "PATCH",
+        let patched = send_patch(
+            writer,
             &format!("/Users/{id}"),
-            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                    "Operations": [{"op": "replace", "path": "displayName", "value": format!("v{i}")}]}),
+            json!([{"op": "replace", "path": "displayName", "value": format!("v{i}")}]),
         );
         assert_eq!(patched.status, 200);
         let etag = patched.header("etag").unwrap().to_string();

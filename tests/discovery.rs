@@ -1,6 +1,6 @@
 //! Discovery through the real `.wasm` in the local host (RFC 7644 §4).
 
-use e2e::Host;
+use e2e::{Host, ERROR};
 
 #[test]
 fn service_provider_config_is_served_as_scim_json() {
@@ -35,11 +35,7 @@ fn unknown_routes_answer_404_with_a_scim_error() {
     for path in ["/NoSuchThing", "//not-scim/at/all", "/Schemas/urn:nope"] {
         let r = host.get(path);
         assert_eq!(r.status, 404, "{path}: {}", r.text());
-        assert_eq!(
-            r.json()["schemas"][0],
-            "urn:ietf:params:scim:api:messages:2.0:Error",
-            "{path}"
-        );
+        assert_eq!(r.json()["schemas"][0], ERROR, "{path}");
         assert_eq!(r.json()["status"], "404", "{path}");
     }
 }

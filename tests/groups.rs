@@ -1,43 +1,16 @@
 //! Groups and memberships through the real `.wasm` (RFC 7643 §4.2), and the
 //! AFC behaviours: unknown members dropped, deletions cascade.
 
-use e2e::Host;
-use serde_json::{json, Value};
+use e2e::{create, id_of, member_ids, send_patch, sorted, Host, GROUP};
+use serde_json::json;
 
+/// A user whose `displayName` is its `userName` and " D"; returns its id.
 fn user(host: &Host, name: &str) -> String {
-    let r = host.send_json(
-        "POST",
+    id_of(&create(
+        host,
         "/Users",
-        &json!({"userName": name, "displayName": format!("{name} D")}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["id"].as_str().unwrap().to_string()
-}
-
-fn patch(host: &Host, path: &str, ops: Value) -> e2e::Resp {
-    host.send_json(
-        "PATCH",
-        path,
-        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}),
-    )
-}
-
-fn member_ids(group: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = group["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
+        json!({"userName": name, "displayName": format!("{name} D")}),
+    ))
 }
 
 #[test]
@@ -47,13 +20,13 @@ fn members_are_added_removed_and_reflected_in_user_groups() {
     let b = user(&host, "b");
     let c = user(&host, "c");
     let r = host.send_json("POST", "/Groups", &json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "schemas": [GROUP],
         "displayName": "Closers",
         "members": [{"value": a}, {"value": b}, {"value": "5d2a1d6e-0000-4000-8000-000000000000"}, {"value": "junk"}]
     }));
     assert_eq!(r.status, 201, "{}", r.text());
     let g = r.json();
-    let gid = g["id"].as_str().unwrap().to_string();
+    let gid = id_of(&g);
     assert_eq!(
         member_ids(&g),
         sorted(vec![a.clone(), b.clone()]),
@@ -68,7 +41,7 @@ fn members_are_added_removed_and_reflected_in_user_groups() {
 
     // PATCH add, then remove by value filter, then Entra's remove with a value array.
     assert_eq!(
-        patch(
+        send_patch(
             &host,
             &format!("/Groups/{gid}"),
             json!([{"op": "Add", "path": "members", "value": [{"value": c}]}])
@@ -76,14 +49,14 @@ fn members_are_added_removed_and_reflected_in_user_groups() {
         .status,
         200
     );
-    let r = patch(
+    let r = send_patch(
         &host,
         &format!("/Groups/{gid}"),
         json!([{"op": "remove", "path": format!("members[value eq \"{a}\"]")}]),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(member_ids(&r.json()), sorted(vec![b.clone(), c.clone()]));
-    let r = patch(
+    let r = send_patch(
         &host,
         &format!("/Groups/{gid}"),
         json!([{"op": "Remove", "path": "members", "value": [{"value": b}]}]),
@@ -128,7 +101,7 @@ fn members_are_added_removed_and_reflected_in_user_groups() {
         .is_none());
 
     // Deleting the group removes it from its members' groups.
-    patch(
+    send_patch(
         &host,
         &format!("/Groups/{gid}"),
         json!([{"op": "add", "path": "members", "value": [{"value": b}]}]),
@@ -169,9 +142,9 @@ fn group_version_changes_with_members() {
     let host = Host::start();
     let a = user(&host, "v");
     let r = host.send_json("POST", "/Groups", &json!({"displayName": "Versioned"}));
-    let gid = r.json()["id"].as_str().unwrap().to_string();
+    let gid = id_of(&r.json());
     let e1 = r.header("etag").unwrap().to_string();
-    let r = patch(
+    let r = send_patch(
         &host,
         &format!("/Groups/{gid}"),
         json!([{"op": "add", "path": "members", "value": [{"value": a}]}]),
@@ -200,9 +173,9 @@ fn member_display_is_kept_as_sent_else_taken_from_the_user() {
         &json!({"displayName": "Displays", "members": [{"value": a, "display": "Alice (IdP)"}]}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let gid = r.json()["id"].as_str().unwrap().to_string();
+    let gid = id_of(&r.json());
     assert_eq!(r.json()["members"][0]["display"], "Alice (IdP)");
-    let r = patch(
+    let r = send_patch(
         &host,
         &format!("/Groups/{gid}"),
         json!([{"op": "add", "path": "members", "value": [{"value": b}]}]),

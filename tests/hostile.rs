@@ -4,13 +4,10 @@
 //! a 4xx from the HTTP layer), in bounded time; the service keeps answering,
 //! and nothing stored changes.
 
-use e2e::{Host, Resp};
+use e2e::{enc, id_of, patch_op, Host, Resp, ERROR, PATCH_OP, USER};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// Longest any single hostile request may take.
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -77,7 +74,7 @@ fn is_scim_error(r: &Resp, status: u16, scim_type: Option<&str>) -> bool {
         return false;
     };
     r.status == status
-        && b["schemas"][0] == ERROR_SCHEMA
+        && b["schemas"][0] == ERROR
         && b["status"].as_str() == Some(status.to_string().as_str())
         && b.get("scimType").and_then(Value::as_str) == scim_type
 }
@@ -99,7 +96,7 @@ fn check(c: &Case, r: &Resp) -> Option<String> {
             is_scim_error(r, s, t)
                 || ((400..500).contains(&r.status)
                     && serde_json::from_slice::<Value>(&r.body)
-                        .map(|b| b["schemas"][0] != ERROR_SCHEMA)
+                        .map(|b| b["schemas"][0] != ERROR)
                         .unwrap_or(true))
         }
         Want::Ok(s) => r.status == s,
@@ -107,23 +104,11 @@ fn check(c: &Case, r: &Resp) -> Option<String> {
             r.status == 200
                 || ((400..500).contains(&r.status)
                     && serde_json::from_slice::<Value>(&r.body)
-                        .map(|b| b["schemas"][0] != ERROR_SCHEMA)
+                        .map(|b| b["schemas"][0] != ERROR)
                         .unwrap_or(true))
         }
     };
     (!ok).then(|| format!("{} (wanted {:?})", what(), c.want))
-}
-
-fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn filter_q(f: &str) -> String {
@@ -135,7 +120,7 @@ fn search(f: &str) -> Vec<u8> {
 }
 
 fn patch_body(ops: Vec<Value>) -> Vec<u8> {
-    serde_json::to_vec(&json!({"schemas": [PATCH_OP], "Operations": ops})).unwrap()
+    serde_json::to_vec(&patch_op(Value::from(ops))).unwrap()
 }
 
 /// `n` member values that look like user ids (no such users exist).
@@ -183,14 +168,14 @@ fn hostile_input_is_refused_in_bounded_time_and_changes_nothing() {
                 "emails": [{"value": "keeper@example.com", "type": "work", "primary": true}]}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let uid = r.json()["id"].as_str().unwrap().to_string();
+    let uid = id_of(&r.json());
     let r = host.send_json(
         "POST",
         "/Groups",
         &json!({"displayName": "Keepers", "members": [{"value": uid}]}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let gid = r.json()["id"].as_str().unwrap().to_string();
+    let gid = id_of(&r.json());
     let rid = host.get("/Roles").json()["Resources"][0]["id"]
         .as_str()
         .unwrap()
@@ -975,8 +960,7 @@ fn hostile_input_is_refused_in_bounded_time_and_changes_nothing() {
             slowest = (took, c.name.clone());
         }
         failures.extend(check(c, &r));
-        if serde_json::from_slice::<Value>(&r.body)
-            .map_or(true, |b| b["schemas"][0] != ERROR_SCHEMA)
+        if serde_json::from_slice::<Value>(&r.body).map_or(true, |b| b["schemas"][0] != ERROR)
             && r.status >= 400
         {
             eprintln!("answered by the HTTP layer: {} -> {}", c.name, r.status);
@@ -1060,7 +1044,7 @@ fn group_host() -> (Host, String) {
     let host = Host::start();
     let r = host.send_json("POST", "/Groups", &json!({"displayName": "target"}));
     assert_eq!(r.status, 201, "{}", r.text());
-    let gid = r.json()["id"].as_str().unwrap().to_string();
+    let gid = id_of(&r.json());
     (host, format!("/Groups/{gid}"))
 }
 
@@ -1108,10 +1092,7 @@ fn huge_member_lists_in_patch_answer_in_bounded_time() {
     // Duplicate members are dropped with hash sets (patch.rs, members.rs):
     // linear in the request, so a 1 MiB body answers in bounded time.
     let (host, group) = group_host();
-    let op = |op: &str, m: Vec<Value>| {
-        json!({"schemas": [PATCH_OP],
-               "Operations": [{"op": op, "path": "members", "value": m}]})
-    };
+    let op = |op: &str, m: Vec<Value>| patch_op(json!([{"op": op, "path": "members", "value": m}]));
     member_cases(
         &host,
         &[

@@ -4,23 +4,11 @@
 //! providers speak (capitalised ops, string booleans, no-path values with
 //! dotted keys, removals by value, `displayName` on members).
 
-use e2e::{Host, Resp};
+use e2e::{
+    create, id_of, member_ids, patch_op, send_patch, sorted, Host, Resp, ENTERPRISE, ERROR,
+    PATCH_OP, USER,
+};
 use serde_json::{json, Value};
-
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-
-fn create(host: &Host, path: &str, body: Value) -> Value {
-    let r = host.send_json("POST", path, &body);
-    assert_eq!(r.status, 201, "POST {path}: {}", r.text());
-    r.json()
-}
-
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().unwrap().to_string()
-}
 
 /// A user with a little of everything.
 fn alice(host: &Host) -> String {
@@ -49,11 +37,7 @@ fn patch_raw(host: &Host, path: &str, body: &Value) -> Resp {
 
 /// PATCH with `ops`, expect 200, return the body.
 fn patch(host: &Host, path: &str, ops: Value) -> Value {
-    let r = patch_raw(
-        host,
-        path,
-        &json!({"schemas": [PATCH_OP], "Operations": ops}),
-    );
+    let r = send_patch(host, path, ops);
     assert_eq!(r.status, 200, "PATCH {path}: {}", r.text());
     let v = r.json();
     // The answer is the resource as a GET would show it now.
@@ -66,11 +50,7 @@ fn patch(host: &Host, path: &str, ops: Value) -> Value {
 }
 
 fn patch_fails(host: &Host, path: &str, ops: Value, status: u16, scim_type: &str) -> String {
-    let r = patch_raw(
-        host,
-        path,
-        &json!({"schemas": [PATCH_OP], "Operations": ops}),
-    );
+    let r = send_patch(host, path, ops);
     assert_eq!(r.status, status, "{}", r.text());
     let v = r.json();
     assert_eq!(v["schemas"], json!([ERROR]), "{v}");
@@ -80,24 +60,6 @@ fn patch_fails(host: &Host, path: &str, ops: Value, status: u16, scim_type: &str
 
 fn emails(v: &Value) -> Value {
     v["emails"].clone()
-}
-
-fn member_ids(group: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = group["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
 }
 
 // ---- the three operations ---------------------------------------------------------------
@@ -156,10 +118,10 @@ fn add_replace_remove_with_a_path() {
     assert_eq!(v["meta"]["version"], before.json()["meta"]["version"]);
 
     // Patching an unknown id is a 404.
-    let r = patch_raw(
+    let r = send_patch(
         &host,
         "/Users/6f1c8a2e-0000-4000-8000-000000000404",
-        &json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+        json!([{"op": "add", "path": "title", "value": "x"}]),
     );
     assert_eq!(r.status, 404, "{}", r.text());
 }
@@ -293,10 +255,10 @@ fn value_filters_in_paths() {
         "invalidPath",
     );
     // A malformed filter in a path.
-    let r = patch_raw(
+    let r = send_patch(
         &host,
         &u,
-        &json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "emails[type eq ]"}]}),
+        json!([{"op": "remove", "path": "emails[type eq ]"}]),
     );
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(
@@ -455,14 +417,14 @@ fn a_failing_operation_stores_nothing() {
         json!({"op": "remove", "path": "userName"}),
         json!({"op": "frobnicate", "path": "title"}),
     ] {
-        let r = patch_raw(
+        let r = send_patch(
             &host,
             &u,
-            &json!({"schemas": [PATCH_OP], "Operations": [
+            json!([
                 {"op": "replace", "path": "displayName", "value": "Changed"},
                 {"op": "add", "path": "emails", "value": [{"value": "x@y.example"}]},
                 second
-            ]}),
+            ]),
         );
         assert_eq!(r.status, 400, "{second}: {}", r.text());
         let e = r.json();
@@ -486,8 +448,9 @@ fn a_failing_operation_stores_nothing() {
     assert_eq!(r.json()["totalResults"], 0, "{}", r.text());
 
     // A stale If-Match: 412, nothing stored.
-    let body = serde_json::to_vec(&json!({"schemas": [PATCH_OP], "Operations": [
-        {"op": "replace", "path": "displayName", "value": "Changed"}]}))
+    let body = serde_json::to_vec(&patch_op(json!([
+        {"op": "replace", "path": "displayName", "value": "Changed"}
+    ])))
     .unwrap();
     let r = host.request(
         "PATCH",
@@ -518,14 +481,14 @@ fn a_failing_operation_leaves_group_members_alone() {
 
     // Members are stored apart from the group record: a later failure must not
     // leave the first operation's members behind.
-    let r = patch_raw(
+    let r = send_patch(
         &host,
         &gpath,
-        &json!({"schemas": [PATCH_OP], "Operations": [
+        json!([
             {"op": "add", "path": "members", "value": [{"value": b}]},
             {"op": "remove", "path": "members", "value": [{"value": a}]},
             {"op": "replace", "path": "displayName", "value": 42}
-        ]}),
+        ]),
     );
     assert_eq!(r.status, 400, "{}", r.text());
     let now = host.get(&gpath);
@@ -548,11 +511,10 @@ fn a_failing_operation_leaves_group_members_alone() {
 fn patch_answers_200_with_the_projected_resource() {
     let host = Host::start();
     let id = alice(&host);
-    let r = patch_raw(
+    let r = send_patch(
         &host,
         &format!("/Users/{id}?attributes=displayName"),
-        &json!({"schemas": [PATCH_OP], "Operations": [
-            {"op": "replace", "path": "displayName", "value": "Projected"}]}),
+        json!([{"op": "replace", "path": "displayName", "value": "Projected"}]),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();

@@ -2,51 +2,18 @@
 //! partial representations and `POST .search`, as RFC 7644 §3.4 and §3.9
 //! describe them. Every step checks the status and the body.
 
-use e2e::{token_with, Host, Resp};
+use e2e::{
+    create, enc, find, id_of, list, new_user, send_patch, sorted, token_with, Host, Resp,
+    ENTERPRISE, ERROR, LIST, SEARCH, USER,
+};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const SEARCH: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const LIMITS: &str = "urn:spin-scim:params:scim:limits";
-
-/// Percent-encode a query parameter value (everything but RFC 3986 unreserved).
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn create(host: &Host, path: &str, body: Value) -> Value {
-    let r = host.send_json("POST", path, &body);
-    assert_eq!(r.status, 201, "POST {path}: {}", r.text());
-    r.json()
-}
-
-fn user(host: &Host, user_name: &str) -> Value {
-    create(host, "/Users", json!({"userName": user_name}))
-}
-
-/// GET a list, check it is a 200 ListResponse, return the body.
-fn list(host: &Host, path: &str) -> Value {
-    let r = host.get(path);
-    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-    let v = r.json();
-    assert_eq!(v["schemas"], json!([LIST]), "{v}");
-    v
-}
 
 /// GET `/Users?filter=…` and return the matched userNames, in order.
 fn users_matching(host: &Host, filter: &str) -> Vec<String> {
-    let v = list(host, &format!("/Users?filter={}", enc(filter)));
+    let v = find(host, "/Users", filter);
     let names = field(&v, "userName");
     assert_eq!(v["totalResults"], names.len(), "{filter}: {v}");
     names
@@ -65,11 +32,6 @@ fn field(list: &Value, name: &str) -> Vec<String> {
 
 fn ids(list: &Value) -> Vec<String> {
     field(list, "id")
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
 }
 
 fn strs(v: &[&str]) -> Vec<String> {
@@ -96,12 +58,7 @@ fn paging_is_one_based_and_stable_without_sort_by() {
     let host = Host::start();
     let mut created = Vec::new();
     for i in 1..=25 {
-        created.push(
-            user(&host, &format!("user{i:02}"))["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        created.push(new_user(&host, &format!("user{i:02}")));
     }
 
     // No parameters: the first page of count=10 (the AFC page size).
@@ -211,7 +168,7 @@ fn count_above_the_advertised_maximum_is_clamped() {
         "the default is capped too"
     );
     for i in 0..10 {
-        user(&host, &format!("clamp{i}"));
+        new_user(&host, &format!("clamp{i}"));
     }
     let page = list(&host, &format!("/Users?count={}", max + 100));
     assert_eq!(page["totalResults"], 10);
@@ -412,16 +369,12 @@ fn filter_on_meta_last_modified_with_gt() {
         .max()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let bob = list(
+    let bob = find(&host, "/Users", "userName eq \"bob@example.org\"");
+    let bob_id = id_of(&bob["Resources"][0]);
+    let r = send_patch(
         &host,
-        &format!("/Users?filter={}", enc("userName eq \"bob@example.org\"")),
-    );
-    let bob_id = bob["Resources"][0]["id"].as_str().unwrap().to_string();
-    let r = host.send_json(
-        "PATCH",
         &format!("/Users/{bob_id}"),
-        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "path": "title", "value": "Director"}]}),
+        json!([{"op": "replace", "path": "title", "value": "Director"}]),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.json()["meta"]["lastModified"].as_str().unwrap() > newest.as_str());
@@ -551,14 +504,14 @@ fn filters_on_memberships_instants_and_case_exact_values() {
         "/Users",
         json!({"userName": "member", "externalId": "ext-Mixed"}),
     );
-    let uid = u["id"].as_str().unwrap().to_string();
+    let uid = id_of(&u);
     create(&host, "/Users", json!({"userName": "loner"}));
     let g = create(
         &host,
         "/Groups",
         json!({"displayName": "G", "members": [{"value": uid}]}),
     );
-    let gid = g["id"].as_str().unwrap().to_string();
+    let gid = id_of(&g);
 
     // Users by group membership, whatever the projection returns.
     for params in ["", "&attributes=userName", "&excludedAttributes=groups"] {
@@ -794,7 +747,7 @@ fn projection_applies_to_lists_and_write_responses() {
         "{posted}"
     );
     assert!(r.header("location").is_some() && r.header("etag").is_some());
-    let id = posted["id"].as_str().unwrap().to_string();
+    let id = id_of(&posted);
     // ...and it was stored in full.
     assert_eq!(host.get(&format!("/Users/{id}")).json()["title"], "T");
 
@@ -810,11 +763,10 @@ fn projection_applies_to_lists_and_write_responses() {
     assert_eq!(v["title"], "T2");
 
     // PATCH with ?attributes=.
-    let r = host.send_json(
-        "PATCH",
+    let r = send_patch(
+        &host,
         &format!("/Users/{id}?attributes=active"),
-        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "add", "path": "active", "value": false}]}),
+        json!([{"op": "add", "path": "active", "value": false}]),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
@@ -825,7 +777,7 @@ fn projection_applies_to_lists_and_write_responses() {
 #[test]
 fn groups_without_members() {
     let host = Host::start();
-    let u = user(&host, "member")["id"].as_str().unwrap().to_string();
+    let u = new_user(&host, "member");
     let g = create(
         &host,
         "/Groups",
@@ -992,12 +944,12 @@ fn a_scan_beyond_filter_scan_max_is_too_many_but_indexed_lookups_work() {
     let spc = host.get("/ServiceProviderConfig").json();
     assert_eq!(spc[LIMITS]["maxScannedResources"], 5);
     for i in 1..=5 {
-        user(&host, &format!("scan{i}"));
+        new_user(&host, &format!("scan{i}"));
     }
     // Five resources: a scan is still allowed.
     assert!(users_matching(&host, "title eq \"x\"").is_empty());
 
-    user(&host, "scan6");
+    new_user(&host, "scan6");
     let r = host.get(&format!("/Users?filter={}", enc("title eq \"x\"")));
     let detail = scim_error(&r, 400, "tooMany");
     assert!(detail.contains('5'), "the detail names the limit: {detail}");

@@ -2,7 +2,7 @@
 //! when set, the request after the limit answers 429 with Retry-After and a
 //! SCIM error body, per client.
 
-use e2e::{token_with, Host};
+use e2e::{token_with, Host, ERROR};
 
 #[test]
 fn quota_is_off_by_default() {
@@ -22,10 +22,7 @@ fn over_the_quota_answers_429_with_retry_after() {
     assert_eq!(r.status, 429, "{}", r.text());
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=3600).contains(&retry));
-    assert_eq!(
-        r.json()["schemas"][0],
-        "urn:ietf:params:scim:api:messages:2.0:Error"
-    );
+    assert_eq!(r.json()["schemas"][0], ERROR);
     // Another client has its own budget.
     let other = scim::auth::mint_hs256(
         e2e::TEST_SECRET,

@@ -1,29 +1,8 @@
 //! The Roles extension as AFC has it: a read-only catalog, membership by PUT
 //! and PATCH (seed document "SCIM Extension: Roles").
 
-use e2e::Host;
+use e2e::{member_ids, new_user, send_patch, Host, PROCESSOR};
 use serde_json::{json, Value};
-
-const PROCESSOR: &str = "3f6a1c2e-8b4d-4e7a-9c1f-2d5b8e0a7c31";
-
-fn user(host: &Host, name: &str) -> String {
-    let r = host.send_json("POST", "/Users", &json!({"userName": name}));
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["id"].as_str().unwrap().to_string()
-}
-
-fn member_ids(role: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = role["members"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| m["value"].as_str().unwrap().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
 
 #[test]
 fn the_catalog_is_listed_and_read_only() {
@@ -54,12 +33,10 @@ fn the_catalog_is_listed_and_read_only() {
         (r.status, r.json()["scimType"].as_str()),
         (400, Some("mutability"))
     );
-    let r = host.send_json(
-        "PATCH",
+    let r = send_patch(
+        &host,
         &format!("/Roles/{PROCESSOR}"),
-        &json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "description", "value": "x"}]}),
+        json!([{"op": "replace", "path": "description", "value": "x"}]),
     );
     assert_eq!(
         (r.status, r.json()["scimType"].as_str()),
@@ -70,7 +47,11 @@ fn the_catalog_is_listed_and_read_only() {
 #[test]
 fn afc_blog_sequence_put_then_patch_remove() {
     let host = Host::start();
-    let (a, b, c) = (user(&host, "a"), user(&host, "b"), user(&host, "c"));
+    let (a, b, c) = (
+        new_user(&host, "a"),
+        new_user(&host, "b"),
+        new_user(&host, "c"),
+    );
     // PUT replaces all role members; an unknown id is ignored.
     let r = host.send_json("PUT", &format!("/Roles/{PROCESSOR}"), &json!({
         "schemas": ["urn:spin-scim:params:scim:schemas:extension:role:2.0:Role"],
@@ -83,12 +64,10 @@ fn afc_blog_sequence_put_then_patch_remove() {
     want.sort();
     assert_eq!(member_ids(&r.json()), want);
     // AFC's PATCH shape removes one; the others stay.
-    let r = host.send_json(
-        "PATCH",
+    let r = send_patch(
+        &host,
         &format!("/Roles/{PROCESSOR}"),
-        &json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "remove", "path": "members", "value": [{"value": b}]}]}),
+        json!([{"op": "remove", "path": "members", "value": [{"value": b}]}]),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let mut want = vec![a.clone(), c.clone()];
@@ -150,13 +129,7 @@ fn a_role_keeps_its_external_id() {
     // RFC 7643 §3.1: externalId is a readWrite common attribute of every
     // resource, catalog roles included (scim2-tester's PATCH checks on Roles).
     let host = Host::start();
-    let patch = |ops: Value| {
-        host.send_json(
-            "PATCH",
-            &format!("/Roles/{PROCESSOR}"),
-            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}),
-        )
-    };
+    let patch = |ops: Value| send_patch(&host, &format!("/Roles/{PROCESSOR}"), ops);
     let r = patch(json!([{"op": "add", "path": "externalId", "value": "idp-processor"}]));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["externalId"], "idp-processor");
@@ -167,7 +140,7 @@ fn a_role_keeps_its_external_id() {
     assert_eq!(r.json()["totalResults"], 1, "{}", r.text());
 
     // PUT replaces it (absent: unassigned), alongside the members.
-    let u = user(&host, "ext-role-user");
+    let u = new_user(&host, "ext-role-user");
     let r = host.send_json(
         "PUT",
         &format!("/Roles/{PROCESSOR}"),

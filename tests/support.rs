@@ -2,7 +2,7 @@
 //! ephemeral port with the real `.wasm` and a fresh key-value store, and talk
 //! to it over plain HTTP/1.1.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,31 @@ use std::time::{Duration, Instant};
 
 /// The SCIM base path of spin.toml's trigger route.
 pub const BASE: &str = "/api/scim/v2";
+
+// The URNs the tests send and expect, spelled out (RFC 7643 §8.7, RFC 7644
+// §3): the tests pin the wire format, independently of the engine's constants.
+
+/// The core User schema (RFC 7643 §4.1).
+pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// The core Group schema (RFC 7643 §4.2).
+pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// The Enterprise User extension (RFC 7643 §4.3).
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// SAP's user extension (with `userUuid`).
+pub const SAP_USER: &str = "urn:ietf:params:scim:schemas:extension:sap:2.0:User";
+/// SAP's custom group extension (with `name`).
+pub const SAP_GROUP: &str = "urn:sap:cloud:scim:schemas:extension:custom:2.0:Group";
+/// A PATCH request body (RFC 7644 §3.5.2).
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// A list response (RFC 7644 §3.4.2).
+pub const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+/// A `POST .search` request body (RFC 7644 §3.4.3).
+pub const SEARCH: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+/// An error response (RFC 7644 §3.12).
+pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// The id of the "Processor" role in the deployment's catalog (roles.json).
+pub const PROCESSOR: &str = "3f6a1c2e-8b4d-4e7a-9c1f-2d5b8e0a7c31";
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -323,4 +348,89 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[(size + 2).min(b.len())..];
     }
     out
+}
+
+// ---- SCIM helpers shared by the test binaries ----------------------------------------
+
+/// Percent-encode a query parameter value (everything but RFC 3986
+/// unreserved characters).
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `id` of a resource document.
+pub fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_string()
+}
+
+/// `POST path` with `body`, expect 201, return the created resource.
+pub fn create(host: &Host, path: &str, body: Value) -> Value {
+    let r = host.send_json("POST", path, &body);
+    assert_eq!(r.status, 201, "POST {path}: {}", r.text());
+    r.json()
+}
+
+/// Create a user with just a `userName`, return its id.
+pub fn new_user(host: &Host, user_name: &str) -> String {
+    id_of(&create(host, "/Users", json!({"userName": user_name})))
+}
+
+/// `GET path`, expect a 200 ListResponse, return the body.
+pub fn list(host: &Host, path: &str) -> Value {
+    let r = host.get(path);
+    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+    let v = r.json();
+    assert_eq!(v["schemas"], json!([LIST]), "{v}");
+    v
+}
+
+/// [`list`] `{endpoint}?filter=…` (e.g. `/Users`), the filter percent-encoded.
+pub fn find(host: &Host, endpoint: &str, filter: &str) -> Value {
+    list(host, &format!("{endpoint}?filter={}", enc(filter)))
+}
+
+/// A PatchOp request body with these `Operations`.
+pub fn patch_op(ops: Value) -> Value {
+    json!({"schemas": [PATCH_OP], "Operations": ops})
+}
+
+/// `PATCH path` with a PatchOp of `ops`, whatever the answer.
+pub fn send_patch(host: &Host, path: &str, ops: Value) -> Resp {
+    host.send_json("PATCH", path, &patch_op(ops))
+}
+
+/// `PATCH path` with a PatchOp of `ops`, expect 200, return the body.
+pub fn patch(host: &Host, path: &str, ops: Value) -> Value {
+    let r = send_patch(host, path, ops);
+    assert_eq!(r.status, 200, "PATCH {path}: {}", r.text());
+    r.json()
+}
+
+/// The `value`s of a group's or role's `members`, sorted (empty without
+/// members).
+pub fn member_ids(v: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = v["members"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| m["value"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// `v`, sorted.
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
 }

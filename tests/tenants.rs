@@ -2,11 +2,8 @@
 //! `tenant_claim = zid`, what tenant A stores is invisible to tenant B, and
 //! B can neither change it nor reference it.
 
-use e2e::{token_with, Host, Resp};
+use e2e::{enc, id_of, patch_op, token_with, Host, Resp, ERROR, SEARCH, USER};
 use serde_json::{json, Value};
-
-const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 fn tenant_token(tenant: &str) -> String {
     token_with(&["scim.read", "scim.write"], Some(("zid", tenant)))
@@ -29,20 +26,12 @@ fn as_tenant(host: &Host, tenant: &str, method: &str, path: &str, body: Option<&
 
 fn assert_404(r: &Resp, what: &str) {
     assert_eq!(r.status, 404, "{what}: {}", r.text());
-    assert_eq!(r.json()["schemas"][0], ERROR_SCHEMA, "{what}");
+    assert_eq!(r.json()["schemas"][0], ERROR, "{what}");
 }
 
 fn total(r: &Resp, what: &str) -> u64 {
     assert_eq!(r.status, 200, "{what}: {}", r.text());
     r.json()["totalResults"].as_u64().unwrap()
-}
-
-fn enc(filter: &str) -> String {
-    filter
-        .replace('%', "%25")
-        .replace(' ', "%20")
-        .replace('"', "%22")
-        .replace('&', "%26")
 }
 
 fn tenant_host() -> Host {
@@ -59,7 +48,7 @@ fn what_tenant_a_stores_is_invisible_and_untouchable_for_tenant_b() {
 
     // Tenant A: a user, a group with that user, a role membership.
     let alice = json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "schemas": [USER],
         "userName": "alice", "externalId": "ext-alice",
         "name": {"givenName": "Alice", "familyName": "Anders"},
         "emails": [{"value": "alice@a.example", "type": "work", "primary": true}],
@@ -67,7 +56,7 @@ fn what_tenant_a_stores_is_invisible_and_untouchable_for_tenant_b() {
     });
     let r = a("POST", "/Users", Some(&alice));
     assert_eq!(r.status, 201, "{}", r.text());
-    let uid = r.json()["id"].as_str().unwrap().to_string();
+    let uid = id_of(&r.json());
     let r = a(
         "POST",
         "/Groups",
@@ -75,12 +64,11 @@ fn what_tenant_a_stores_is_invisible_and_untouchable_for_tenant_b() {
                      "members": [{"value": uid}]})),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let gid = r.json()["id"].as_str().unwrap().to_string();
+    let gid = id_of(&r.json());
     assert_eq!(r.json()["members"][0]["value"], uid.as_str());
     let roles = a("GET", "/Roles", None).json();
-    let rid = roles["Resources"][0]["id"].as_str().unwrap().to_string();
-    let add_alice = json!({"schemas": [PATCH_OP],
-        "Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}]});
+    let rid = id_of(&roles["Resources"][0]);
+    let add_alice = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]));
     let r = a("PATCH", &format!("/Roles/{rid}"), Some(&add_alice));
     assert_eq!(r.status, 200, "{}", r.text());
     let a_user = a("GET", &format!("/Users/{uid}"), None);
@@ -126,7 +114,7 @@ fn what_tenant_a_stores_is_invisible_and_untouchable_for_tenant_b() {
             "{f}"
         );
     }
-    let root = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+    let root = json!({"schemas": [SEARCH],
                       "filter": "externalId pr"});
     assert_eq!(total(&a("POST", "/.search", Some(&root)), "A /.search"), 2);
 
@@ -170,8 +158,7 @@ fn what_tenant_a_stores_is_invisible_and_untouchable_for_tenant_b() {
     assert_eq!(total(&r, "B roles by member"), 0);
 
     // B cannot change or delete A's resources.
-    let patch = json!({"schemas": [PATCH_OP],
-        "Operations": [{"op": "replace", "path": "displayName", "value": "pwned"}]});
+    let patch = patch_op(json!([{"op": "replace", "path": "displayName", "value": "pwned"}]));
     for (kind, id) in [("Users", &uid), ("Groups", &gid)] {
         let path = format!("/{kind}/{id}");
         assert_404(&b("PATCH", &path, Some(&patch)), "B PATCH");
@@ -183,8 +170,8 @@ fn what_tenant_a_stores_is_invisible_and_untouchable_for_tenant_b() {
         assert_404(&b("PUT", &path, Some(&put)), "B PUT");
         assert_404(&b("DELETE", &path, None), "B DELETE");
     }
-    let remove = json!({"schemas": [PATCH_OP],
-        "Operations": [{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}]});
+    let remove =
+        patch_op(json!([{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}]));
     let r = b("PATCH", &format!("/Roles/{rid}"), Some(&remove));
     assert!(r.status == 200 || r.status == 204, "{}", r.text());
 
@@ -196,7 +183,7 @@ fn what_tenant_a_stores_is_invisible_and_untouchable_for_tenant_b() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     assert!(r.json().get("members").is_none(), "{}", r.text());
-    let bgid = r.json()["id"].as_str().unwrap().to_string();
+    let bgid = id_of(&r.json());
     let r = b("PATCH", &format!("/Groups/{bgid}"), Some(&add_alice));
     assert!(r.status == 200 || r.status == 204, "{}", r.text());
     let r = b("GET", &format!("/Groups/{bgid}"), None);
@@ -216,7 +203,7 @@ fn what_tenant_a_stores_is_invisible_and_untouchable_for_tenant_b() {
     // The same names exist independently in both tenants.
     let r = b("POST", "/Users", Some(&alice));
     assert_eq!(r.status, 201, "same userName in tenant B: {}", r.text());
-    let b_uid = r.json()["id"].as_str().unwrap().to_string();
+    let b_uid = id_of(&r.json());
     assert_ne!(b_uid, uid);
     let r = b("POST", "/Groups", Some(&json!({"displayName": "Team A"})));
     assert_eq!(r.status, 201, "same displayName in tenant B: {}", r.text());
@@ -299,7 +286,7 @@ fn the_tenant_claim_is_required_and_checked() {
     for t in &refused {
         let r = get(t);
         assert_eq!(r.status, 401, "{}", r.text());
-        assert_eq!(r.json()["schemas"][0], ERROR_SCHEMA);
+        assert_eq!(r.json()["schemas"][0], ERROR);
         let c = r.header("www-authenticate").unwrap();
         assert!(
             c.starts_with("Bearer ") && c.contains("invalid_token"),

@@ -1,7 +1,7 @@
 //! Users through the real `.wasm` (RFC 7644 §3.3–§3.6): create, read,
 //! replace, patch, delete, uniqueness, versions and content types.
 
-use e2e::Host;
+use e2e::{patch_op, Host, ENTERPRISE, ERROR, USER};
 use serde_json::{json, Value};
 
 fn create_user(host: &Host, user_name: &str) -> Value {
@@ -9,7 +9,7 @@ fn create_user(host: &Host, user_name: &str) -> Value {
         "POST",
         "/Users",
         &json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "schemas": [USER],
             "userName": user_name,
             "externalId": format!("ext-{user_name}"),
             "name": {"givenName": "Given", "familyName": "Family"},
@@ -57,7 +57,7 @@ fn create_read_replace_patch_delete() {
     let r = host.send_json(
         "PUT",
         &format!("/Users/{id}"),
-        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "alice",
+        &json!({"schemas": [USER], "userName": "alice",
                 "displayName": "Alice A", "id": id, "meta": {"version": "bogus"}}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
@@ -68,8 +68,7 @@ fn create_read_replace_patch_delete() {
     assert_ne!(r.header("etag").unwrap(), etag);
 
     // A stale If-Match: 412, and nothing changes.
-    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                       "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    let patch = patch_op(json!([{"op": "replace", "path": "active", "value": false}]));
     let body = serde_json::to_vec(&patch).unwrap();
     let r = host.request(
         "PATCH",
@@ -172,10 +171,7 @@ fn bad_requests_get_scim_errors() {
         Some(b"{}"),
     );
     assert_eq!(r.status, 415);
-    assert_eq!(
-        r.json()["schemas"][0],
-        "urn:ietf:params:scim:api:messages:2.0:Error"
-    );
+    assert_eq!(r.json()["schemas"][0], ERROR);
     // application/json is accepted as IdPs send it.
     let r = host.request(
         "POST",
@@ -221,12 +217,12 @@ fn bad_requests_get_scim_errors() {
 #[test]
 fn enterprise_extension_round_trips() {
     let host = Host::start();
-    let ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let ext = ENTERPRISE;
     let r = host.send_json(
         "POST",
         "/Users",
         &json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ext],
+            "schemas": [USER, ext],
             "userName": "frank",
             ext: {"employeeNumber": "42", "manager": {"value": "m-1"}}
         }),
@@ -234,10 +230,7 @@ fn enterprise_extension_round_trips() {
     assert_eq!(r.status, 201, "{}", r.text());
     let v = r.json();
     assert_eq!(v[ext]["employeeNumber"], "42");
-    assert_eq!(
-        v["schemas"],
-        json!(["urn:ietf:params:scim:schemas:core:2.0:User", ext])
-    );
+    assert_eq!(v["schemas"], json!([USER, ext]));
     let r = host.get(&format!(
         "/Users?filter={}",
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber%20eq%20%2242%22"
