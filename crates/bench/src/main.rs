@@ -1,0 +1,429 @@
+//! `scim-bench`: the benchmark behind `make bench` (issue #8).
+//!
+//! Starts the local host (`scim-host`) with the release `.wasm` and a fresh
+//! store on 127.0.0.1, preloads N users and the groups, measures every
+//! scenario with a closed-loop load generator (fixed concurrency, keep-alive
+//! HTTP/1.1, warm-up then a bounded measured period), does the same against
+//! the peer (`scim2-server`, the Python reference server, in a venv under
+//! `bench/.venv`), optionally repeats ours at 1,000 users for the scale law,
+//! prints the table, the targets and the scale law, and writes JSON to
+//! `bench/results/<timestamp>.json`. Loopback only; every loop is bounded.
+
+mod http;
+mod load;
+mod native;
+mod report;
+mod scenarios;
+mod servers;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use load::Plan;
+use scenarios::{Outcome, Scenario, World};
+
+const USAGE: &str = "\
+scim-bench: benchmark spin-scim in the local host, side by side with a peer
+
+Usage: scim-bench [OPTIONS]   (run from the workspace root; `make bench` does)
+
+Options:
+      --n N               users to preload [default: 10000]
+      --scale             also run ours at --scale-n users and check the scale law
+      --scale-n N         the small size of the scale law [default: 1000]
+      --no-peer           do not run the peer (scim2-server)
+      --duration SECS     measured period per scenario [default: 5]
+      --warmup SECS       warm-up per scenario [default: 1]
+      --concurrency C     connections per scenario [default: 4]
+      --full-read-max S   give up the full paged read after S seconds [default: 60]
+      --only LIST         run only these scenarios (comma-separated keys)
+      --no-native         skip the native engine profile (in-process, no wasm)
+      --native-only       only the native engine profile (no servers)
+      --host-bin FILE     [default: target/host/scim-host]
+      --manifest FILE     [default: spin.toml]
+      --wasm FILE         the .wasm whose size is reported
+                          [default: target/wasm32-wasip1/release/spin_scim.wasm]
+      --out DIR           where the JSON goes [default: bench/results]
+  -h, --help
+";
+
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub n: usize,
+    pub scale: bool,
+    pub scale_n: usize,
+    pub peer: bool,
+    pub plan: Plan,
+    pub full_read_max: Duration,
+    pub only: Option<Vec<String>>,
+    pub native: bool,
+    pub native_only: bool,
+    pub host_bin: PathBuf,
+    pub manifest: PathBuf,
+    pub wasm: PathBuf,
+    pub out: PathBuf,
+}
+
+fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut a = Args {
+        n: 10_000,
+        scale: false,
+        scale_n: 1_000,
+        peer: true,
+        plan: Plan {
+            concurrency: 4,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(5),
+        },
+        full_read_max: Duration::from_secs(60),
+        only: None,
+        native: true,
+        native_only: false,
+        host_bin: "target/host/scim-host".into(),
+        manifest: "spin.toml".into(),
+        wasm: "target/wasm32-wasip1/release/spin_scim.wasm".into(),
+        out: "bench/results".into(),
+    };
+    let mut it = argv.into_iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let num = |v: String| -> Result<usize, String> {
+            v.replace('_', "")
+                .parse()
+                .map_err(|_| format!("{flag}: not a number: {v}"))
+        };
+        let secs = |v: String| -> Result<Duration, String> {
+            v.parse::<f64>()
+                .ok()
+                .filter(|s| *s >= 0.0 && s.is_finite())
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("{flag}: not a number of seconds: {v}"))
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--n" | "-n" => a.n = num(value()?)?,
+            "--scale" => a.scale = true,
+            "--scale-n" => a.scale_n = num(value()?)?,
+            "--no-peer" => a.peer = false,
+            "--no-native" => a.native = false,
+            "--native-only" => a.native_only = true,
+            "--duration" => a.plan.duration = secs(value()?)?,
+            "--warmup" => a.plan.warmup = secs(value()?)?,
+            "--concurrency" => a.plan.concurrency = num(value()?)?.max(1),
+            "--full-read-max" => a.full_read_max = secs(value()?)?,
+            "--only" => a.only = Some(value()?.split(',').map(|s| s.trim().to_string()).collect()),
+            "--host-bin" => a.host_bin = value()?.into(),
+            "--manifest" => a.manifest = value()?.into(),
+            "--wasm" => a.wasm = value()?.into(),
+            "--out" => a.out = value()?.into(),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if a.n < 2 * scenarios::PAGE {
+        return Err(format!("--n must be at least {}", 2 * scenarios::PAGE));
+    }
+    if let Some(only) = &a.only {
+        for k in only {
+            if !Scenario::ALL.iter().any(|s| s.key() == k) {
+                return Err(format!("--only: unknown scenario {k:?}"));
+            }
+        }
+    }
+    Ok(Some(a))
+}
+
+/// Everything measured on one server at one size.
+#[derive(Debug)]
+pub struct ServerRun {
+    pub server: &'static str,
+    pub n: usize,
+    pub outcomes: Vec<Outcome>,
+    pub preload_users: Option<Duration>,
+    pub preload_groups: Option<Duration>,
+    /// `(VmHWM, VmRSS)` in KiB after the preload and at the end.
+    pub mem_after_preload: Option<(u64, u64)>,
+    pub mem_end: Option<(u64, u64)>,
+    pub store_bytes: Option<(u64, Vec<String>)>,
+    /// Why this run has no (or only some) numbers.
+    pub error: Option<String>,
+    /// What to know about the server (e.g. no keep-alive).
+    pub remarks: Vec<String>,
+}
+
+impl ServerRun {
+    fn failed(server: &'static str, n: usize, error: String) -> ServerRun {
+        ServerRun {
+            server,
+            n,
+            outcomes: Vec::new(),
+            preload_users: None,
+            preload_groups: None,
+            mem_after_preload: None,
+            mem_end: None,
+            store_bytes: None,
+            error: Some(error),
+            remarks: Vec::new(),
+        }
+    }
+
+    pub fn outcome(&self, s: Scenario) -> Option<&Outcome> {
+        self.outcomes.iter().find(|o| o.scenario == s)
+    }
+}
+
+fn selected(args: &Args) -> Vec<Scenario> {
+    Scenario::ALL
+        .into_iter()
+        .filter(|s| {
+            args.only
+                .as_ref()
+                .is_none_or(|o| o.iter().any(|k| k == s.key()))
+        })
+        .collect()
+}
+
+/// Preloads and measures every selected scenario against a started server.
+fn measure(
+    args: &Args,
+    server: &mut servers::Server,
+    n: usize,
+    guest_log: Option<&Path>,
+) -> ServerRun {
+    let name = server.name;
+    let target = server.target.clone();
+    eprintln!("scim-bench: {name}: preloading {n} users and the groups…");
+    let world: World = match scenarios::preload(&target, n, args.plan.concurrency) {
+        Ok(w) => w,
+        Err(e) => return ServerRun::failed(name, n, e),
+    };
+    eprintln!(
+        "scim-bench: {name}: preloaded in {:.1} s (users) + {:.1} s (groups)",
+        world.preload_users.as_secs_f64(),
+        world.preload_groups.as_secs_f64()
+    );
+    let mut run = ServerRun {
+        server: name,
+        n,
+        outcomes: Vec::new(),
+        preload_users: Some(world.preload_users),
+        preload_groups: Some(world.preload_groups),
+        mem_after_preload: server.memory_kib(),
+        mem_end: None,
+        store_bytes: None,
+        error: None,
+        remarks: Vec::new(),
+    };
+    for s in selected(args) {
+        if !server.alive() {
+            run.error = Some(format!("{name} exited during the run"));
+            break;
+        }
+        let o = scenarios::run(s, &target, &world, args.plan, args.full_read_max, guest_log);
+        eprintln!(
+            "scim-bench: {name}: {:<34} {}{}",
+            s.label(),
+            report::summary(&o),
+            o.note
+                .as_ref()
+                .map(|n| format!("  [{n}]"))
+                .unwrap_or_default()
+        );
+        run.outcomes.push(o);
+    }
+    if run
+        .outcomes
+        .iter()
+        .any(|o| o.full.is_none() && o.stats.connects_per_req > 0.9)
+    {
+        run.remarks.push(
+            "answers HTTP/1.0 and closes the connection after every response: \
+             one TCP connection per request (counted in its latency)"
+                .into(),
+        );
+    }
+    run.mem_end = server.memory_kib();
+    if let Some(dir) = &server.state_dir {
+        run.store_bytes = Some(servers::store_bytes(dir));
+    }
+    run
+}
+
+fn bench_ours(args: &Args, n: usize, stamp: &str, secret: &str, token: &str) -> ServerRun {
+    let state = std::env::temp_dir().join(format!("scim-bench-{}-n{n}", std::process::id()));
+    let log = args.out.join(format!("{stamp}-host-n{n}.log"));
+    let mut server =
+        match servers::start_ours(&args.host_bin, &args.manifest, &state, secret, token, &log) {
+            Ok(s) => s,
+            Err(e) => return ServerRun::failed("spin-scim", n, e),
+        };
+    eprintln!(
+        "scim-bench: spin-scim (scim-host pid {}) on http://{}{} with N = {n}",
+        server.pid(),
+        server.target.addr,
+        server.target.base
+    );
+    let run = measure(args, &mut server, n, Some(&log));
+    server.stop();
+    let _ = std::fs::remove_dir_all(&state);
+    if run.error.is_none() {
+        // Tens of MB of request log lines; kept only when something failed.
+        let _ = std::fs::remove_file(&log);
+    }
+    run
+}
+
+fn bench_peer(args: &Args, n: usize) -> ServerRun {
+    let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let exe = match servers::ensure_peer(&root) {
+        Ok(e) => e,
+        Err(e) => return ServerRun::failed("scim2-server", n, format!("peer unavailable: {e}")),
+    };
+    let mut server = match servers::start_peer(&exe) {
+        Ok(s) => s,
+        Err(e) => return ServerRun::failed("scim2-server", n, e),
+    };
+    eprintln!(
+        "scim-bench: scim2-server (pid {}) on http://{}{} with N = {n}",
+        server.pid(),
+        server.target.addr,
+        server.target.base
+    );
+    let run = measure(args, &mut server, n, None);
+    server.stop();
+    run
+}
+
+fn random_secret() -> String {
+    let mut b = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut b);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut s: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    s.push_str(&format!("{nanos:x}"));
+    s
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("scim-bench: {e} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    if args.native_only {
+        return match native::run(args.n, args.plan.duration.min(Duration::from_secs(2))) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("scim-bench: native profile failed: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    for (what, p) in [
+        ("host", &args.host_bin),
+        ("manifest", &args.manifest),
+        ("wasm", &args.wasm),
+    ] {
+        if !Path::new(p).exists() {
+            eprintln!(
+                "scim-bench: the {what} {} is missing: run `make bench` (it builds it)",
+                p.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        eprintln!("scim-bench: cannot create {}: {e}", args.out.display());
+        return ExitCode::FAILURE;
+    }
+    let started = std::time::SystemTime::now();
+    let stamp = report::timestamp(started);
+    let secret = random_secret();
+    let token = match scim::auth::mint_hs256(
+        &secret,
+        &scim::auth::DevClaims {
+            scopes: vec!["scim.read".into(), "scim.write".into()],
+            client_id: Some("scim-bench".into()),
+            ttl_secs: 6 * 3600,
+            ..Default::default()
+        },
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("scim-bench: cannot mint a token: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let wasm_bytes = std::fs::metadata(&args.wasm).map(|m| m.len()).unwrap_or(0);
+    let clock = Instant::now();
+    let load_start = report::loadavg();
+    if load_start.is_some_and(|l| l > 1.0) {
+        eprintln!(
+            "scim-bench: warning: load average {:.2} before the run: other processes compete \
+             for the cores and the numbers will be low",
+            load_start.unwrap_or_default()
+        );
+    }
+
+    let ours = bench_ours(&args, args.n, &stamp, &secret, &token);
+    let peer = args.peer.then(|| bench_peer(&args, args.n));
+    let small = (args.scale && args.scale_n != args.n)
+        .then(|| bench_ours(&args, args.scale_n, &stamp, &secret, &token));
+
+    let native = args.native.then(|| {
+        eprintln!("scim-bench: native engine profile at N = {}…", args.n);
+        native::run(args.n, Duration::from_secs(1))
+            .unwrap_or_else(|e| format!("native profile failed: {e}\n"))
+    });
+
+    let r = report::Report {
+        args: &args,
+        stamp: &stamp,
+        wasm_bytes,
+        ours: &ours,
+        peer: peer.as_ref(),
+        small: small.as_ref(),
+        wall: clock.elapsed(),
+        load: (load_start, report::loadavg()),
+        native: native.as_deref(),
+    };
+    print!("{}", r.text());
+    let path = args.out.join(format!("{stamp}.json"));
+    match std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&r.json()).unwrap_or_default() + "\n",
+    ) {
+        Ok(()) => println!("Results: {}", path.display()),
+        Err(e) => eprintln!("scim-bench: cannot write {}: {e}", path.display()),
+    }
+    // Targets and scale law are reported, never enforced: a slow machine
+    // must not fail the build. Only a run that could not measure fails.
+    if ours.error.is_some() && ours.outcomes.is_empty() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,227 @@
+//! Starting and stopping the servers under test: the local host running the
+//! real `.wasm`, and the peer (the Python reference server `scim2-server`,
+//! installed into `bench/.venv`).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::http::Target;
+
+/// A running server process.
+pub struct Server {
+    pub name: &'static str,
+    child: Child,
+    pub target: Target,
+    /// The key-value store directory (ours only).
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `(VmHWM, VmRSS)` in KiB, from `/proc/<pid>/status`.
+    pub fn memory_kib(&self) -> Option<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let field = |name: &str| -> Option<u64> {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()
+        };
+        Some((field("VmHWM:")?, field("VmRSS:")?))
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Reads the child's stdout until a line starts with `prefix` (returns the
+/// rest of it), then keeps draining in the background.
+fn wait_for_line(child: &mut Child, prefix: &'static str, timeout: Duration) -> Option<String> {
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref().map_while(Result::ok) {
+            if let Some(rest) = line.trim().strip_prefix(prefix) {
+                let _ = tx.send(rest.trim().to_string());
+                break;
+            }
+        }
+        for _ in lines {}
+    });
+    rx.recv_timeout(timeout).ok()
+}
+
+/// Starts `scim-host` on 127.0.0.1 (a free port) with a fresh state dir.
+pub fn start_ours(
+    host_bin: &Path,
+    manifest: &Path,
+    state_dir: &Path,
+    secret: &str,
+    token: &str,
+    log: &Path,
+) -> Result<Server, String> {
+    let _ = std::fs::remove_dir_all(state_dir);
+    std::fs::create_dir_all(state_dir)
+        .map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
+    let log_file =
+        std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let mut child = Command::new(host_bin)
+        .arg("--manifest")
+        .arg(manifest)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--state-dir")
+        .arg(state_dir)
+        .arg("--quiet")
+        .env("SPIN_VARIABLE_TOKEN_HS256_SECRET", secret)
+        .env("SPIN_VARIABLE_DISCOVERY_REQUIRES_AUTH", "false")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", host_bin.display()))?;
+    let Some(addr) = wait_for_line(&mut child, "Serving http://", Duration::from_secs(180)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!(
+            "scim-host did not report its address (see {})",
+            log.display()
+        ));
+    };
+    Ok(Server {
+        name: "spin-scim",
+        child,
+        target: Target {
+            addr: addr.trim_end_matches('/').to_string(),
+            base: "/api/scim/v2".into(),
+            token: Some(token.to_string()),
+        },
+        state_dir: Some(state_dir.to_path_buf()),
+    })
+}
+
+/// The peer's pinned requirement (bench/peer-requirements.txt).
+fn requirements(root: &Path) -> PathBuf {
+    root.join("bench/peer-requirements.txt")
+}
+
+/// Makes sure `bench/.venv` holds the peer; returns its `scim2-server`
+/// executable. Creates the venv and installs the pinned version on first
+/// use (or when the requirements file changed).
+pub fn ensure_peer(root: &Path) -> Result<PathBuf, String> {
+    let venv = root.join("bench/.venv");
+    let exe = venv.join("bin/scim2-server");
+    let req = requirements(root);
+    let wanted =
+        std::fs::read_to_string(&req).map_err(|e| format!("cannot read {}: {e}", req.display()))?;
+    let stamp = venv.join(".bench-requirements");
+    if exe.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(exe);
+    }
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    eprintln!(
+        "scim-bench: installing the peer into {} ({})",
+        venv.display(),
+        wanted.lines().find(|l| !l.starts_with('#')).unwrap_or("")
+    );
+    let status = Command::new(&python)
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    if !status.success() {
+        return Err(format!("{python} -m venv {} failed", venv.display()));
+    }
+    let status = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(&req)
+        .status()
+        .map_err(|e| format!("cannot run pip: {e}"))?;
+    if !status.success() || !exe.exists() {
+        return Err("pip install of the peer failed".into());
+    }
+    let _ = std::fs::write(&stamp, wanted);
+    Ok(exe)
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// Starts the peer on 127.0.0.1 (in-memory, no authentication: it accepts
+/// every request when started without `--bearer-token`).
+pub fn start_peer(exe: &Path) -> Result<Server, String> {
+    let port = free_port()?;
+    let mut child = Command::new(exe)
+        .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        // wsgiref logs one line per request on stderr.
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    if wait_for_line(
+        &mut child,
+        "Serving SCIM on http://",
+        Duration::from_secs(60),
+    )
+    .is_none()
+    {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err("scim2-server did not start".into());
+    }
+    Ok(Server {
+        name: "scim2-server",
+        child,
+        target: Target {
+            addr: format!("127.0.0.1:{port}"),
+            base: "/v2".into(),
+            token: None,
+        },
+        state_dir: None,
+    })
+}
+
+/// Bytes on disk of the key-value store in `state_dir` (every file but the
+/// compiled-component cache), and the file names counted.
+pub fn store_bytes(state_dir: &Path) -> (u64, Vec<String>) {
+    let mut total = 0;
+    let mut names = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(state_dir) {
+        for e in entries.flatten() {
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_file() {
+                total += meta.len();
+                names.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    (total, names)
+}
