@@ -66,19 +66,13 @@ pub fn read_all(repo: &Repo, kind: Kind, id: &str, buckets: u32) -> Result<Vec<S
     Ok(out)
 }
 
-/// Whether `user_id` is a member of each container in `ids`, in one batch.
-pub fn contains_each(repo: &Repo, kind: Kind, ids: &[String], user_id: &str) -> Result<Vec<bool>> {
-    let b = bucket_of(user_id);
-    let keys: Vec<String> = ids
-        .iter()
-        .map(|id| repo.keys.members(kind, id, b))
-        .collect();
-    Ok(repo
-        .store
-        .get_many(&keys)?
-        .into_iter()
-        .map(|raw| decode(raw.as_deref()).iter().any(|m| m.value == user_id))
-        .collect())
+/// Whether the raw bytes of a bucket hold member `user_id`, without parsing
+/// the bucket: the stored form is compact JSON `{"v":"<id>",…}`, and inside a
+/// JSON string a quote is always escaped, so `"v":"<id>"` occurs only as a
+/// member's value.
+pub fn bucket_has(bucket: &[u8], user_id: &str) -> bool {
+    let needle = format!("\"v\":{}", serde_json::Value::String(user_id.to_string()));
+    memchr::memmem::find(bucket, needle.as_bytes()).is_some()
 }
 
 /// Buckets an operation list touches (for the record's bitmap and for reads).
@@ -208,4 +202,33 @@ pub fn by_bucket(members: &[Member]) -> BTreeMap<u32, Vec<&Member>> {
         m.entry(bucket_of(&x.value)).or_default().push(x);
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_membership_is_found_without_parsing_and_never_inside_a_display() {
+        let id = "2819c223-7f76-453a-919d-413861904646";
+        let other = "0b6f1b1e-0000-4000-8000-00000000dead";
+        let tricky = Stored {
+            value: other.into(),
+            // A display that spells out the needle: quotes get escaped.
+            display: Some(format!("\"v\":\"{id}\"")),
+        };
+        let bucket = serde_json::to_vec(&vec![tricky.clone()]).unwrap();
+        assert!(!bucket_has(&bucket, id));
+        assert!(bucket_has(&bucket, other));
+        let with = serde_json::to_vec(&vec![
+            tricky,
+            Stored {
+                value: id.into(),
+                display: None,
+            },
+        ])
+        .unwrap();
+        assert!(bucket_has(&with, id));
+        assert!(!bucket_has(b"", id));
+    }
 }

@@ -27,6 +27,9 @@ pub struct Record {
     /// Member buckets that may hold members (bit i: bucket i). Only grows.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub buckets: u32,
+    /// The list chunk holding this id (so a delete reads one chunk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<usize>,
     /// The canonical document, without `members`, `groups` and `roles`.
     pub doc: Value,
 }
@@ -262,7 +265,7 @@ impl<'a> Repo<'a> {
     /// Append `id` to the list of `kind` (insertion order, stable across pages).
     /// The chunk is written before the count: a crash in between leaves a
     /// count one short, which the next change of that chunk repairs.
-    pub fn list_append(&self, kind: Kind, id: &str) -> Result<()> {
+    pub fn list_append(&self, kind: Kind, id: &str) -> Result<usize> {
         for _ in 0..MAX_RETRIES {
             let summary = self.summary(kind)?;
             let chunk = summary.counts.len().saturating_sub(1);
@@ -284,7 +287,8 @@ impl<'a> Repo<'a> {
                 Ok(Some(serde_json::to_vec(&ids).expect("ids")))
             })?;
             if !full {
-                return self.recount(kind, chunk);
+                self.recount(kind, chunk)?;
+                return Ok(chunk);
             }
             // The tail chunk is full: open the next one (idempotent) and retry.
             self.recount(kind, chunk + 1)?;
@@ -310,31 +314,38 @@ impl<'a> Repo<'a> {
         })
     }
 
-    /// Remove `id` (which was stored with list chunk hint unknown: scan the
-    /// summary's chunks from the newest, typically one or two reads).
-    pub fn list_remove(&self, kind: Kind, id: &str, chunk_hint: Option<usize>) -> Result<()> {
-        let summary = self.summary(kind)?;
-        let order: Vec<usize> = match chunk_hint {
-            Some(c) => vec![c],
-            None => (0..summary.counts.len()).rev().collect(),
-        };
-        for chunk in order {
-            let ckey = self.keys.list_chunk(kind, chunk);
-            let mut found = false;
-            self.update(&ckey, |cur| {
-                let mut ids: Vec<String> = cur
-                    .and_then(|c| serde_json::from_slice(c).ok())
-                    .unwrap_or_default();
-                let before = ids.len();
-                ids.retain(|x| x != id);
-                found = ids.len() != before;
-                Ok(found.then(|| serde_json::to_vec(&ids).expect("ids")))
-            })?;
-            if found {
-                return self.recount(kind, chunk);
+    /// Remove `id` from the list: from chunk `hint` (the record's) when it is
+    /// there, else by looking through the chunks from the newest.
+    pub fn list_remove(&self, kind: Kind, id: &str, hint: Option<usize>) -> Result<()> {
+        if let Some(c) = hint {
+            if self.remove_from_chunk(kind, id, c)? {
+                return Ok(());
+            }
+        }
+        let chunks = self.summary(kind)?.counts.len();
+        for c in (0..chunks).rev().filter(|c| Some(*c) != hint) {
+            if self.remove_from_chunk(kind, id, c)? {
+                return Ok(());
             }
         }
         Ok(())
+    }
+
+    fn remove_from_chunk(&self, kind: Kind, id: &str, chunk: usize) -> Result<bool> {
+        let mut found = false;
+        self.update(&self.keys.list_chunk(kind, chunk), |cur| {
+            let mut ids: Vec<String> = cur
+                .and_then(|c| serde_json::from_slice(c).ok())
+                .unwrap_or_default();
+            let before = ids.len();
+            ids.retain(|x| x != id);
+            found = ids.len() != before;
+            Ok(found.then(|| serde_json::to_vec(&ids).expect("ids")))
+        })?;
+        if found {
+            self.recount(kind, chunk)?;
+        }
+        Ok(found)
     }
 
     fn summary(&self, kind: Kind) -> Result<Summary> {
@@ -452,6 +463,28 @@ mod tests {
         s.reset_ops();
         r.list_page(Kind::User, CHUNK_SIZE * 6, 100).unwrap();
         assert!(s.ops().reads <= 3, "{:?}", s.ops());
+    }
+
+    #[test]
+    fn removal_with_the_records_chunk_reads_one_chunk() {
+        let s = MemStore::new();
+        let r = Repo::new(&s, "t", 0);
+        let mut chunk_of_7 = 0;
+        for i in 0..(CHUNK_SIZE * 6) {
+            let c = r.list_append(Kind::User, &format!("id{i}")).unwrap();
+            if i == 7 {
+                chunk_of_7 = c;
+            }
+        }
+        assert_eq!(chunk_of_7, 0);
+        s.reset_ops();
+        r.list_remove(Kind::User, "id7", Some(chunk_of_7)).unwrap();
+        // The chunk, its compare-and-swap, and the recount: not the other five chunks.
+        assert!(s.ops().reads <= 6, "{:?}", s.ops());
+        assert_eq!(r.list_total(Kind::User).unwrap(), CHUNK_SIZE * 6 - 1);
+        // A wrong hint still finds it.
+        r.list_remove(Kind::User, "id300", Some(0)).unwrap();
+        assert_eq!(r.list_total(Kind::User).unwrap(), CHUNK_SIZE * 6 - 2);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::schema::{self, Registry, ResourceType};
 use crate::store::Swap;
 use serde_json::{json, Map, Value};
 use std::cell::OnceCell;
+use std::collections::HashMap;
 
 /// Most ids a list scan reads per store round trip.
 const SCAN_BATCH: usize = 500;
@@ -189,7 +190,14 @@ fn location(base: &str, rt: &ResourceType, id: &str) -> String {
 }
 
 /// The full client view of a stored resource (before projection).
-fn render(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, w: &Wants) -> Result<Value> {
+fn render(
+    ctx: &Ctx,
+    kind: Kind,
+    id: &str,
+    rec: &Record,
+    w: &Wants,
+    ms: Option<UserMemberships>,
+) -> Result<Value> {
     let rt = ctx.rt(kind);
     let mut doc = rec.doc.clone();
     if kind == Kind::Role {
@@ -207,17 +215,17 @@ fn render(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, w: &Wants) -> Result<Va
     obj.insert("id".into(), Value::String(id.to_string()));
     match kind {
         Kind::User => {
-            if w.groups {
-                let groups = user_memberships(ctx, Kind::Group, id)?;
-                if !groups.is_empty() {
-                    obj.insert("groups".into(), Value::Array(groups));
-                }
+            let ms = match ms {
+                Some(ms) => ms,
+                None => memberships_of(ctx, &[id], w)?
+                    .remove(id)
+                    .unwrap_or_default(),
+            };
+            if !ms.groups.is_empty() {
+                obj.insert("groups".into(), Value::Array(ms.groups));
             }
-            if w.roles {
-                let roles = user_memberships(ctx, Kind::Role, id)?;
-                if !roles.is_empty() {
-                    obj.insert("roles".into(), Value::Array(roles));
-                }
+            if !ms.roles.is_empty() {
+                obj.insert("roles".into(), Value::Array(ms.roles));
             }
         }
         Kind::Group | Kind::Role => {
@@ -264,43 +272,103 @@ fn role_doc(ctx: &Ctx, id: &str) -> Result<Value> {
     Ok(d)
 }
 
-/// `User.groups` / `User.roles`: the user's membership list, confirmed
-/// against the containers (the list is a superset, see members.rs).
-fn user_memberships(ctx: &Ctx, container: Kind, user_id: &str) -> Result<Vec<Value>> {
-    let ids = ctx
-        .repo
-        .read_id_list(&ctx.repo.keys.memberships(container, user_id))?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
+/// `User.groups` and `User.roles` of one user.
+#[derive(Debug, Default)]
+struct UserMemberships {
+    groups: Vec<Value>,
+    roles: Vec<Value>,
+}
+
+/// `User.groups` / `User.roles` of many users in two batched store reads:
+/// the users' membership lists, then the member buckets and group records
+/// they name. Each list entry is confirmed against the bucket (the lists are
+/// supersets, see members.rs) by a byte search, without parsing the bucket.
+fn memberships_of(ctx: &Ctx, ids: &[&str], w: &Wants) -> Result<HashMap<String, UserMemberships>> {
+    let mut out: HashMap<String, UserMemberships> = HashMap::new();
+    let mut containers = Vec::new();
+    if w.groups {
+        containers.push(Kind::Group);
     }
-    let present = members::contains_each(&ctx.repo, container, &ids, user_id)?;
-    let ids: Vec<String> = ids
-        .into_iter()
-        .zip(present)
-        .filter_map(|(id, p)| p.then_some(id))
+    if w.roles {
+        containers.push(Kind::Role);
+    }
+    if containers.is_empty() || ids.is_empty() {
+        return Ok(out);
+    }
+    let mut keys = Vec::with_capacity(ids.len() * containers.len());
+    let mut owners = Vec::with_capacity(keys.capacity());
+    for id in ids {
+        for c in &containers {
+            keys.push(ctx.repo.keys.memberships(*c, id));
+            owners.push((*id, *c));
+        }
+    }
+    // (user, container kind, container id) for every listed membership.
+    let mut pairs: Vec<(&str, Kind, String)> = Vec::new();
+    for ((uid, c), raw) in owners.into_iter().zip(ctx.repo.store.get_many(&keys)?) {
+        let listed: Vec<String> = raw
+            .and_then(|r| serde_json::from_slice(&r).ok())
+            .unwrap_or_default();
+        pairs.extend(listed.into_iter().map(|cid| (uid, c, cid)));
+    }
+    if pairs.is_empty() {
+        return Ok(out);
+    }
+    let mut group_ids: Vec<String> = pairs
+        .iter()
+        .filter(|(_, c, _)| *c == Kind::Group)
+        .map(|(_, _, g)| g.clone())
         .collect();
-    let mut out = Vec::new();
-    match container {
-        Kind::Group => {
-            let recs = ctx.repo.load_many(Kind::Group, &ids)?;
-            for (id, rec) in ids.iter().zip(recs) {
-                let Some(rec) = rec else { continue }; // group deleted
+    group_ids.sort();
+    group_ids.dedup();
+    let mut keys: Vec<String> = pairs
+        .iter()
+        .map(|(uid, c, cid)| ctx.repo.keys.members(*c, cid, bucket_of(uid)))
+        .collect();
+    keys.extend(
+        group_ids
+            .iter()
+            .map(|g| ctx.repo.keys.record(Kind::Group, g)),
+    );
+    let mut raws = ctx.repo.store.get_many(&keys)?;
+    let group_recs: HashMap<&str, Record> = group_ids
+        .iter()
+        .zip(raws.split_off(pairs.len()))
+        .filter_map(|(g, raw)| Some((g.as_str(), Record::decode(&raw?).ok()?)))
+        .collect();
+    let catalog = if pairs.iter().any(|(_, c, _)| *c == Kind::Role) {
+        Some(ctx.catalog()?)
+    } else {
+        None
+    };
+    for ((uid, c, cid), bucket) in pairs.iter().zip(raws) {
+        if !bucket
+            .as_deref()
+            .is_some_and(|b| members::bucket_has(b, uid))
+        {
+            continue;
+        }
+        let entry = out.entry(uid.to_string()).or_default();
+        match c {
+            Kind::Group => {
+                let Some(rec) = group_recs.get(cid.as_str()) else {
+                    continue;
+                }; // deleted
                 let mut v = json!({
-                    "value": id,
-                    "$ref": location(ctx.base(), &ctx.registry.group, id),
+                    "value": cid,
+                    "$ref": location(ctx.base(), &ctx.registry.group, cid),
                     "type": "direct",
                 });
                 if let Some(d) = rec.doc.get("displayName") {
                     v["display"] = d.clone();
                 }
-                out.push(v);
+                entry.groups.push(v);
             }
-        }
-        _ => {
-            let catalog = ctx.catalog()?;
-            for id in &ids {
-                let Some(def) = catalog.get(id) else { continue };
-                out.push(json!({
+            _ => {
+                let Some(def) = catalog.and_then(|cat| cat.get(cid)) else {
+                    continue;
+                };
+                entry.roles.push(json!({
                     "value": def.id,
                     "$ref": location(ctx.base(), &ctx.registry.role, &def.id),
                     "display": def.display_name,
@@ -315,7 +383,7 @@ fn user_memberships(ctx: &Ctx, container: Kind, user_id: &str) -> Result<Vec<Val
 fn respond_one(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, status: u16) -> Result<Response> {
     let rt = ctx.rt(kind);
     let proj = query_projection(ctx, kind)?;
-    let mut doc = render(ctx, kind, id, rec, &wants(&proj, rt, false))?;
+    let mut doc = render(ctx, kind, id, rec, &wants(&proj, rt, false), None)?;
     proj.apply(rt, &mut doc);
     let mut r = Response::json(status, &doc).with_header("etag", rec.etag());
     if status == 201 {
@@ -345,6 +413,7 @@ fn empty_role_record() -> Record {
     Record {
         rev: 0,
         buckets: 0,
+        chunk: None,
         doc: json!({}),
     }
 }
@@ -501,9 +570,21 @@ fn load_docs(ctx: &Ctx, kind: Kind, ids: &[String], w: &Wants) -> Result<Vec<Val
             .cloned()
             .collect();
         let recs = ctx.repo.load_many(kind, &batch)?;
+        let found: Vec<&str> = batch
+            .iter()
+            .zip(&recs)
+            .filter(|(_, r)| r.is_some())
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let mut ms = if kind == Kind::User {
+            memberships_of(ctx, &found, w)?
+        } else {
+            HashMap::new()
+        };
         for (id, rec) in batch.iter().zip(recs) {
             if let Some(rec) = rec {
-                out.push(render(ctx, kind, id, &rec, w)?);
+                let m = (kind == Kind::User).then(|| ms.remove(id.as_str()).unwrap_or_default());
+                out.push(render(ctx, kind, id, &rec, w, m)?);
             }
         }
     }
@@ -521,7 +602,7 @@ fn role_docs(ctx: &Ctx, w: &Wants) -> Result<Vec<Value>> {
     let mut docs = Vec::with_capacity(ids.len());
     for (id, rec) in ids.iter().zip(recs) {
         let rec = rec.unwrap_or_else(empty_role_record);
-        docs.push(render(ctx, Kind::Role, id, &rec, w)?);
+        docs.push(render(ctx, Kind::Role, id, &rec, w, None)?);
     }
     Ok(docs)
 }
@@ -731,7 +812,7 @@ fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     // Order (docs/storage.md): claims and indexes, list slot, users' lists,
     // the record, then member buckets.
     index_before(ctx, kind, &id, &Indexed::default(), &new_ix)?;
-    ctx.repo.list_append(kind, &id)?;
+    let chunk = ctx.repo.list_append(kind, &id)?;
     for uid in added_ids(&ops) {
         ctx.repo
             .update_id_list(&ctx.repo.keys.memberships(kind, &uid), &id, true)?;
@@ -739,6 +820,7 @@ fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     let rec = Record {
         rev: 1,
         buckets: members::added_bits(&ops),
+        chunk: Some(chunk),
         doc,
     };
     if ctx.repo.swap_record(kind, &id, None, &rec)? != Swap::Done {
@@ -793,6 +875,7 @@ fn write(ctx: &Ctx, kind: Kind, id: &str, how: Write) -> Result<Response> {
         let rec = Record {
             rev: old.rev + 1,
             buckets: old.buckets | members::added_bits(&ops),
+            chunk: old.chunk,
             doc,
         };
         match ctx.repo.swap_record(kind, &id, raw.as_deref(), &rec)? {
@@ -1009,7 +1092,7 @@ fn delete(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
         Kind::Role => unreachable!("DELETE on roles answers 405 before this"),
     }
     index_after(ctx, kind, id, &ix, &Indexed::default())?;
-    ctx.repo.list_remove(kind, id, None)?;
+    ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
     Ok(Response::empty(204))
 }
 
