@@ -94,6 +94,14 @@ impl Response {
             body: serde_json::to_vec(body).unwrap_or_default(),
         }
     }
+    /// A response whose body is already serialised JSON.
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            headers: vec![("content-type".into(), SCIM_CONTENT_TYPE.into())],
+            body,
+        }
+    }
     pub fn empty(status: u16) -> Response {
         Response {
             status,

@@ -39,6 +39,33 @@ impl Stored {
     }
 }
 
+/// A member as the client sees it, serialised without a JSON tree.
+#[derive(Serialize)]
+struct MemberOut<'a> {
+    value: &'a str,
+    #[serde(rename = "$ref")]
+    reference: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// Append `members` as a JSON array to `out` (the same shape as
+/// [`Stored::to_json`], written directly).
+pub fn write_json(out: &mut Vec<u8>, members: &[Stored], base_url: &str) {
+    let items: Vec<MemberOut> = members
+        .iter()
+        .map(|m| MemberOut {
+            value: &m.value,
+            reference: format!("{base_url}/Users/{}", m.value),
+            display: m.display.as_deref(),
+            kind: "User",
+        })
+        .collect();
+    serde_json::to_writer(out, &items).expect("members serialise");
+}
+
 /// Bit of a bucket in `Record::buckets`.
 pub fn bit(bucket: u32) -> u32 {
     1 << bucket

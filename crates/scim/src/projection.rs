@@ -111,6 +111,16 @@ impl Projection {
         let Some(obj) = doc.as_object_mut() else {
             return;
         };
+        if self.mode == Mode::All && !schema_has_hidden_subattributes(rt) {
+            // No parameters: only `returned: never` attributes go, and none
+            // of them has a sub-attribute to look into. Skipping the walk
+            // matters for a group of 10,000 members.
+            obj.retain(|k, _| {
+                !rt.attribute(None, k)
+                    .is_some_and(|(_, a)| a.returned == Returned::Never)
+            });
+            return;
+        }
         let keys: Vec<String> = obj.keys().cloned().collect();
         for key in keys {
             if key.eq_ignore_ascii_case("schemas") {
@@ -680,4 +690,25 @@ mod tests {
         let d = project(Some("userName.x"), None);
         assert_eq!(d, project(None, None));
     }
+}
+
+/// Whether any sub-attribute of `rt` is `returned: never` or `request`
+/// (then even a parameterless projection must walk the document).
+fn schema_has_hidden_subattributes(rt: &ResourceType) -> bool {
+    let hidden = |a: &Attribute| {
+        a.sub_attributes
+            .iter()
+            .any(|s| matches!(s.returned, Returned::Never | Returned::Request))
+    };
+    rt.schema.attributes.iter().any(hidden)
+        || rt.extensions.iter().any(|(s, _)| {
+            s.attributes
+                .iter()
+                .any(|a| hidden(a) || matches!(a.returned, Returned::Never | Returned::Request))
+        })
+        || rt
+            .schema
+            .attributes
+            .iter()
+            .any(|a| a.returned == Returned::Request)
 }

@@ -383,9 +383,27 @@ fn memberships_of(ctx: &Ctx, ids: &[&str], w: &Wants) -> Result<HashMap<String, 
 fn respond_one(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, status: u16) -> Result<Response> {
     let rt = ctx.rt(kind);
     let proj = query_projection(ctx, kind)?;
-    let mut doc = render(ctx, kind, id, rec, &wants(&proj, rt, false), None)?;
+    let mut w = wants(&proj, rt, false);
+    // Without projection parameters, members are written straight from the
+    // buckets into the body instead of through a JSON tree: a group of
+    // 10,000 members would otherwise cost most of the request.
+    let direct_members = kind != Kind::User && proj.is_default() && w.members;
+    if direct_members {
+        w.members = false;
+    }
+    let mut doc = render(ctx, kind, id, rec, &w, None)?;
     proj.apply(rt, &mut doc);
-    let mut r = Response::json(status, &doc).with_header("etag", rec.etag());
+    let mut body = serde_json::to_vec(&doc).map_err(|e| ScimError::internal(e.to_string()))?;
+    if direct_members {
+        let ms = members::read_all(&ctx.repo, kind, id, rec.buckets)?;
+        if !ms.is_empty() && body.last() == Some(&b'}') {
+            body.pop();
+            body.extend_from_slice(b",\"members\":");
+            members::write_json(&mut body, &ms, ctx.base());
+            body.push(b'}');
+        }
+    }
+    let mut r = Response::json_bytes(status, body).with_header("etag", rec.etag());
     if status == 201 {
         r = r.with_header("location", location(ctx.base(), rt, id));
     }
