@@ -443,6 +443,27 @@ fn lookup<'r>(rt: &'r ResourceType, c: Container, name: &str) -> Option<&'r Attr
     }
 }
 
+/// Whether any sub-attribute of `rt` is `returned: never` or `request`
+/// (then even a parameterless projection must walk the document).
+fn schema_has_hidden_subattributes(rt: &ResourceType) -> bool {
+    let hidden = |a: &Attribute| {
+        a.sub_attributes
+            .iter()
+            .any(|s| matches!(s.returned, Returned::Never | Returned::Request))
+    };
+    rt.schema.attributes.iter().any(hidden)
+        || rt.extensions.iter().any(|(s, _)| {
+            s.attributes
+                .iter()
+                .any(|a| hidden(a) || matches!(a.returned, Returned::Never | Returned::Request))
+        })
+        || rt
+            .schema
+            .attributes
+            .iter()
+            .any(|a| a.returned == Returned::Request)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -690,25 +711,4 @@ mod tests {
         let d = project(Some("userName.x"), None);
         assert_eq!(d, project(None, None));
     }
-}
-
-/// Whether any sub-attribute of `rt` is `returned: never` or `request`
-/// (then even a parameterless projection must walk the document).
-fn schema_has_hidden_subattributes(rt: &ResourceType) -> bool {
-    let hidden = |a: &Attribute| {
-        a.sub_attributes
-            .iter()
-            .any(|s| matches!(s.returned, Returned::Never | Returned::Request))
-    };
-    rt.schema.attributes.iter().any(hidden)
-        || rt.extensions.iter().any(|(s, _)| {
-            s.attributes
-                .iter()
-                .any(|a| hidden(a) || matches!(a.returned, Returned::Never | Returned::Request))
-        })
-        || rt
-            .schema
-            .attributes
-            .iter()
-            .any(|a| a.returned == Returned::Request)
 }
