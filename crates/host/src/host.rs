@@ -146,10 +146,10 @@ impl HostState {
         Ok(())
     }
 
-    /// Runs a blocking backend call on a store resource.
+    /// Runs a backend call on a store resource (inline: a backend that may
+    /// wait moves the wait off the worker itself, see `kv::blocking`).
     fn with_store<R>(&mut self, r: &Resource<Store>, f: impl FnOnce(&Store) -> R) -> Result<R> {
-        let store = self.table.get(r)?;
-        Ok(blocking(|| f(store)))
+        Ok(f(self.table.get(r)?))
     }
 }
 
@@ -169,15 +169,6 @@ impl WasiHttpView for HostState {
             table: &mut self.table,
             hooks: &mut self.hooks,
         }
-    }
-}
-
-/// Runs blocking storage I/O without stalling other tasks on this worker.
-pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
     }
 }
 
@@ -380,7 +371,7 @@ impl atomics::Host for HostState {
         value: Vec<u8>,
     ) -> Result<std::result::Result<(), atomics::CasError>> {
         let cas = self.table.delete(cas)?;
-        match blocking(|| cas.swap(&value)) {
+        match cas.swap(&value) {
             Ok(()) => Ok(Ok(())),
             Err(Ok(fresh)) => {
                 let r = self.table.push(fresh)?;

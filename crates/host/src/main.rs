@@ -13,6 +13,7 @@ mod outbound;
 mod router;
 mod runtime_config;
 mod server;
+mod stdio;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -21,7 +22,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use wasmtime::component::Linker;
-use wasmtime::{bail, format_err, Config, Engine, Result};
+use wasmtime::{
+    bail, format_err, Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    Result,
+};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::host::{ComponentEnv, HostState};
@@ -54,6 +58,10 @@ Options:
 Environment:
   SPIN_VARIABLE_<NAME>            Value of the application variable <name>
                                   (overrides its default)
+  SCIM_HOST_POOLING=0             Allocate each instance on demand instead of
+                                  from the pooling allocator (the default;
+                                  up to 1000 instances at once, further
+                                  requests wait for a slot)
 
 The manifest's HTTP triggers, `key_value_stores`, `files`, `environment`,
 `variables` and `allowed_outbound_hosts` are honoured; each request runs in
@@ -156,11 +164,90 @@ fn main() -> ExitCode {
 /// thread and an abandoned request can be cancelled.
 const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// The most guest instances alive at once: the pooling allocator's slot
+/// count. Requests beyond it wait for a slot (see `App::slots`).
+pub const MAX_INSTANCES: u32 = 1000;
+
+/// Linear memories and tables in the pool.
+const TOTAL_MEMORIES: u32 = MAX_INSTANCES;
+const TOTAL_TABLES: u32 = 2 * MAX_INSTANCES;
+
+/// How many instances of a component with these needs fit in the pool at
+/// once (at most [`MAX_INSTANCES`]).
+fn slots_for(needs: Option<wasmtime::ResourcesRequired>) -> u32 {
+    let Some(needs) = needs else {
+        return MAX_INSTANCES;
+    };
+    let fit = |total: u32, each: u32| total.checked_div(each).unwrap_or(u32::MAX);
+    MAX_INSTANCES
+        .min(fit(TOTAL_MEMORIES, needs.num_memories))
+        .min(fit(TOTAL_TABLES, needs.num_tables))
+        .max(1)
+}
+
+/// The pooling instance allocator, as Spin configures it: every slot
+/// (instance metadata, linear memories, tables, async stacks) is reserved
+/// once at startup and reused, so a fresh instance per request costs no
+/// mmap/munmap; linear memories start from a copy-on-write image of the
+/// component's data and are reset, not unmapped, when the instance ends.
+fn pooling_config() -> PoolingAllocationConfig {
+    const MIB: usize = 1 << 20;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(MAX_INSTANCES)
+        // A componentized wasip1 module is a handful of core instances
+        // (the module, the preview1 adapter, shims), one or two memories
+        // and a few tables; the per-component limits leave ample room for
+        // a composed component.
+        .total_core_instances(8 * MAX_INSTANCES)
+        .total_memories(TOTAL_MEMORIES)
+        .total_tables(TOTAL_TABLES)
+        .total_stacks(MAX_INSTANCES)
+        // No GC proposals in a Spin component; a few heaps in case.
+        .total_gc_heaps(16)
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(16)
+        .max_tables_per_component(32)
+        .max_memories_per_module(2)
+        .max_tables_per_module(4)
+        .table_elements(100_000)
+        .max_component_instance_size(10 * MIB)
+        .max_core_instance_size(10 * MIB)
+        // The same ceiling as on-demand allocation (a 32-bit memory's
+        // maximum): a guest can grow exactly as far as before.
+        .max_memory_size(4 << 30)
+        // Reset only the pages a request dirtied (PAGEMAP_SCAN, Linux
+        // 6.7+) with memset, up to this much, instead of madvise: the next
+        // instance in the slot takes no page faults on them.
+        .pagemap_scan(Enabled::Auto)
+        .linear_memory_keep_resident(8 * MIB)
+        .table_keep_resident(MIB);
+    pool
+}
+
+/// The engine, with the pooling allocator unless `SCIM_HOST_POOLING=0` or
+/// the system refuses its virtual memory reservation (e.g. a low
+/// `ulimit -v`), in which case instances are allocated on demand.
 fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
-    let engine = Engine::new(&config)?;
+    let pooling = std::env::var("SCIM_HOST_POOLING").map_or(true, |v| v != "0");
+    let engine = if pooling {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
+        match Engine::new(&config) {
+            Ok(engine) => engine,
+            Err(e) => {
+                eprintln!(
+                    "scim-host: warning: cannot create the pooling instance allocator \
+                     ({e}); allocating instances on demand (slower)"
+                );
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                Engine::new(&config)?
+            }
+        }
+    } else {
+        Engine::new(&config)?
+    };
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("epoch-ticker".into())
@@ -212,11 +299,13 @@ async fn run(args: Args) -> Result<()> {
     let cache = component::ArtifactCache::new(state_dir.join("cache"));
     let staging_root = std::env::temp_dir().join(format!("scim-host-{}", std::process::id()));
     let mut runtimes: HashMap<String, Arc<ComponentRuntime>> = HashMap::new();
+    let mut max_running = MAX_INSTANCES;
     for id in &used {
         let def = &manifest.components[id];
         let wasm = args.wasm.clone().unwrap_or_else(|| def.source.clone());
         let (loaded, took) = component::timed(|| component::load(&engine, &wasm, Some(&cache)));
         let (component, from) = loaded?;
+        max_running = max_running.min(slots_for(component.resources_required()));
         let how = match from {
             component::LoadedFrom::Cache => "loaded from cache",
             component::LoadedFrom::Compiled {
@@ -337,13 +426,19 @@ async fn run(args: Args) -> Result<()> {
         );
     }
 
-    let app = Arc::new(App::new(router, components, args.quiet, local));
+    let app = Arc::new(App::new(
+        router,
+        components,
+        args.quiet,
+        local,
+        max_running as usize,
+    ));
     server::serve(app, listener, server::shutdown_signal()).await?;
 
     server::flush_request_log();
     eprintln!("scim-host: shutting down");
     for store in stores.values() {
-        host::blocking(|| store.flush());
+        kv::blocking(|| store.flush());
     }
     let _ = std::fs::remove_dir_all(&staging_root);
     Ok(())
@@ -355,6 +450,43 @@ mod tests {
 
     fn args(list: &[&str]) -> std::result::Result<Command, String> {
         parse_args(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn instance_slots_fit_the_pool() {
+        let needs = |num_memories, num_tables| {
+            Some(wasmtime::ResourcesRequired {
+                num_memories,
+                max_initial_memory_size: Some(18),
+                num_tables,
+                max_initial_table_size: Some(493),
+            })
+        };
+        assert_eq!(slots_for(None), MAX_INSTANCES);
+        // The spin-scim component: one memory, two tables.
+        assert_eq!(slots_for(needs(1, 2)), MAX_INSTANCES);
+        assert_eq!(slots_for(needs(0, 0)), MAX_INSTANCES);
+        assert_eq!(slots_for(needs(2, 1)), TOTAL_MEMORIES / 2);
+        assert_eq!(slots_for(needs(1, 8)), TOTAL_TABLES / 8);
+        assert_eq!(slots_for(needs(u32::MAX, 1)), 1);
+    }
+
+    /// The engine comes up whether or not the pooling allocator's
+    /// reservation is possible here (it falls back to on-demand), and
+    /// instances come and go.
+    #[tokio::test]
+    async fn engine_starts_and_instantiates() {
+        let engine = engine().unwrap();
+        // The empty component (header only).
+        let component = wasmtime::component::Component::new(&engine, b"\0asm\x0d\0\x01\0").unwrap();
+        let linker = Linker::<()>::new(&engine);
+        for _ in 0..3 {
+            let mut store = wasmtime::Store::new(&engine, ());
+            linker
+                .instantiate_async(&mut store, &component)
+                .await
+                .unwrap();
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST};
 use hyper::server::conn::http1;
 use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use wasmtime::{format_err, Result, Store};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::io::TokioIo;
@@ -25,6 +25,7 @@ use wasmtime_wasi_http::WasiHttpView;
 
 use crate::host::{ComponentEnv, HostState};
 use crate::router::{RouteMatch, Router};
+use crate::stdio::GuestStderr;
 
 /// Everything needed to run one component per request.
 pub struct ComponentRuntime {
@@ -44,6 +45,10 @@ pub struct App {
     /// Cloned into each running guest task; the count tells how many are
     /// still running at shutdown.
     inflight: Arc<()>,
+    /// One permit per instance slot of the engine's pooling allocator: a
+    /// request beyond that many running guests waits for a slot instead of
+    /// failing to instantiate.
+    slots: Arc<Semaphore>,
 }
 
 impl App {
@@ -52,6 +57,7 @@ impl App {
         components: Vec<Arc<ComponentRuntime>>,
         quiet: bool,
         local_addr: SocketAddr,
+        max_instances: usize,
     ) -> Self {
         App {
             router,
@@ -59,6 +65,7 @@ impl App {
             quiet,
             local_addr,
             inflight: Arc::new(()),
+            slots: Arc::new(Semaphore::new(max_instances)),
         }
     }
 }
@@ -149,11 +156,21 @@ fn log_request(method: &str, path: &str, status: u16, elapsed: Duration) {
             .name("request-log".into())
             .spawn(move || {
                 use std::io::Write;
-                for line in rx {
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "{line}");
+                // Lines that queued up meanwhile go out in one write; the
+                // output is flushed whenever the queue is empty.
+                let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
+                while let Ok(mut line) = rx.recv() {
+                    let mut written = 0;
+                    loop {
+                        let _ = writeln!(out, "{line}");
+                        written += 1;
+                        match rx.try_recv() {
+                            Ok(next) => line = next,
+                            Err(_) => break,
+                        }
+                    }
                     let _ = out.flush();
-                    LOG_PENDING.fetch_sub(1, Ordering::SeqCst);
+                    LOG_PENDING.fetch_sub(written, Ordering::SeqCst);
                 }
             })
             .ok()
@@ -254,22 +271,33 @@ impl App {
         for k in forged {
             parts.headers.remove(k);
         }
-        let mut set = |name: &str, value: &str| -> Result<()> {
-            parts.headers.insert(
-                HeaderName::from_bytes(name.as_bytes())?,
-                HeaderValue::from_str(value)?,
-            );
+        let mut set = |name: HeaderName, value: &str| -> Result<()> {
+            parts.headers.insert(name, HeaderValue::from_str(value)?);
             Ok(())
         };
-        set("spin-full-url", &full_url)?;
-        set("spin-path-info", &m.path_info)?;
-        set("spin-matched-route", m.matched_route)?;
-        set("spin-base-path", self.router.base())?;
-        set("spin-raw-component-route", m.raw)?;
-        set("spin-component-route", m.component_route)?;
-        set("spin-client-addr", &client.to_string())?;
+        // Static names: no parsing or allocation per request.
+        set(HeaderName::from_static("spin-full-url"), &full_url)?;
+        set(HeaderName::from_static("spin-path-info"), &m.path_info)?;
+        set(
+            HeaderName::from_static("spin-matched-route"),
+            m.matched_route,
+        )?;
+        set(
+            HeaderName::from_static("spin-base-path"),
+            self.router.base(),
+        )?;
+        set(HeaderName::from_static("spin-raw-component-route"), m.raw)?;
+        set(
+            HeaderName::from_static("spin-component-route"),
+            m.component_route,
+        )?;
+        set(
+            HeaderName::from_static("spin-client-addr"),
+            &client.to_string(),
+        )?;
         for (name, value) in &m.params {
-            set(&format!("spin-path-match-{name}"), value)?;
+            let name = format!("spin-path-match-{name}");
+            set(HeaderName::from_bytes(name.as_bytes())?, value)?;
         }
         Ok(Request::from_parts(parts, body))
     }
@@ -280,19 +308,24 @@ impl App {
         req: Request<Incoming>,
     ) -> Result<Response<HyperOutgoingBody>> {
         let rt = self.components[m.target].clone();
+        let slot = self.slots.clone().acquire_owned().await?;
 
         let mut wasi = WasiCtxBuilder::new();
-        wasi.inherit_stdout().inherit_stderr();
+        wasi.inherit_stdout().stderr(GuestStderr);
         for (k, v) in &rt.environment {
             wasi.env(k, v);
         }
         for (host_dir, guest) in &rt.preopens {
             wasi.preopened_dir(host_dir, guest, FsPerms::ReadOnly)?;
         }
-        let mut store = Store::new(
-            rt.pre.engine(),
-            HostState::new(wasi.build(), rt.env.clone()),
-        );
+        let mut guest = Guest {
+            store: Store::new(
+                rt.pre.engine(),
+                HostState::new(wasi.build(), rt.env.clone()),
+            ),
+            _slot: slot,
+        };
+        let store = &mut guest.store;
         // Yield to the runtime at every epoch tick (see `EPOCH_TICK`).
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
@@ -312,13 +345,14 @@ impl App {
         let task = tokio::task::spawn(async move {
             let _inflight = token;
             let result: Result<()> = async {
-                let proxy = pre.instantiate_async(&mut store).await?;
+                let proxy = pre.instantiate_async(&mut guest.store).await?;
                 proxy
                     .wasi_http_incoming_handler()
-                    .call_handle(&mut store, req, out)
+                    .call_handle(&mut guest.store, req, out)
                     .await
             }
             .await;
+            drop(guest);
             if let Err(e) = &result {
                 eprintln!("scim-host: component {id:?} failed: {e:?}");
             }
@@ -347,6 +381,14 @@ impl App {
             }
         }
     }
+}
+
+/// A request's store and the pool slot it runs in. Fields drop in order:
+/// the instance returns its slot to the allocator before the permit lets
+/// another request take it.
+struct Guest {
+    store: Store<HostState>,
+    _slot: OwnedSemaphorePermit,
 }
 
 /// Aborts a task when dropped, unless disarmed.

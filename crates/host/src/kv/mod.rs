@@ -44,8 +44,30 @@ pub enum SwapOutcome {
     Conflict(Option<Vec<u8>>),
 }
 
-/// A key-value store for one label. All methods block; callers on an async
-/// runtime use `tokio::task::block_in_place`.
+/// Whether the current thread is a worker of a multi-threaded tokio
+/// runtime (where a long wait would stall other requests' tasks).
+pub fn on_async_worker() -> bool {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
+}
+
+/// Runs a call that may wait (network I/O, another process's lock)
+/// without stalling other tasks on this worker: on a multi-threaded
+/// runtime the worker hands its other tasks to another thread first
+/// (`block_in_place`); elsewhere `f` simply runs.
+pub fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    if on_async_worker() {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
+/// A key-value store for one label. Methods are synchronous and are called
+/// directly from the async runtime's worker threads: a backend whose calls
+/// may wait for long (network I/O, lock waits) wraps the wait in
+/// [`blocking`] itself, so that short calls (a SQLite read) pay no thread
+/// handoff.
 pub trait KvBackend: Send + Sync {
     fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>>;
     fn set(&self, key: &str, value: &[u8]) -> KvResult<()>;

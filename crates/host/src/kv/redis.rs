@@ -34,9 +34,14 @@ impl RedisStore {
         })
     }
 
-    /// Runs `f` on a pooled connection. A connection that saw an error is
-    /// dropped rather than reused (it may hold a WATCH or a half-read reply).
+    /// Runs `f` on a pooled connection, off the async runtime's worker (a
+    /// network round trip). A connection that saw an error is dropped
+    /// rather than reused (it may hold a WATCH or a half-read reply).
     fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> KvResult<T> {
+        super::blocking(|| self.with_conn_here(f))
+    }
+
+    fn with_conn_here<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> KvResult<T> {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match pooled {
             Some(c) => c,

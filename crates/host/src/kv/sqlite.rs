@@ -6,27 +6,147 @@
 //! read-modify-write (compare-and-swap, increment) runs in a
 //! `BEGIN IMMEDIATE` transaction, so it stays atomic when several host
 //! processes share the file.
+//!
+//! Calls run inline on the async worker that makes them (a point read or
+//! write takes microseconds; a thread handoff per call cost more than the
+//! call), first without waiting for locks. Only when SQLite reports the
+//! database busy (another process holds the write lock) is the call
+//! repeated off the worker with the busy timeout (see [`SqliteDb::run`]).
+//!
+//! WAL checkpoints (copying the log back into the database file, with an
+//! fsync) run on a background thread with its own connection instead of
+//! inside whichever write crossed SQLite's auto-checkpoint threshold, so
+//! no request pays for them.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
 use super::{KvBackend, KvError, KvResult, SwapOutcome};
 
 /// How long a writer waits for another connection's lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Batches up to this many keys run inline on an async worker; larger ones
+/// (and listing every key) run off it, as they may take milliseconds.
+const INLINE_BATCH_MAX: usize = 64;
+
+/// How long the checkpointer lets writes gather after the first one.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
+
 fn sql_err(e: rusqlite::Error) -> KvError {
     KvError::Other(format!("sqlite: {e}"))
 }
 
+/// Why one attempt at a call failed.
+enum Fail {
+    Sql(rusqlite::Error),
+    Kv(KvError),
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Self {
+        Fail::Sql(e)
+    }
+}
+
+impl From<KvError> for Fail {
+    fn from(e: KvError) -> Self {
+        Fail::Kv(e)
+    }
+}
+
+impl Fail {
+    /// Another connection holds a lock the attempt needed. Nothing was
+    /// written: autocommit statements did not run, and a transaction that
+    /// failed (at `BEGIN IMMEDIATE`, a read or `COMMIT`) was rolled back.
+    fn is_busy(&self) -> bool {
+        matches!(self, Fail::Sql(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+    }
+
+    fn into_kv(self) -> KvError {
+        match self {
+            Fail::Sql(e) => sql_err(e),
+            Fail::Kv(e) => e,
+        }
+    }
+}
+
+type Attempt<T> = std::result::Result<T, Fail>;
+
+/// A transaction begun and committed with cached statements (no SQL is
+/// parsed per call), rolled back when dropped uncommitted.
+struct Tx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> Tx<'c> {
+    /// `BEGIN` (a read snapshot from the first read on), or
+    /// `BEGIN IMMEDIATE`: the write lock up front.
+    fn begin(conn: &'c Connection, behavior: TransactionBehavior) -> Attempt<Self> {
+        let sql = match behavior {
+            TransactionBehavior::Immediate => "BEGIN IMMEDIATE",
+            TransactionBehavior::Exclusive => "BEGIN EXCLUSIVE",
+            _ => "BEGIN",
+        };
+        conn.prepare_cached(sql)?.execute([])?;
+        Ok(Tx { conn, open: true })
+    }
+
+    fn commit(self) -> Attempt<()> {
+        self.end("COMMIT")
+    }
+
+    fn rollback(self) -> Attempt<()> {
+        self.end("ROLLBACK")
+    }
+
+    fn end(mut self, sql: &str) -> Attempt<()> {
+        self.conn.prepare_cached(sql)?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        // SQLite may have rolled back already (some errors do).
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// One SQLite database file (shared by every label stored in it).
 pub struct SqliteDb {
+    /// The one connection of this process. Its busy timeout is zero except
+    /// while a call runs on the slow path.
     conn: Mutex<Connection>,
+    /// Set while a slow-path call holds `conn` (it may wait up to
+    /// [`BUSY_TIMEOUT`] for another process): calls from async workers then
+    /// queue off the worker too instead of blocking it on the mutex.
+    slow: AtomicBool,
     location: Option<PathBuf>,
+    /// Wakes the checkpointer after a write (file databases only).
+    wrote: Option<SyncSender<()>>,
+    /// Checkpoints the background thread has run.
+    #[cfg_attr(not(test), allow(dead_code))]
+    checkpoints: Arc<AtomicU64>,
 }
 
 impl SqliteDb {
@@ -57,7 +177,8 @@ impl SqliteDb {
             let _mode: String = conn
                 .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
                 .map_err(sql_err)?;
-            conn.execute_batch("PRAGMA synchronous=NORMAL;")
+            // Checkpoints are the background thread's (see the module doc).
+            conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;")
                 .map_err(sql_err)?;
         }
         conn.execute(
@@ -70,10 +191,76 @@ impl SqliteDb {
             [],
         )
         .map_err(sql_err)?;
+        conn.busy_timeout(Duration::ZERO).map_err(sql_err)?;
+        let checkpoints = Arc::new(AtomicU64::new(0));
+        let wrote = match &location {
+            Some(path) => {
+                let (tx, rx) = sync_channel(1);
+                let checkpointer = Connection::open(path).map_err(sql_err)?;
+                let count = checkpoints.clone();
+                std::thread::Builder::new()
+                    .name("sqlite-checkpoint".into())
+                    .spawn(move || checkpoint_loop(checkpointer, rx, count))
+                    .map_err(|e| KvError::Other(format!("cannot start the checkpointer: {e}")))?;
+                Some(tx)
+            }
+            None => None,
+        };
         Ok(Arc::new(SqliteDb {
             conn: Mutex::new(conn),
+            slow: AtomicBool::new(false),
             location,
+            wrote,
+            checkpoints,
         }))
+    }
+
+    /// [`Self::run_sized`] for a call that may write: wakes the
+    /// checkpointer.
+    fn write<T>(&self, short: bool, f: impl FnMut(&mut Connection) -> Attempt<T>) -> KvResult<T> {
+        let result = self.run_sized(short, f);
+        if let Some(wrote) = &self.wrote {
+            // Full: a wake-up is already pending.
+            let _ = wrote.try_send(());
+        }
+        result
+    }
+
+    /// Runs `f` on the connection. On an async worker it first runs right
+    /// here without waiting for SQLite locks; if the database is busy (or
+    /// a slow call holds the connection), or off any async runtime, it runs
+    /// under [`super::blocking`] with the [`BUSY_TIMEOUT`]. `f` may so run
+    /// twice, the first attempt having written nothing (see
+    /// [`Fail::is_busy`]).
+    fn run<T>(&self, f: impl FnMut(&mut Connection) -> Attempt<T>) -> KvResult<T> {
+        self.run_sized(true, f)
+    }
+
+    /// [`Self::run`] for a call that may be long (a scan of every key, a
+    /// large batch) when `short` is false: it then goes off the worker
+    /// straight away.
+    fn run_sized<T>(
+        &self,
+        short: bool,
+        mut f: impl FnMut(&mut Connection) -> Attempt<T>,
+    ) -> KvResult<T> {
+        if short && super::on_async_worker() && !self.slow.load(Ordering::Acquire) {
+            let attempt = f(&mut self.lock());
+            match attempt {
+                Err(e) if e.is_busy() => {}
+                done => return done.map_err(Fail::into_kv),
+            }
+        }
+        super::blocking(|| {
+            let mut conn = self.lock();
+            self.slow.store(true, Ordering::Release);
+            let _ = conn.busy_timeout(BUSY_TIMEOUT);
+            let result = f(&mut conn);
+            let _ = conn.busy_timeout(Duration::ZERO);
+            self.slow.store(false, Ordering::Release);
+            result
+        })
+        .map_err(Fail::into_kv)
     }
 
     /// A view of this database for one store label.
@@ -98,6 +285,24 @@ impl SqliteDb {
 
     pub fn location(&self) -> Option<&Path> {
         self.location.as_deref()
+    }
+}
+
+/// The checkpointer thread: after a write, waits [`CHECKPOINT_DELAY`] for
+/// more, then checkpoints what it can without blocking anyone (`PASSIVE`:
+/// readers and writers carry on; frames still in use by a reader wait for
+/// the next round). Ends when its [`SqliteDb`] is dropped.
+fn checkpoint_loop(conn: Connection, wrote: Receiver<()>, count: Arc<AtomicU64>) {
+    while wrote.recv().is_ok() {
+        std::thread::sleep(CHECKPOINT_DELAY);
+        // The checkpoint below covers the writes that came meanwhile.
+        let _ = wrote.try_recv();
+        if conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .is_ok()
+        {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -135,137 +340,126 @@ const UPSERT: &str = "INSERT INTO spin_key_value (store, key, value) VALUES (?1,
      ON CONFLICT(store, key) DO UPDATE SET value = excluded.value";
 const DELETE: &str = "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2";
 
-fn select(conn: &Connection, store: &str, key: &str) -> KvResult<Option<Vec<u8>>> {
-    conn.prepare_cached(SELECT)
-        .map_err(sql_err)?
+fn select(conn: &Connection, store: &str, key: &str) -> Attempt<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached(SELECT)?
         .query_row(params![store, key], |r| Ok(value_bytes(r.get_ref(0)?)))
-        .optional()
-        .map_err(sql_err)
+        .optional()?)
 }
 
 impl KvBackend for SqliteStore {
     fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
-        select(&self.db.lock(), &self.name, key)
+        self.db.run(|conn| select(conn, &self.name, key))
     }
 
     fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
-        self.db
-            .lock()
-            .prepare_cached(UPSERT)
-            .map_err(sql_err)?
-            .execute(params![self.name, key, value])
-            .map_err(sql_err)?;
-        Ok(())
+        self.db.write(true, |conn| {
+            conn.prepare_cached(UPSERT)?
+                .execute(params![self.name, key, value])?;
+            Ok(())
+        })
     }
 
     fn delete(&self, key: &str) -> KvResult<()> {
-        self.db
-            .lock()
-            .prepare_cached(DELETE)
-            .map_err(sql_err)?
-            .execute(params![self.name, key])
-            .map_err(sql_err)?;
-        Ok(())
+        self.db.write(true, |conn| {
+            conn.prepare_cached(DELETE)?
+                .execute(params![self.name, key])?;
+            Ok(())
+        })
     }
 
     fn exists(&self, key: &str) -> KvResult<bool> {
-        self.db
-            .lock()
-            .prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")
-            .map_err(sql_err)?
-            .exists(params![self.name, key])
-            .map_err(sql_err)
+        self.db.run(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .exists(params![self.name, key])?)
+        })
     }
 
     fn keys(&self) -> KvResult<Vec<String>> {
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")
-            .map_err(sql_err)?;
-        let rows = stmt
-            .query_map(params![self.name], |r| r.get::<_, String>(0))
-            .map_err(sql_err)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sql_err)
+        self.db.run_sized(false, |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
+            let rows = stmt.query_map(params![self.name], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
     }
 
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
         // One read transaction, so the values come from one snapshot.
-        let mut conn = self.db.lock();
-        let tx = conn.transaction().map_err(sql_err)?;
-        let mut out = Vec::with_capacity(keys.len());
-        for k in keys {
-            out.push((k.clone(), select(&tx, &self.name, k)?));
-        }
-        tx.commit().map_err(sql_err)?;
-        Ok(out)
+        self.db.run_sized(keys.len() <= INLINE_BATCH_MAX, |conn| {
+            let tx = Tx::begin(conn, TransactionBehavior::Deferred)?;
+            let mut out = Vec::with_capacity(keys.len());
+            for k in keys {
+                out.push((k.clone(), select(&tx, &self.name, k)?));
+            }
+            tx.commit()?;
+            Ok(out)
+        })
     }
 
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> KvResult<()> {
-        let mut conn = self.db.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err)?;
-        {
-            let mut stmt = tx.prepare_cached(UPSERT).map_err(sql_err)?;
-            for (k, v) in entries {
-                stmt.execute(params![self.name, k, v]).map_err(sql_err)?;
+        self.db.write(entries.len() <= INLINE_BATCH_MAX, |conn| {
+            let tx = Tx::begin(conn, TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare_cached(UPSERT)?;
+                for (k, v) in entries {
+                    stmt.execute(params![self.name, k, v])?;
+                }
             }
-        }
-        tx.commit().map_err(sql_err)
+            tx.commit()
+        })
     }
 
     fn delete_many(&self, keys: &[String]) -> KvResult<()> {
-        let mut conn = self.db.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err)?;
-        {
-            let mut stmt = tx.prepare_cached(DELETE).map_err(sql_err)?;
-            for k in keys {
-                stmt.execute(params![self.name, k]).map_err(sql_err)?;
+        self.db.write(keys.len() <= INLINE_BATCH_MAX, |conn| {
+            let tx = Tx::begin(conn, TransactionBehavior::Immediate)?;
+            {
+                let mut stmt = tx.prepare_cached(DELETE)?;
+                for k in keys {
+                    stmt.execute(params![self.name, k])?;
+                }
             }
-        }
-        tx.commit().map_err(sql_err)
+            tx.commit()
+        })
     }
 
     fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
-        let mut conn = self.db.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err)?;
-        let current = match select(&tx, &self.name, key)? {
-            None => 0,
-            Some(bytes) => decode_counter(&bytes)?,
-        };
-        let new = current.checked_add(delta).ok_or_else(|| {
-            KvError::Other(format!("cannot increment {current} by {delta}: overflow"))
-        })?;
-        tx.prepare_cached(UPSERT)
-            .map_err(sql_err)?
-            .execute(params![self.name, key, new.to_be_bytes().as_slice()])
-            .map_err(sql_err)?;
-        tx.commit().map_err(sql_err)?;
-        Ok(new)
+        self.db.write(true, |conn| {
+            let tx = Tx::begin(conn, TransactionBehavior::Immediate)?;
+            let current = match select(&tx, &self.name, key)? {
+                None => 0,
+                Some(bytes) => decode_counter(&bytes)?,
+            };
+            let new = current.checked_add(delta).ok_or_else(|| {
+                KvError::Other(format!("cannot increment {current} by {delta}: overflow"))
+            })?;
+            tx.prepare_cached(UPSERT)?.execute(params![
+                self.name,
+                key,
+                new.to_be_bytes().as_slice()
+            ])?;
+            tx.commit()?;
+            Ok(new)
+        })
     }
 
     fn swap(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> KvResult<SwapOutcome> {
-        let mut conn = self.db.lock();
-        // IMMEDIATE takes the write lock up front: nobody (in this process
-        // or another) can change the row between the check and the write.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err)?;
-        let found = select(&tx, &self.name, key)?;
-        if found.as_deref() != expected {
-            tx.rollback().map_err(sql_err)?;
-            return Ok(SwapOutcome::Conflict(found));
-        }
-        tx.prepare_cached(UPSERT)
-            .map_err(sql_err)?
-            .execute(params![self.name, key, value])
-            .map_err(sql_err)?;
-        tx.commit().map_err(sql_err)?;
-        Ok(SwapOutcome::Swapped)
+        self.db.write(true, |conn| {
+            // IMMEDIATE takes the write lock up front: nobody (in this
+            // process or another) can change the row between the check and
+            // the write.
+            let tx = Tx::begin(conn, TransactionBehavior::Immediate)?;
+            let found = select(&tx, &self.name, key)?;
+            if found.as_deref() != expected {
+                tx.rollback()?;
+                return Ok(SwapOutcome::Conflict(found));
+            }
+            tx.prepare_cached(UPSERT)?
+                .execute(params![self.name, key, value])?;
+            tx.commit()?;
+            Ok(SwapOutcome::Swapped)
+        })
     }
 
     fn flush(&self) {
@@ -506,6 +700,96 @@ mod tests {
             h.join().unwrap();
         }
         assert_eq!(s.increment("hits", 0).unwrap(), 400);
+    }
+
+    /// On an async worker a call first runs without waiting for locks; when
+    /// another process holds the write lock it waits for it off the worker
+    /// (other tasks keep running) and succeeds, instead of failing busy.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn worker_calls_wait_for_another_process_lock_off_the_worker() {
+        let path = temp_db();
+        let s = open_store(&path, "default");
+        s.set("k", b"before").unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let start = std::time::Instant::now();
+        let writer = {
+            let s = s.clone();
+            tokio::spawn(async move { s.set("k", b"after") })
+        };
+        // The one worker is not stuck in the writer's wait.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(start.elapsed() < Duration::from_millis(250));
+        assert!(!writer.is_finished());
+        writer.await.unwrap().unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(250));
+        assert_eq!(s.get("k").unwrap(), Some(b"after".to_vec()));
+        let cas = s.cas("k").unwrap();
+        cas.swap(b"swapped").unwrap();
+        assert_eq!(s.get("k").unwrap(), Some(b"swapped".to_vec()));
+        release.join().unwrap();
+    }
+
+    /// CAS from async workers over two connections (two processes): the
+    /// inline attempt and the busy fallback lose no update.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cas_from_workers_has_no_lost_updates_across_connections() {
+        let path = temp_db();
+        let tasks: Vec<_> = (0..4)
+            .map(|i| {
+                // Two tasks per connection.
+                let store = open_store(&path, "default");
+                let store = if i % 2 == 0 { store } else { store.clone() };
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        let mut cas = store.cas("counter").unwrap();
+                        loop {
+                            let n: u64 = cas
+                                .current()
+                                .map(|v| std::str::from_utf8(v).unwrap().parse().unwrap())
+                                .unwrap_or(0);
+                            match cas.swap((n + 1).to_string().as_bytes()) {
+                                Ok(()) => break,
+                                Err(Ok(fresh)) => cas = fresh,
+                                Err(Err(e)) => panic!("{e}"),
+                            }
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let s = open_store(&path, "default");
+        assert_eq!(s.get("counter").unwrap(), Some(b"200".to_vec()));
+    }
+
+    #[test]
+    fn checkpoints_run_in_the_background() {
+        let path = temp_db();
+        let db = SqliteDb::open(&path).unwrap();
+        let autocheckpoint: i64 = db
+            .lock()
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(autocheckpoint, 0, "writes must not checkpoint inline");
+        let s = Store::new("default", Arc::new(db.store("default")));
+        assert_eq!(db.checkpoints.load(Ordering::Relaxed), 0);
+        for i in 0..50 {
+            s.set(&format!("k{i}"), &[7u8; 4096]).unwrap();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while db.checkpoints.load(Ordering::Relaxed) == 0 {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint ran");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(s.get("k49").unwrap(), Some(vec![7u8; 4096]));
     }
 
     #[test]
