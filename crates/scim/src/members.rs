@@ -9,11 +9,11 @@
 
 use crate::error::Result;
 use crate::keys::{bucket_of, Kind, MEMBER_BUCKETS};
-use crate::patch::{Member, MemberOp};
+use crate::patch::MemberOp;
 use crate::repo::Repo;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// A member as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,10 +167,10 @@ where
     }
 }
 
-/// The net effect of a change, for the users' membership lists.
+/// The members a change removed, whose membership lists must drop the
+/// container (additions were listed before the bucket was written).
 #[derive(Debug, Default)]
 pub struct Delta {
-    pub added: Vec<String>,
     pub removed: Vec<String>,
 }
 
@@ -199,7 +199,6 @@ where
             let had: HashSet<&str> = before.iter().map(|m| m.value.as_str()).collect();
             let has: HashSet<&str> = after.iter().map(|m| m.value.as_str()).collect();
             local = Delta {
-                added: has.difference(&had).map(|v| v.to_string()).collect(),
                 removed: had.difference(&has).map(|v| v.to_string()).collect(),
             };
             if after == before {
@@ -207,7 +206,6 @@ where
             }
             Ok(Some(serde_json::to_vec(&after).expect("members serialise")))
         })?;
-        delta.added.extend(local.added);
         delta.removed.extend(local.removed);
     }
     Ok(delta)
@@ -220,15 +218,6 @@ pub fn delete_all(repo: &Repo, kind: Kind, id: &str, buckets: u32) -> Result<()>
         .map(|b| repo.keys.members(kind, id, b))
         .collect();
     Ok(repo.store.delete_many(&keys)?)
-}
-
-/// Members grouped by bucket, for callers that prefer one map.
-pub fn by_bucket(members: &[Member]) -> BTreeMap<u32, Vec<&Member>> {
-    let mut m: BTreeMap<u32, Vec<&Member>> = BTreeMap::new();
-    for x in members {
-        m.entry(bucket_of(&x.value)).or_default().push(x);
-    }
-    m
 }
 
 #[cfg(test)]

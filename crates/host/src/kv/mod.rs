@@ -243,6 +243,24 @@ impl Cas {
     }
 }
 
+/// Test helper: add one to the decimal counter at `key` by compare-and-swap,
+/// retrying on conflict (the no-lost-update tests of every backend use it).
+#[cfg(test)]
+pub(crate) fn cas_increment(store: &Store, key: &str) {
+    let mut cas = store.cas(key).unwrap();
+    loop {
+        let n: u64 = cas
+            .current()
+            .map(|v| std::str::from_utf8(v).unwrap().parse().unwrap())
+            .unwrap_or(0);
+        match cas.swap((n + 1).to_string().as_bytes()) {
+            Ok(()) => return,
+            Err(Ok(fresh)) => cas = fresh,
+            Err(Err(e)) => panic!("{e}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -648,18 +648,7 @@ mod tests {
                 let store = open_store(&path, "default");
                 std::thread::spawn(move || {
                     for _ in 0..per_thread {
-                        let mut cas = store.cas("counter").unwrap();
-                        loop {
-                            let n: u64 = cas
-                                .current()
-                                .map(|v| std::str::from_utf8(v).unwrap().parse().unwrap())
-                                .unwrap_or(0);
-                            match cas.swap((n + 1).to_string().as_bytes()) {
-                                Ok(()) => break,
-                                Err(Ok(fresh)) => cas = fresh,
-                                Err(Err(e)) => panic!("{e}"),
-                            }
-                        }
+                        crate::kv::cas_increment(&store, "counter");
                     }
                 })
             })
@@ -746,18 +735,7 @@ mod tests {
                 let store = if i % 2 == 0 { store } else { store.clone() };
                 tokio::spawn(async move {
                     for _ in 0..50 {
-                        let mut cas = store.cas("counter").unwrap();
-                        loop {
-                            let n: u64 = cas
-                                .current()
-                                .map(|v| std::str::from_utf8(v).unwrap().parse().unwrap())
-                                .unwrap_or(0);
-                            match cas.swap((n + 1).to_string().as_bytes()) {
-                                Ok(()) => break,
-                                Err(Ok(fresh)) => cas = fresh,
-                                Err(Err(e)) => panic!("{e}"),
-                            }
-                        }
+                        crate::kv::cas_increment(&store, "counter");
                         tokio::task::yield_now().await;
                     }
                 })
