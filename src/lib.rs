@@ -148,7 +148,11 @@ fn log_line(
         "tenant": tenant,
         "client_id": client_id,
     });
-    eprintln!("{line}");
+    // One write: `eprintln!` on an unbuffered stderr would hand every
+    // formatting fragment to the host as a separate `fd_write`.
+    let mut bytes = line.to_string().into_bytes();
+    bytes.push(b'\n');
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), &bytes);
 }
 
 /// Fetches a JWKS document with Spin's outbound HTTP (the host must be in

@@ -1,7 +1,7 @@
 //! Groups and memberships through the real `.wasm` (RFC 7643 §4.2), and the
 //! AFC behaviours: unknown members dropped, deletions cascade.
 
-use e2e::{create, id_of, member_ids, send_patch, sorted, Host, GROUP};
+use e2e::{create, id_of, member_ids, patch, send_patch, sorted, Host, GROUP};
 use serde_json::json;
 
 /// A user whose `displayName` is its `userName` and " D"; returns its id.
@@ -40,28 +40,27 @@ fn members_are_added_removed_and_reflected_in_user_groups() {
     assert_eq!(ua["groups"][0]["display"], "Closers");
 
     // PATCH add, then remove by value filter, then Entra's remove with a value array.
-    assert_eq!(
-        send_patch(
-            &host,
-            &format!("/Groups/{gid}"),
-            json!([{"op": "Add", "path": "members", "value": [{"value": c}]}])
-        )
-        .status,
-        200
+    let v = patch(
+        &host,
+        &format!("/Groups/{gid}"),
+        json!([{"op": "Add", "path": "members", "value": [{"value": c}]}]),
     );
-    let r = send_patch(
+    assert_eq!(
+        member_ids(&v),
+        sorted(vec![a.clone(), b.clone(), c.clone()])
+    );
+    let v = patch(
         &host,
         &format!("/Groups/{gid}"),
         json!([{"op": "remove", "path": format!("members[value eq \"{a}\"]")}]),
     );
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(member_ids(&r.json()), sorted(vec![b.clone(), c.clone()]));
-    let r = send_patch(
+    assert_eq!(member_ids(&v), sorted(vec![b.clone(), c.clone()]));
+    let v = patch(
         &host,
         &format!("/Groups/{gid}"),
         json!([{"op": "Remove", "path": "members", "value": [{"value": b}]}]),
     );
-    assert_eq!(member_ids(&r.json()), vec![c.clone()]);
+    assert_eq!(member_ids(&v), vec![c.clone()]);
     assert!(
         host.get(&format!("/Users/{a}"))
             .json()
@@ -175,13 +174,11 @@ fn member_display_is_kept_as_sent_else_taken_from_the_user() {
     assert_eq!(r.status, 201, "{}", r.text());
     let gid = id_of(&r.json());
     assert_eq!(r.json()["members"][0]["display"], "Alice (IdP)");
-    let r = send_patch(
+    let g = patch(
         &host,
         &format!("/Groups/{gid}"),
         json!([{"op": "add", "path": "members", "value": [{"value": b}]}]),
     );
-    assert_eq!(r.status, 200, "{}", r.text());
-    let g = host.get(&format!("/Groups/{gid}")).json();
     let display_of = |id: &str| {
         g["members"]
             .as_array()
@@ -196,4 +193,97 @@ fn member_display_is_kept_as_sent_else_taken_from_the_user() {
         Some(json!("disp-b D")),
         "no display sent: the user's"
     );
+}
+
+/// `PATCH path` with `ops` and extra request headers.
+fn patch_with(
+    host: &Host,
+    path: &str,
+    headers: &[(&str, &str)],
+    ops: serde_json::Value,
+) -> e2e::Resp {
+    let body = serde_json::to_vec(&e2e::patch_op(ops)).unwrap();
+    let mut all = vec![("content-type", "application/scim+json")];
+    all.extend_from_slice(headers);
+    host.request("PATCH", path, &all, Some(&body))
+}
+
+#[test]
+fn patch_answers_follow_prefer_projection_and_configuration() {
+    // RFC 7644 §3.5.2: 200 with the resource (subject to `attributes`) or
+    // 204; RFC 7240 `Prefer: return=...` lets the client choose.
+    let host = Host::start();
+    let (a, b) = (user(&host, "pa"), user(&host, "pb"));
+    let group = format!(
+        "/Groups/{}",
+        id_of(&create(&host, "/Groups", json!({"displayName": "Answers"})))
+    );
+    let add = |m: &str| json!([{"op": "add", "path": "members", "value": [{"value": m}]}]);
+
+    // A group: 204 by default, with the new version and no body.
+    let r = patch_with(&host, &group, &[], add(&a));
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(r.body.is_empty());
+    assert!(r.header("preference-applied").is_none());
+    let now = host.get(&group);
+    assert_eq!(r.header("etag"), now.header("etag"));
+    assert_eq!(member_ids(&now.json()), vec![a.clone()]);
+
+    // Asked for: the whole group, or its projection.
+    let r = patch_with(
+        &host,
+        &group,
+        &[("prefer", "return=representation")],
+        add(&b),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("return=representation")
+    );
+    assert_eq!(member_ids(&r.json()), sorted(vec![a.clone(), b.clone()]));
+    assert_eq!(r.json(), host.get(&group).json());
+    let r = patch_with(
+        &host,
+        &format!("{group}?excludedAttributes=members"),
+        &[],
+        json!([{"op": "replace", "path": "displayName", "value": "Renamed"}]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["displayName"], "Renamed");
+    assert!(r.json().get("members").is_none());
+
+    // A user: the resource by default, 204 when the client prefers minimal.
+    let u = format!("/Users/{a}");
+    let rename = |n: &str| json!([{"op": "replace", "path": "displayName", "value": n}]);
+    let r = patch_with(&host, &u, &[], rename("A1"));
+    assert_eq!(
+        (r.status, r.json()["displayName"].as_str()),
+        (200, Some("A1"))
+    );
+    let r = patch_with(&host, &u, &[("prefer", "return=minimal")], rename("A2"));
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(r.header("preference-applied"), Some("return=minimal"));
+    let now = host.get(&u);
+    assert_eq!(now.json()["displayName"], "A2");
+    assert_eq!(r.header("etag"), now.header("etag"));
+
+    // A deployment whose clients read PATCH answers: groups return the resource.
+    let host = Host::start_with(&[("SPIN_VARIABLE_GROUP_PATCH_RESPONSE", "representation")]);
+    let c = user(&host, "pc");
+    let group = format!(
+        "/Groups/{}",
+        id_of(&create(&host, "/Groups", json!({"displayName": "Full"})))
+    );
+    let r = patch_with(&host, &group, &[], add(&c));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(member_ids(&r.json()), vec![c.clone()]);
+    let r = patch_with(
+        &host,
+        &group,
+        &[("prefer", "return=minimal")],
+        json!([{"op": "remove", "path": "members"}]),
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(host.get(&group).json().get("members").is_none());
 }

@@ -5,7 +5,7 @@
 //! dotted keys, removals by value, `displayName` on members).
 
 use e2e::{
-    create, id_of, member_ids, patch_op, send_patch, sorted, Host, Resp, ENTERPRISE, ERROR,
+    create, id_of, member_ids, patch, patch_op, send_patch, sorted, Host, Resp, ENTERPRISE, ERROR,
     PATCH_OP, USER,
 };
 use serde_json::{json, Value};
@@ -33,20 +33,6 @@ fn alice(host: &Host) -> String {
 
 fn patch_raw(host: &Host, path: &str, body: &Value) -> Resp {
     host.send_json("PATCH", path, body)
-}
-
-/// PATCH with `ops`, expect 200, return the body.
-fn patch(host: &Host, path: &str, ops: Value) -> Value {
-    let r = send_patch(host, path, ops);
-    assert_eq!(r.status, 200, "PATCH {path}: {}", r.text());
-    let v = r.json();
-    // The answer is the resource as a GET would show it now.
-    let now = host.get(path.split('?').next().unwrap());
-    assert_eq!(r.header("etag"), now.header("etag"), "the new version");
-    if !path.contains('?') {
-        assert_eq!(v, now.json(), "PATCH answers the stored resource");
-    }
-    v
 }
 
 fn patch_fails(host: &Host, path: &str, ops: Value, status: u16, scim_type: &str) -> String {

@@ -82,6 +82,8 @@ pub struct Host {
     pub addr: String,
     pub state_dir: PathBuf,
     owns_state: bool,
+    /// The host's stderr (see [`Host::request_log`]).
+    log: PathBuf,
     /// Sent as `Authorization: Bearer` unless a request brings its own.
     pub token: Option<String>,
 }
@@ -146,9 +148,16 @@ impl Host {
         if let Some(rc) = runtime_config {
             cmd.arg("--runtime-config-file").arg(rc);
         }
+        // The component's request log (and the host's own messages) go to
+        // stderr: kept in the state dir, for [`Host::request_log`].
+        let log = state_dir.join(format!(
+            "host-stderr-{}.log",
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let stderr = std::fs::File::create(&log).expect("stderr file");
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(Stdio::from(stderr));
         // The test secret first, so that `env` can override it (an empty
         // value: a deployment with no HS256 key).
         cmd.env("SPIN_VARIABLE_TOKEN_HS256_SECRET", TEST_SECRET);
@@ -181,6 +190,7 @@ impl Host {
             addr,
             state_dir: state_dir.to_path_buf(),
             owns_state: false,
+            log,
             token: Some(token_with(&["scim.read", "scim.write"], None)),
         }
     }
@@ -210,6 +220,20 @@ impl Host {
             }
         }
         raw_request(&self.addr, method, &target, &all, body)
+    }
+
+    /// The component's request log so far: every stderr line that is a JSON
+    /// object (the host's own messages are plain text).
+    pub fn request_log(&self) -> Vec<(String, Value)> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| {
+                let v = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("a log line is not JSON ({e}): {l}"));
+                (l.to_string(), v)
+            })
+            .collect()
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -407,11 +431,35 @@ pub fn send_patch(host: &Host, path: &str, ops: Value) -> Resp {
     host.send_json("PATCH", path, &patch_op(ops))
 }
 
-/// `PATCH path` with a PatchOp of `ops`, expect 200, return the body.
+/// `PATCH path` with a PatchOp of `ops`, expect success, return the
+/// resource as it is now: the 200 body (users), which must be what a GET
+/// shows, or after a 204 (groups and roles, README "PATCH responses") the
+/// resource read back, as an IdP does. Either way the answer's `ETag` is the
+/// new version.
 pub fn patch(host: &Host, path: &str, ops: Value) -> Value {
     let r = send_patch(host, path, ops);
-    assert_eq!(r.status, 200, "PATCH {path}: {}", r.text());
-    r.json()
+    assert!(
+        r.status == 200 || r.status == 204,
+        "PATCH {path}: {}: {}",
+        r.status,
+        r.text()
+    );
+    let now = host.get(path.split('?').next().unwrap());
+    assert_eq!(now.status, 200, "GET {path} after PATCH: {}", now.text());
+    assert_eq!(
+        r.header("etag"),
+        now.header("etag"),
+        "PATCH {path}: the new version"
+    );
+    if r.status == 204 {
+        assert!(r.body.is_empty(), "PATCH {path}: 204 with a body");
+        return now.json();
+    }
+    let v = r.json();
+    if !path.contains('?') {
+        assert_eq!(v, now.json(), "PATCH {path} answers the stored resource");
+    }
+    v
 }
 
 /// The `value`s of a group's or role's `members`, sorted (empty without

@@ -70,7 +70,7 @@ fn what_tenant_a_stores_is_invisible_and_untouchable_for_tenant_b() {
     let rid = id_of(&roles["Resources"][0]);
     let add_alice = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]));
     let r = a("PATCH", &format!("/Roles/{rid}"), Some(&add_alice));
-    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.status, 204, "{}", r.text());
     let a_user = a("GET", &format!("/Users/{uid}"), None);
     assert_eq!(a_user.status, 200);
     let a_user_etag = a_user.header("etag").unwrap().to_string();

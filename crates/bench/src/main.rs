@@ -332,7 +332,11 @@ fn main() -> ExitCode {
         }
     };
     if args.native_only {
-        return match native::run(args.n, args.plan.duration.min(Duration::from_secs(2))) {
+        return match native::run(
+            args.n,
+            args.plan.duration.min(Duration::from_secs(2)),
+            args.only.as_deref(),
+        ) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS
@@ -396,7 +400,7 @@ fn main() -> ExitCode {
 
     let native = args.native.then(|| {
         eprintln!("scim-bench: native engine profile at N = {}…", args.n);
-        native::run(args.n, Duration::from_secs(1))
+        native::run(args.n, Duration::from_secs(1), args.only.as_deref())
             .unwrap_or_else(|e| format!("native profile failed: {e}\n"))
     });
 

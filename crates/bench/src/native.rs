@@ -193,7 +193,7 @@ fn id(v: &Value) -> String {
 }
 
 /// Runs the native profile at `n` users; returns the printed section.
-pub fn run(n: usize, per_scenario: Duration) -> Result<String, String> {
+pub fn run(n: usize, per_scenario: Duration, only: Option<&[String]>) -> Result<String, String> {
     let store = Counting {
         inner: MemStore::new(),
         reads: Cell::new(0),
@@ -291,7 +291,7 @@ pub fn run(n: usize, per_scenario: Duration) -> Result<String, String> {
     let mut created: Vec<String> = Vec::new();
     let (mut next_member, mut next_delete) = (0usize, 0usize);
     for s in Scenario::ALL {
-        if s == Scenario::FullRead {
+        if s == Scenario::FullRead || only.is_some_and(|o| !o.iter().any(|k| k == s.key())) {
             continue;
         }
         let before = store.snapshot();

@@ -2,9 +2,10 @@
 //!
 //! A wasip1 guest's `eprintln!` reaches the host as one write (and flush)
 //! per formatting piece — some fifty for a JSON log line, each a `write(2)`
-//! when passed straight through. Buffering up to the end of a line turns
-//! that into one system call per line, and lines of concurrent requests no
-//! longer interleave mid-line. Text is written as soon as its line ends; a
+//! when passed straight through. (spin-scim's component writes its log line
+//! in one piece; other guests may not.) Buffering up to the end of a line
+//! turns that into one system call per line, and lines of concurrent
+//! requests no longer interleave mid-line. Text is written as soon as its line ends; a
 //! final line without a newline is written when the instance ends (or once
 //! [`MAX_PENDING`] bytes are pending). `flush` does not write a partial
 //! line: the preview1 adapter flushes after every piece.

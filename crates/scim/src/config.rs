@@ -2,6 +2,7 @@
 //! `[variables]`). Every setting has a safe default; see the README's table.
 
 use crate::auth::AuthConfig;
+use crate::http::Return;
 use crate::schema::SchemaOptions;
 
 /// Where configuration values come from (Spin variables in the component,
@@ -35,6 +36,11 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Requests per client and hour; 0: no quota (the platform limits rates).
     pub rate_limit_per_hour: u64,
+    /// What a successful PATCH of a group or role answers when the client
+    /// states no preference (RFC 7644 §3.5.2 allows either): `Minimal` (204,
+    /// the default: the representation of a large group is megabytes of
+    /// members nobody reads) or `Representation` (200 with the resource).
+    pub group_patch_response: Return,
 }
 
 impl Default for Config {
@@ -48,6 +54,7 @@ impl Default for Config {
             roles_catalog_path: "/roles.json".into(),
             auth: AuthConfig::default(),
             rate_limit_per_hour: 0,
+            group_patch_response: Return::Minimal,
         }
     }
 }
@@ -119,6 +126,18 @@ impl Config {
                 discovery_requires_auth: flag("discovery_requires_auth", true)?,
             },
             rate_limit_per_hour: num("rate_limit_per_hour", 0)? as u64,
+            group_patch_response: match vars.get("group_patch_response") {
+                None => d.group_patch_response,
+                Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                    "minimal" => Return::Minimal,
+                    "representation" => Return::Representation,
+                    _ => {
+                        return Err(format!(
+                            "variable group_patch_response: not \"minimal\" or \"representation\": {v:?}"
+                        ))
+                    }
+                },
+            },
         };
         Ok(Config {
             page_size_default: cfg.page_size_default.min(cfg.page_size_max),
@@ -148,6 +167,7 @@ mod tests {
         assert!(!c.schema.user_name_case_exact);
         assert!(!c.auth.has_any_key(), "no key unless configured");
         assert!(c.auth.discovery_requires_auth);
+        assert_eq!(c.group_patch_response, Return::Minimal);
     }
 
     #[test]
@@ -177,5 +197,8 @@ mod tests {
         assert!(c.schema.user_name_case_exact);
         assert!(Config::from_vars(&vars(&[("page_size_max", "lots")])).is_err());
         assert!(Config::from_vars(&vars(&[("user_name_case_exact", "maybe")])).is_err());
+        let c = Config::from_vars(&vars(&[("group_patch_response", " Representation ")])).unwrap();
+        assert_eq!(c.group_patch_response, Return::Representation);
+        assert!(Config::from_vars(&vars(&[("group_patch_response", "full")])).is_err());
     }
 }

@@ -31,6 +31,29 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The `return` preference of a `Prefer` header (RFC 7240 §4.2):
+    /// `return=minimal` or `return=representation`, whichever comes first
+    /// among the request's preferences. Unknown preferences are ignored, as
+    /// RFC 7240 §2 asks.
+    pub fn prefer_return(&self) -> Option<Return> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("prefer"))
+            .flat_map(|(_, v)| v.split(','))
+            .find_map(|pref| {
+                // A preference's own value comes before any `;` parameters.
+                let (name, value) = pref.split(';').next()?.split_once('=')?;
+                if !name.trim().eq_ignore_ascii_case("return") {
+                    return None;
+                }
+                match value.trim().trim_matches('"').to_ascii_lowercase().as_str() {
+                    "minimal" => Some(Return::Minimal),
+                    "representation" => Some(Return::Representation),
+                    _ => None,
+                }
+            })
+    }
+
     /// Decoded query parameters, in order. `+` is a space
     /// (application/x-www-form-urlencoded), `%XX` is decoded; invalid UTF-8
     /// is replaced rather than rejected.
@@ -77,6 +100,25 @@ pub fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What a client prefers a successful write to answer (RFC 7240 §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Return {
+    /// No body: `204 No Content` with the new `ETag`.
+    Minimal,
+    /// The resource, as a GET would return it.
+    Representation,
+}
+
+impl Return {
+    /// The `Preference-Applied` value (RFC 7240 §3) for this preference.
+    pub fn applied(self) -> &'static str {
+        match self {
+            Return::Minimal => "return=minimal",
+            Return::Representation => "return=representation",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -138,5 +180,39 @@ mod tests {
         assert_eq!(r.query_param("COUNT").unwrap(), "5");
         assert_eq!(r.query_param("bad").unwrap(), "%zz%");
         assert_eq!(r.query_param("missing"), None);
+    }
+
+    fn with_prefer(values: &[&str]) -> Request {
+        Request {
+            headers: values
+                .iter()
+                .map(|v| ("prefer".to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn prefer_return_follows_rfc_7240() {
+        assert_eq!(with_prefer(&[]).prefer_return(), None);
+        assert_eq!(
+            with_prefer(&["return=minimal"]).prefer_return(),
+            Some(Return::Minimal)
+        );
+        // Case, quotes, parameters and other preferences around it.
+        assert_eq!(
+            with_prefer(&["respond-async, Return = \"Representation\"; x=1"]).prefer_return(),
+            Some(Return::Representation)
+        );
+        assert_eq!(
+            with_prefer(&["wait=10", "return=minimal"]).prefer_return(),
+            Some(Return::Minimal)
+        );
+        // The first return preference wins; unknown values are ignored.
+        assert_eq!(
+            with_prefer(&["return=bogus, return=representation, return=minimal"]).prefer_return(),
+            Some(Return::Representation)
+        );
+        assert_eq!(with_prefer(&["returned=minimal"]).prefer_return(), None);
     }
 }

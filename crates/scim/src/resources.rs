@@ -877,7 +877,7 @@ fn write(ctx: &Ctx, kind: Kind, id: &str, how: Write) -> Result<Response> {
             Write::Patch => patch_document(ctx, kind, &id, &old, &body)?,
         };
         if !changed {
-            return respond_one(ctx, kind, &id, &old, 200);
+            return write_reply(ctx, kind, &id, &old, how);
         }
         let ops = resolve_members(ctx, ops)?;
         if let Some(meta) = doc.get_mut("meta").and_then(Value::as_object_mut) {
@@ -900,7 +900,7 @@ fn write(ctx: &Ctx, kind: Kind, id: &str, how: Write) -> Result<Response> {
             Swap::Done => {
                 index_after(ctx, kind, &id, &old_ix, &new_ix)?;
                 apply_members(ctx, kind, &id, old.buckets, &ops)?;
-                return respond_one(ctx, kind, &id, &rec, 200);
+                return write_reply(ctx, kind, &id, &rec, how);
             }
             Swap::Conflict => {
                 // Someone changed it meanwhile. Undo our new claims (best
@@ -916,6 +916,42 @@ fn write(ctx: &Ctx, kind: Kind, id: &str, how: Write) -> Result<Response> {
         None,
         "too much concurrent change on this resource; retry",
     ))
+}
+
+/// The answer to a successful PUT or PATCH.
+///
+/// PUT returns the resource (RFC 7644 §3.5.1). PATCH returns either the
+/// resource with 200, subject to `attributes` / `excludedAttributes`, or 204
+/// No Content with the new `ETag` (§3.5.2 allows both). Which one: the
+/// client's `Prefer: return=minimal|representation` (RFC 7240 §4.2) when it
+/// sends one (then `Preference-Applied` says so); else the resource when it
+/// asked for a projection; else the resource for users (small, and what
+/// Okta reads back) and `group_patch_response` for groups and roles (204 by
+/// default: a group of 10,000 members is a megabyte of JSON that IdPs such
+/// as Entra ID never read, and reading it back costs more than the change).
+fn write_reply(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, how: Write) -> Result<Response> {
+    use crate::http::Return;
+    if how == Write::Put {
+        return respond_one(ctx, kind, id, rec, 200);
+    }
+    let preferred = ctx.req.prefer_return();
+    let wanted = preferred.unwrap_or_else(|| {
+        let projection = ctx.req.query_param("attributes").is_some()
+            || ctx.req.query_param("excludedAttributes").is_some();
+        if projection || kind == Kind::User {
+            Return::Representation
+        } else {
+            ctx.cfg.group_patch_response
+        }
+    });
+    let reply = match wanted {
+        Return::Representation => respond_one(ctx, kind, id, rec, 200)?,
+        Return::Minimal => Response::empty(204).with_header("etag", rec.etag()),
+    };
+    Ok(match preferred {
+        Some(p) => reply.with_header("preference-applied", p.applied()),
+        None => reply,
+    })
 }
 
 /// PUT (RFC 7644 §3.5.1): the body replaces the resource; readOnly

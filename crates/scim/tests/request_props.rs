@@ -149,7 +149,7 @@ fn seeded(svc: &Service) -> (MemStore, String, String) {
                 .into_bytes(),
         ),
     );
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
     (store, uid, gid)
 }
 
