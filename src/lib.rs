@@ -29,6 +29,11 @@ async fn handle(req: IncomingRequest) -> Response {
     for (k, v) in &response.headers {
         builder.header(k.as_str(), v.as_str());
     }
+    // A known length spares the client chunked framing (RFC 9112 §6.3);
+    // 204 and 304 carry none (RFC 9110 §8.6).
+    if !matches!(response.status, 204 | 304) {
+        builder.header("content-length", response.body.len().to_string());
+    }
     builder.body(response.body).build()
 }
 
