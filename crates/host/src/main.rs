@@ -185,6 +185,9 @@ fn slots_for(needs: Option<wasmtime::ResourcesRequired>) -> u32 {
         .max(1)
 }
 
+/// Linear memory kept resident (and zeroed with memset) per pool slot.
+const LINEAR_MEMORY_KEEP_RESIDENT: usize = 256 << 10;
+
 /// The pooling instance allocator, as Spin configures it: every slot
 /// (instance metadata, linear memories, tables, async stacks) is reserved
 /// once at startup and reused, so a fresh instance per request costs no
@@ -215,11 +218,16 @@ fn pooling_config() -> PoolingAllocationConfig {
         // The same ceiling as on-demand allocation (a 32-bit memory's
         // maximum): a guest can grow exactly as far as before.
         .max_memory_size(4 << 30)
-        // Reset only the pages a request dirtied (PAGEMAP_SCAN, Linux
-        // 6.7+) with memset, up to this much, instead of madvise: the next
-        // instance in the slot takes no page faults on them.
+        // Reset resident pages (PAGEMAP_SCAN, Linux 6.7+) with memset, up
+        // to this much, instead of madvise: the next instance in the slot
+        // takes no page faults on them. The scan finds every resident page,
+        // not only those this request wrote, so whatever stays resident is
+        // zeroed again at every reset: a slot that once served a large
+        // request (a preload, a page of 1,000 users) would memset megabytes
+        // for each small one after it. 256 KiB covers a point request;
+        // beyond it, pages go back to the kernel.
         .pagemap_scan(Enabled::Auto)
-        .linear_memory_keep_resident(8 * MIB)
+        .linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT)
         .table_keep_resident(MIB);
     pool
 }
