@@ -92,6 +92,26 @@ impl Store for SpinStore {
         }
     }
 
+    /// The value is read through the `cas` handle itself, so the engine's
+    /// read-modify-write costs one read, and the comparison happens on the
+    /// host (against the snapshot the handle took) instead of in the guest.
+    #[cfg(feature = "atomics")]
+    fn read_and_swap(&self, key: &str, change: &mut scim::store::Change) -> StoreResult<Swap> {
+        use spin_sdk::wit::wasi::keyvalue::atomics;
+        check_key(key)?;
+        let cas = atomics::Cas::new(&self.bucket, key).map_err(err)?;
+        let current = cas.current().map_err(err)?;
+        let Some(new) = change(current.as_deref()) else {
+            return Ok(Swap::Done);
+        };
+        check_value(&new)?;
+        match atomics::swap(cas, &new) {
+            Ok(()) => Ok(Swap::Done),
+            Err(atomics::CasError::CasFailed(_)) => Ok(Swap::Conflict),
+            Err(atomics::CasError::StoreError(e)) => Err(err(e)),
+        }
+    }
+
     /// Without `wasi:keyvalue/atomics` this is a read followed by a write:
     /// correct for one writer at a time, racy across concurrent writers
     /// (docs/storage.md says what that weakens).

@@ -126,11 +126,30 @@ pub fn added_bits(ops: &[MemberOp]) -> u32 {
     bits
 }
 
-/// Apply `ops` in order to one bucket's members. `keep` decides RemoveWhere.
-fn apply_to_bucket<F>(members: &mut Vec<Stored>, bucket: u32, ops: &[MemberOp], remove_where: &F)
+/// Apply `ops` in order to one bucket's members. Returns whether anything
+/// changed and the members the ops removed for good (re-added ones are not).
+fn apply_to_bucket<F>(
+    members: &mut Vec<Stored>,
+    bucket: u32,
+    ops: &[MemberOp],
+    remove_where: &F,
+) -> (bool, Vec<String>)
 where
     F: Fn(&crate::filter::Filter, &Stored) -> bool,
 {
+    let mut changed = false;
+    let mut removed: Vec<String> = Vec::new();
+    let mut take = |members: &mut Vec<Stored>, gone: &dyn Fn(&Stored) -> bool| {
+        let before = members.len();
+        members.retain(|m| {
+            let out = gone(m);
+            if out {
+                removed.push(m.value.clone());
+            }
+            !out
+        });
+        members.len() != before
+    };
     for op in ops {
         match op {
             MemberOp::Add(ms) => {
@@ -143,8 +162,9 @@ where
                 for m in ms.iter().filter(|m| bucket_of(&m.value) == bucket) {
                     match at.get(&m.value) {
                         Some(&i) => {
-                            if m.display.is_some() {
+                            if m.display.is_some() && members[i].display != m.display {
                                 members[i].display = m.display.clone();
+                                changed = true;
                             }
                         }
                         None => {
@@ -153,18 +173,62 @@ where
                                 value: m.value.clone(),
                                 display: m.display.clone(),
                             });
+                            changed = true;
                         }
                     }
                 }
             }
             MemberOp::Remove(ids) => {
                 let gone: HashSet<&str> = ids.iter().map(String::as_str).collect();
-                members.retain(|x| !gone.contains(x.value.as_str()))
+                changed |= take(members, &|m| gone.contains(m.value.as_str()));
             }
-            MemberOp::RemoveAll => members.clear(),
-            MemberOp::RemoveWhere(f) => members.retain(|x| !remove_where(f, x)),
+            MemberOp::RemoveAll => changed |= take(members, &|_| true),
+            MemberOp::RemoveWhere(f) => changed |= take(members, &|m| remove_where(f, m)),
         }
     }
+    if !removed.is_empty() {
+        let kept: HashSet<&str> = members.iter().map(|m| m.value.as_str()).collect();
+        let mut seen = HashSet::new();
+        removed.retain(|v| !kept.contains(v.as_str()) && seen.insert(v.clone()));
+    }
+    (changed, removed)
+}
+
+/// The bucket `raw` with `ops` applied, written without parsing it, when
+/// `ops` only adds members it does not hold yet (an IdP adding one user to a
+/// group): the new members are appended to the stored JSON array as
+/// `serde_json` would write them. `None` when the ops need the general path.
+fn appended(raw: Option<&[u8]>, bucket: u32, ops: &[MemberOp]) -> Option<Vec<u8>> {
+    let [MemberOp::Add(ms)] = ops else {
+        return None;
+    };
+    let body = match raw {
+        None => &b""[..],
+        Some(r) => r.strip_prefix(b"[")?.strip_suffix(b"]")?,
+    };
+    let mut out = Vec::with_capacity(body.len() + 2 + 64 * ms.len());
+    out.push(b'[');
+    out.extend_from_slice(body);
+    let mut added: Vec<&str> = Vec::new();
+    for m in ms.iter().filter(|m| bucket_of(&m.value) == bucket) {
+        if added.contains(&m.value.as_str()) || bucket_has(body, &m.value) {
+            return None;
+        }
+        added.push(&m.value);
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        let stored = Stored {
+            value: m.value.clone(),
+            display: m.display.clone(),
+        };
+        serde_json::to_writer(&mut out, &stored).ok()?;
+    }
+    if added.is_empty() {
+        return None;
+    }
+    out.push(b']');
+    Some(out)
 }
 
 /// The members a change removed, whose membership lists must drop the
@@ -191,22 +255,23 @@ where
     let mut delta = Delta::default();
     for b in (0..MEMBER_BUCKETS).filter(|b| bits & bit(*b) != 0) {
         let key = repo.keys.members(kind, id, b);
-        let mut local = Delta::default();
+        let mut removed = Vec::new();
         repo.update(&key, |cur| {
-            let before = decode(cur);
-            let mut after = before.clone();
-            apply_to_bucket(&mut after, b, ops, &remove_where);
-            let had: HashSet<&str> = before.iter().map(|m| m.value.as_str()).collect();
-            let has: HashSet<&str> = after.iter().map(|m| m.value.as_str()).collect();
-            local = Delta {
-                removed: had.difference(&has).map(|v| v.to_string()).collect(),
-            };
-            if after == before {
+            if let Some(bytes) = appended(cur, b, ops) {
+                removed.clear();
+                return Ok(Some(bytes));
+            }
+            let mut members = decode(cur);
+            let (changed, gone) = apply_to_bucket(&mut members, b, ops, &remove_where);
+            removed = gone;
+            if !changed {
                 return Ok(None);
             }
-            Ok(Some(serde_json::to_vec(&after).expect("members serialise")))
+            Ok(Some(
+                serde_json::to_vec(&members).expect("members serialise"),
+            ))
         })?;
-        delta.removed.extend(local.removed);
+        delta.removed.extend(removed);
     }
     Ok(delta)
 }
@@ -223,6 +288,126 @@ pub fn delete_all(repo: &Repo, kind: Kind, id: &str, buckets: u32) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::patch::Member;
+
+    fn member(value: &str, display: Option<&str>) -> Member {
+        Member {
+            value: value.into(),
+            display: display.map(str::to_string),
+            kind: Some("User".into()),
+        }
+    }
+
+    /// Ids whose bucket is `b`.
+    fn ids_in_bucket(b: u32, n: usize) -> Vec<String> {
+        (0..)
+            .map(|i| format!("{i:08x}-0000-4000-8000-000000000000"))
+            .filter(|id| bucket_of(id) == b)
+            .take(n)
+            .collect()
+    }
+
+    /// What the general path writes for `ops` on `raw` (None: no change).
+    fn general(raw: Option<&[u8]>, b: u32, ops: &[MemberOp]) -> Option<Vec<u8>> {
+        let mut members = decode(raw);
+        let (changed, _) = apply_to_bucket(&mut members, b, ops, &|_, _| false);
+        changed.then(|| serde_json::to_vec(&members).unwrap())
+    }
+
+    #[test]
+    fn appending_new_members_writes_what_parsing_would() {
+        let b = 7;
+        let ids = ids_in_bucket(b, 6);
+        let start: Vec<Stored> = ids[..3]
+            .iter()
+            .map(|v| Stored {
+                value: v.clone(),
+                display: Some(format!("User \"{v}\" \u{e9}")),
+            })
+            .collect();
+        let raw = serde_json::to_vec(&start).unwrap();
+        let other_bucket = ids_in_bucket(b + 1, 1).remove(0);
+        for (existing, add) in [
+            (
+                Some(raw.as_slice()),
+                vec![member(&ids[3], Some("Dee \\ \"q\""))],
+            ),
+            (
+                Some(raw.as_slice()),
+                vec![member(&ids[3], None), member(&ids[4], Some("E"))],
+            ),
+            (Some(&b"[]"[..]), vec![member(&ids[5], None)]),
+            (
+                None,
+                vec![member(&ids[5], Some("F")), member(&other_bucket, None)],
+            ),
+        ] {
+            let ops = [MemberOp::Add(add)];
+            let fast = appended(existing, b, &ops).expect("the fast path applies");
+            assert_eq!(fast, general(existing, b, &ops).unwrap());
+            let _: Vec<Stored> = serde_json::from_slice(&fast).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_fast_path_declines_what_it_cannot_append() {
+        let b = 3;
+        let ids = ids_in_bucket(b, 2);
+        let raw = serde_json::to_vec(&[Stored {
+            value: ids[0].clone(),
+            display: None,
+        }])
+        .unwrap();
+        let add = |ms: Vec<Member>| [MemberOp::Add(ms)];
+        // Already a member (a display update goes through the general path).
+        assert!(appended(Some(&raw), b, &add(vec![member(&ids[0], Some("new"))])).is_none());
+        // The same new member twice in one op.
+        let twice = add(vec![member(&ids[1], None), member(&ids[1], Some("x"))]);
+        assert!(appended(Some(&raw), b, &twice).is_none());
+        assert_eq!(
+            general(Some(&raw), b, &twice).map(|v| decode(Some(&v)).len()),
+            Some(2)
+        );
+        // Nothing for this bucket, other ops, a value that is not an array.
+        assert!(appended(Some(&raw), b + 1, &add(vec![member(&ids[1], None)])).is_none());
+        let ops = [
+            MemberOp::RemoveAll,
+            MemberOp::Add(vec![member(&ids[1], None)]),
+        ];
+        assert!(appended(Some(&raw), b, &ops).is_none());
+        assert!(appended(Some(b"{}"), b, &add(vec![member(&ids[1], None)])).is_none());
+    }
+
+    #[test]
+    fn removals_report_only_members_gone_for_good() {
+        let b = 5;
+        let ids = ids_in_bucket(b, 3);
+        let mut members: Vec<Stored> = ids
+            .iter()
+            .map(|v| Stored {
+                value: v.clone(),
+                display: None,
+            })
+            .collect();
+        let ops = [
+            MemberOp::RemoveAll,
+            MemberOp::Add(vec![member(&ids[1], None)]),
+            MemberOp::Remove(vec![ids[0].clone(), "not-a-member".into()]),
+        ];
+        let (changed, mut removed) = apply_to_bucket(&mut members, b, &ops, &|_, _| false);
+        removed.sort();
+        let mut want = vec![ids[0].clone(), ids[2].clone()];
+        want.sort();
+        assert!(changed);
+        assert_eq!(removed, want);
+        assert_eq!(members.len(), 1);
+        // Adding who is there already, with the same display, changes nothing.
+        let same = [MemberOp::Add(vec![member(&ids[1], None)])];
+        assert_eq!(
+            apply_to_bucket(&mut members, b, &same, &|_, _| false),
+            (false, vec![])
+        );
+    }
 
     #[test]
     fn bucket_membership_is_found_without_parsing_and_never_inside_a_display() {

@@ -140,11 +140,17 @@ impl<'a> Repo<'a> {
         F: FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
     {
         for _ in 0..MAX_RETRIES {
-            let cur = self.store.get(key)?;
-            let Some(new) = f(cur.as_deref())? else {
-                return Ok(());
-            };
-            if self.store.compare_and_swap(key, cur.as_deref(), &new)? == Swap::Done {
+            let mut failed = None;
+            let swap = self.store.read_and_swap(key, &mut |cur| {
+                f(cur).unwrap_or_else(|e| {
+                    failed = Some(e);
+                    None
+                })
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if swap == Swap::Done {
                 return Ok(());
             }
         }

@@ -38,6 +38,10 @@ pub enum Swap {
     Conflict,
 }
 
+/// Computes a key's new value from its current one (`None`: no change), for
+/// [`Store::read_and_swap`].
+pub type Change<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+
 pub trait Store {
     fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Values for `keys`, in the same order.
@@ -57,6 +61,19 @@ pub trait Store {
     /// `wasi:keyvalue/atomics`; see docs/storage.md for hosts without it.
     fn compare_and_swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8])
         -> StoreResult<Swap>;
+    /// One attempt at a read-modify-write of `key`: read the value, let
+    /// `change` compute the new one (`None`: leave it as is, answered
+    /// `Done`) and write it only if the stored value has not changed
+    /// meanwhile. This default reads with `get` and writes with
+    /// [`Store::compare_and_swap`]; a store with compare-and-swap handles
+    /// (`wasi:keyvalue/atomics` `cas`) reads once and compares on the host.
+    fn read_and_swap(&self, key: &str, change: &mut Change) -> StoreResult<Swap> {
+        let cur = self.get(key)?;
+        match change(cur.as_deref()) {
+            None => Ok(Swap::Done),
+            Some(new) => self.compare_and_swap(key, cur.as_deref(), &new),
+        }
+    }
 }
 
 pub fn check_key(key: &str) -> StoreResult<()> {
