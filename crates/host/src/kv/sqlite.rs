@@ -16,7 +16,8 @@
 //! WAL checkpoints (copying the log back into the database file, with an
 //! fsync) run on a background thread with its own connection instead of
 //! inside whichever write crossed SQLite's auto-checkpoint threshold, so
-//! no request pays for them.
+//! no request pays for them, and keep the log from growing without end
+//! under writes that never pause (see [`checkpoint_loop`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,6 +39,14 @@ const INLINE_BATCH_MAX: usize = 64;
 
 /// How long the checkpointer lets writes gather after the first one.
 const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
+
+/// Frames (pages) the write-ahead log may hold before the checkpointer
+/// starts it over (16 MiB at SQLite's default 4 KiB pages).
+const WAL_LIMIT_FRAMES: i64 = 4096;
+
+/// How long the checkpointer waits for a writer to finish before it
+/// empties the log (see [`checkpoint_loop`]).
+const TRUNCATE_WAIT: Duration = Duration::from_secs(2);
 
 fn sql_err(e: rusqlite::Error) -> KvError {
     KvError::Other(format!("sqlite: {e}"))
@@ -292,16 +301,29 @@ impl SqliteDb {
 /// more, then checkpoints what it can without blocking anyone (`PASSIVE`:
 /// readers and writers carry on; frames still in use by a reader wait for
 /// the next round). Ends when its [`SqliteDb`] is dropped.
+///
+/// SQLite starts the log over from its beginning only when a write finds
+/// every frame copied back, which under writes that never pause does not
+/// happen: the log would grow without end. So when it holds more than
+/// [`WAL_LIMIT_FRAMES`], the checkpointer also runs a `TRUNCATE`
+/// checkpoint, which waits (up to [`TRUNCATE_WAIT`]) for the write of the
+/// moment, copies the few frames the `PASSIVE` one left, and empties the
+/// file; writers queue behind it for that long.
 fn checkpoint_loop(conn: Connection, wrote: Receiver<()>, count: Arc<AtomicU64>) {
+    let _ = conn.busy_timeout(TRUNCATE_WAIT);
     while wrote.recv().is_ok() {
         std::thread::sleep(CHECKPOINT_DELAY);
         // The checkpoint below covers the writes that came meanwhile.
         let _ = wrote.try_recv();
-        if conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            .is_ok()
-        {
-            count.fetch_add(1, Ordering::Relaxed);
+        // Columns: busy (0/1), frames in the log, frames copied back.
+        let Ok(log_frames) =
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+        else {
+            continue;
+        };
+        count.fetch_add(1, Ordering::Relaxed);
+        if log_frames > WAL_LIMIT_FRAMES {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
     }
 }
@@ -768,6 +790,50 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(s.get("k49").unwrap(), Some(vec![7u8; 4096]));
+    }
+
+    #[test]
+    fn the_log_stays_bounded_under_continuous_writes() {
+        // Writes that never pause (here from several threads, as a busy
+        // host's workers make them) leave no moment at which a PASSIVE
+        // checkpoint has copied the whole log, and SQLite only starts the
+        // log over from its beginning after such a moment: without more,
+        // the -wal file grows for as long as the writes go on (GiBs in
+        // `make bench` at 100,000 users).
+        let path = temp_db();
+        let db = SqliteDb::open(&path).unwrap();
+        let store: Arc<dyn KvBackend> = Arc::new(db.store("default"));
+        let wal = path.with_extension("db-wal");
+        let limit = (WAL_LIMIT_FRAMES as u64) * 4096;
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..3u64)
+            .map(|t| {
+                let store = store.clone();
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let key = format!("k{}", (i * 7919 + t * 104_729) % 20_000);
+                        store.set(&key, &[i as u8; 1500]).unwrap();
+                        i += 1;
+                    }
+                    i
+                })
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(4);
+        let mut largest = 0u64;
+        while std::time::Instant::now() < deadline && largest < 8 * limit {
+            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let written: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+        assert!(
+            largest < 8 * limit,
+            "the log reached {largest} bytes after {written} writes; bound {}",
+            8 * limit
+        );
     }
 
     #[test]
