@@ -194,20 +194,22 @@ fn render(
     ctx: &Ctx,
     kind: Kind,
     id: &str,
-    rec: &Record,
+    rec: Record,
     w: &Wants,
     ms: Option<UserMemberships>,
 ) -> Result<Value> {
     let rt = ctx.rt(kind);
-    let mut doc = rec.doc.clone();
+    let etag = rec.etag();
+    let mut doc = rec.doc;
     if kind == Kind::Role {
-        doc = role_doc(ctx, id)?;
-        if let (Some(meta), Some(stored)) = (doc.get_mut("meta"), rec.doc.get("meta")) {
-            *meta = stored.clone();
+        let mut role = role_doc(ctx, id)?;
+        if let (Some(meta), Some(stored)) = (role.get_mut("meta"), doc.get_mut("meta")) {
+            *meta = stored.take();
         }
-        if let Some(ext) = rec.doc.get("externalId") {
-            doc["externalId"] = ext.clone();
+        if let Some(ext) = doc.get_mut("externalId") {
+            role["externalId"] = ext.take();
         }
+        doc = role;
     }
     let obj = doc
         .as_object_mut()
@@ -249,7 +251,7 @@ fn render(
             "location".into(),
             Value::String(location(ctx.base(), rt, id)),
         );
-        m.insert("version".into(), Value::String(rec.etag()));
+        m.insert("version".into(), Value::String(etag));
     }
     Ok(doc)
 }
@@ -321,19 +323,31 @@ fn memberships_of(ctx: &Ctx, ids: &[&str], w: &Wants) -> Result<HashMap<String, 
         .collect();
     group_ids.sort();
     group_ids.dedup();
-    let mut keys: Vec<String> = pairs
+    // Each bucket once: the users of a page share a container's buckets
+    // (32 of them), and a bucket of a large group is tens of KiB.
+    let mut keys: Vec<String> = Vec::new();
+    let mut bucket_slot: HashMap<(Kind, &str, u32), usize> = HashMap::new();
+    let slots: Vec<usize> = pairs
         .iter()
-        .map(|(uid, c, cid)| ctx.repo.keys.members(*c, cid, bucket_of(uid)))
+        .map(|(uid, c, cid)| {
+            *bucket_slot
+                .entry((*c, cid.as_str(), bucket_of(uid)))
+                .or_insert_with(|| {
+                    keys.push(ctx.repo.keys.members(*c, cid, bucket_of(uid)));
+                    keys.len() - 1
+                })
+        })
         .collect();
+    let bucket_count = keys.len();
     keys.extend(
         group_ids
             .iter()
             .map(|g| ctx.repo.keys.record(Kind::Group, g)),
     );
-    let mut raws = ctx.repo.store.get_many(&keys)?;
+    let mut buckets = ctx.repo.store.get_many(&keys)?;
     let group_recs: HashMap<&str, Record> = group_ids
         .iter()
-        .zip(raws.split_off(pairs.len()))
+        .zip(buckets.split_off(bucket_count))
         .filter_map(|(g, raw)| Some((g.as_str(), Record::decode(&raw?).ok()?)))
         .collect();
     let catalog = if pairs.iter().any(|(_, c, _)| *c == Kind::Role) {
@@ -341,8 +355,8 @@ fn memberships_of(ctx: &Ctx, ids: &[&str], w: &Wants) -> Result<HashMap<String, 
     } else {
         None
     };
-    for ((uid, c, cid), bucket) in pairs.iter().zip(raws) {
-        if !bucket
+    for ((uid, c, cid), slot) in pairs.iter().zip(slots) {
+        if !buckets[slot]
             .as_deref()
             .is_some_and(|b| members::bucket_has(b, uid))
         {
@@ -391,7 +405,7 @@ fn respond_one(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, status: u16) -> Re
     if direct_members {
         w.members = false;
     }
-    let mut doc = render(ctx, kind, id, rec, &w, None)?;
+    let mut doc = render(ctx, kind, id, rec.clone(), &w, None)?;
     proj.apply(rt, &mut doc);
     let mut body = serde_json::to_vec(&doc).map_err(|e| ScimError::internal(e.to_string()))?;
     if direct_members {
@@ -602,7 +616,7 @@ fn load_docs(ctx: &Ctx, kind: Kind, ids: &[String], w: &Wants) -> Result<Vec<Val
         for (id, rec) in batch.iter().zip(recs) {
             if let Some(rec) = rec {
                 let m = (kind == Kind::User).then(|| ms.remove(id.as_str()).unwrap_or_default());
-                out.push(render(ctx, kind, id, &rec, w, m)?);
+                out.push(render(ctx, kind, id, rec, w, m)?);
             }
         }
     }
@@ -620,7 +634,7 @@ fn role_docs(ctx: &Ctx, w: &Wants) -> Result<Vec<Value>> {
     let mut docs = Vec::with_capacity(ids.len());
     for (id, rec) in ids.iter().zip(recs) {
         let rec = rec.unwrap_or_else(empty_role_record);
-        docs.push(render(ctx, Kind::Role, id, &rec, w, None)?);
+        docs.push(render(ctx, Kind::Role, id, rec, w, None)?);
     }
     Ok(docs)
 }
