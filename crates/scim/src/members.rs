@@ -231,6 +231,53 @@ fn appended(raw: Option<&[u8]>, bucket: u32, ops: &[MemberOp]) -> Option<Vec<u8>
     Some(out)
 }
 
+/// The bucket `raw` without member `id`, cut out of the stored JSON without
+/// parsing the rest, when `ops` only removes that one member and the bucket
+/// holds it (a user leaving a group, a user deleted). `None` when the ops
+/// need the general path.
+fn without_one<'o>(raw: Option<&[u8]>, ops: &'o [MemberOp]) -> Option<(Vec<u8>, &'o str)> {
+    let [MemberOp::Remove(ids)] = ops else {
+        return None;
+    };
+    let [id] = ids.as_slice() else {
+        return None;
+    };
+    let raw = raw?;
+    // Entries are `{"v":…}` objects of strings, as `Stored` serialises;
+    // the value is unique in a bucket, and a `{` inside a string is
+    // never followed by an unescaped `"`.
+    let needle = format!("{{\"v\":{}", Value::String(id.clone()));
+    let start = memchr::memmem::find(raw, needle.as_bytes())?;
+    let mut end = None;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, &c) in raw.iter().enumerate().skip(start + 1) {
+        match (in_string, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (false, _, b'"') => in_string = true,
+            (false, _, b'}') => {
+                end = Some(i + 1);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let end = end?;
+    let (cut_start, cut_end) = if raw.get(end) == Some(&b',') {
+        (start, end + 1)
+    } else if start > 0 && raw[start - 1] == b',' {
+        (start - 1, end)
+    } else {
+        (start, end)
+    };
+    let mut out = Vec::with_capacity(raw.len() - (cut_end - cut_start));
+    out.extend_from_slice(&raw[..cut_start]);
+    out.extend_from_slice(&raw[cut_end..]);
+    Some((out, id.as_str()))
+}
+
 /// The members a change removed, whose membership lists must drop the
 /// container (additions were listed before the bucket was written).
 #[derive(Debug, Default)]
@@ -259,6 +306,10 @@ where
         repo.update(&key, |cur| {
             if let Some(bytes) = appended(cur, b, ops) {
                 removed.clear();
+                return Ok(Some(bytes));
+            }
+            if let Some((bytes, gone)) = without_one(cur, ops) {
+                removed = vec![gone.to_string()];
                 return Ok(Some(bytes));
             }
             let mut members = decode(cur);
@@ -347,6 +398,51 @@ mod tests {
             assert_eq!(fast, general(existing, b, &ops).unwrap());
             let _: Vec<Stored> = serde_json::from_slice(&fast).unwrap();
         }
+    }
+
+    #[test]
+    fn removing_one_member_writes_what_parsing_would() {
+        let b = 9;
+        let ids = ids_in_bucket(b, 5);
+        // Displays that look like the JSON around them.
+        let displays = [
+            Some("}, {\"v\":\"x\"} \\".to_string()),
+            None,
+            Some(format!("{{\"v\":\"{}\"}}", ids[3])),
+            Some("plain".to_string()),
+        ];
+        let stored: Vec<Stored> = ids[..4]
+            .iter()
+            .zip(&displays)
+            .map(|(v, d)| Stored {
+                value: v.clone(),
+                display: d.clone(),
+            })
+            .collect();
+        let raw = serde_json::to_vec(&stored).unwrap();
+        let one = serde_json::to_vec(&stored[..1]).unwrap();
+        for (bucket, id) in [
+            (&raw, &ids[0]),
+            (&raw, &ids[1]),
+            (&raw, &ids[2]),
+            (&raw, &ids[3]),
+            (&one, &ids[0]),
+        ] {
+            let ops = [MemberOp::Remove(vec![id.clone()])];
+            let (fast, gone) = without_one(Some(bucket), &ops).expect("the fast path applies");
+            assert_eq!(gone, id.as_str());
+            assert_eq!(
+                fast,
+                general(Some(bucket), b, &ops).unwrap(),
+                "removing {id}"
+            );
+        }
+        // Not a member, several ids, nothing stored, other ops.
+        let remove = |ids: &[String]| [MemberOp::Remove(ids.to_vec())];
+        assert!(without_one(Some(&raw), &remove(&ids[4..5])).is_none());
+        assert!(without_one(Some(&raw), &remove(&ids[..2])).is_none());
+        assert!(without_one(None, &remove(&ids[..1])).is_none());
+        assert!(without_one(Some(&raw), &[MemberOp::RemoveAll]).is_none());
     }
 
     #[test]
