@@ -94,12 +94,18 @@ pub fn read_all(repo: &Repo, kind: Kind, id: &str, buckets: u32) -> Result<Vec<S
 }
 
 /// Whether the raw bytes of a bucket hold member `user_id`, without parsing
-/// the bucket: the stored form is compact JSON `{"v":"<id>",…}`, and inside a
-/// JSON string a quote is always escaped, so `"v":"<id>"` occurs only as a
-/// member's value.
+/// the bucket (see [`entry_at`]).
 pub fn bucket_has(bucket: &[u8], user_id: &str) -> bool {
-    let needle = format!("\"v\":{}", serde_json::Value::String(user_id.to_string()));
-    memchr::memmem::find(bucket, needle.as_bytes()).is_some()
+    entry_at(bucket, user_id).is_some()
+}
+
+/// Where member `user_id`'s entry starts in the raw bytes of a bucket. The
+/// stored form is compact JSON `[{"v":"<id>",…},…]` (the value first, as
+/// [`Stored`] serialises), and inside a JSON string a quote is always
+/// escaped, so `{"v":"<id>"` occurs only as the start of that entry.
+fn entry_at(bucket: &[u8], user_id: &str) -> Option<usize> {
+    let needle = format!("{{\"v\":{}", Value::String(user_id.to_string()));
+    memchr::memmem::find(bucket, needle.as_bytes())
 }
 
 /// Buckets an operation list touches (for the record's bitmap and for reads).
@@ -243,11 +249,8 @@ fn without_one<'o>(raw: Option<&[u8]>, ops: &'o [MemberOp]) -> Option<(Vec<u8>, 
         return None;
     };
     let raw = raw?;
-    // Entries are `{"v":…}` objects of strings, as `Stored` serialises;
-    // the value is unique in a bucket, and a `{` inside a string is
-    // never followed by an unescaped `"`.
-    let needle = format!("{{\"v\":{}", Value::String(id.clone()));
-    let start = memchr::memmem::find(raw, needle.as_bytes())?;
+    // Entries are flat objects of strings; the value is unique in a bucket.
+    let start = entry_at(raw, id)?;
     let mut end = None;
     let mut in_string = false;
     let mut escaped = false;

@@ -394,7 +394,7 @@ fn memberships_of(ctx: &Ctx, ids: &[&str], w: &Wants) -> Result<HashMap<String, 
     Ok(out)
 }
 
-fn respond_one(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, status: u16) -> Result<Response> {
+fn respond_one(ctx: &Ctx, kind: Kind, id: &str, rec: Record, status: u16) -> Result<Response> {
     let rt = ctx.rt(kind);
     let proj = query_projection(ctx, kind)?;
     let mut w = wants(&proj, rt, false);
@@ -405,11 +405,12 @@ fn respond_one(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, status: u16) -> Re
     if direct_members {
         w.members = false;
     }
-    let mut doc = render(ctx, kind, id, rec.clone(), &w, None)?;
+    let (etag, buckets) = (rec.etag(), rec.buckets);
+    let mut doc = render(ctx, kind, id, rec, &w, None)?;
     proj.apply(rt, &mut doc);
     let mut body = serde_json::to_vec(&doc).map_err(|e| ScimError::internal(e.to_string()))?;
     if direct_members {
-        let ms = members::read_all(&ctx.repo, kind, id, rec.buckets)?;
+        let ms = members::read_all(&ctx.repo, kind, id, buckets)?;
         if !ms.is_empty() && body.last() == Some(&b'}') {
             body.pop();
             body.extend_from_slice(b",\"members\":");
@@ -417,7 +418,7 @@ fn respond_one(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, status: u16) -> Re
             body.push(b'}');
         }
     }
-    let mut r = Response::json_bytes(status, body).with_header("etag", rec.etag());
+    let mut r = Response::json_bytes(status, body).with_header("etag", etag);
     if status == 201 {
         r = r.with_header("location", location(ctx.base(), rt, id));
     }
@@ -459,7 +460,7 @@ fn get(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
             return Ok(Response::empty(304).with_header("etag", rec.etag()));
         }
     }
-    respond_one(ctx, kind, &id, &rec, 200)
+    respond_one(ctx, kind, &id, rec, 200)
 }
 
 fn canonical_id(kind: Kind, id: &str) -> String {
@@ -859,7 +860,7 @@ fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
         return Err(ScimError::internal("a fresh id was already in use"));
     }
     apply_members(ctx, kind, &id, 0, &ops)?;
-    respond_one(ctx, kind, &id, &rec, 201)
+    respond_one(ctx, kind, &id, rec, 201)
 }
 
 // ---- PUT and PATCH /{type}/{id} -----------------------------------------------------
@@ -891,7 +892,7 @@ fn write(ctx: &Ctx, kind: Kind, id: &str, how: Write) -> Result<Response> {
             Write::Patch => patch_document(ctx, kind, &id, &old, &body)?,
         };
         if !changed {
-            return write_reply(ctx, kind, &id, &old, how);
+            return write_reply(ctx, kind, &id, old, how);
         }
         let ops = resolve_members(ctx, ops)?;
         if let Some(meta) = doc.get_mut("meta").and_then(Value::as_object_mut) {
@@ -914,7 +915,7 @@ fn write(ctx: &Ctx, kind: Kind, id: &str, how: Write) -> Result<Response> {
             Swap::Done => {
                 index_after(ctx, kind, &id, &old_ix, &new_ix)?;
                 apply_members(ctx, kind, &id, old.buckets, &ops)?;
-                return write_reply(ctx, kind, &id, &rec, how);
+                return write_reply(ctx, kind, &id, rec, how);
             }
             Swap::Conflict => {
                 // Someone changed it meanwhile. Undo our new claims (best
@@ -943,7 +944,7 @@ fn write(ctx: &Ctx, kind: Kind, id: &str, how: Write) -> Result<Response> {
 /// Okta reads back) and `group_patch_response` for groups and roles (204 by
 /// default: a group of 10,000 members is a megabyte of JSON that IdPs such
 /// as Entra ID never read, and reading it back costs more than the change).
-fn write_reply(ctx: &Ctx, kind: Kind, id: &str, rec: &Record, how: Write) -> Result<Response> {
+fn write_reply(ctx: &Ctx, kind: Kind, id: &str, rec: Record, how: Write) -> Result<Response> {
     use crate::http::Return;
     if how == Write::Put {
         return respond_one(ctx, kind, id, rec, 200);
