@@ -17,14 +17,18 @@
 //! fsync) run on a background thread with its own connection instead of
 //! inside whichever write crossed SQLite's auto-checkpoint threshold, so
 //! no request pays for them, and keep the log from growing without end
-//! under writes that never pause (see [`checkpoint_loop`]).
+//! under writes that never pause (see [`checkpoint_loop`]). Should that
+//! thread fall behind (starved of CPU on a busy machine), the writers bound
+//! the log themselves (see [`note_log_frames`]).
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use rusqlite::hooks::Wal;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
@@ -44,9 +48,39 @@ const CHECKPOINT_DELAY: Duration = Duration::from_millis(100);
 /// starts it over (16 MiB at SQLite's default 4 KiB pages).
 const WAL_LIMIT_FRAMES: i64 = 4096;
 
-/// How long the checkpointer waits for another process's writer before it
-/// starts the log over (see [`checkpoint_loop`]).
+/// Frames past which the writer that commits starts the log over itself,
+/// whatever that costs it: the checkpointer has fallen behind.
+const WAL_HARD_LIMIT_FRAMES: i64 = 4 * WAL_LIMIT_FRAMES;
+
+/// How long a `RESTART` checkpoint waits for another process's writer (or
+/// for the checkpointer's own `PASSIVE` round) before it gives up and
+/// leaves the log to the next try (see [`restart_log`]).
 const RESTART_WAIT: Duration = Duration::from_millis(50);
+
+thread_local! {
+    /// Frames in the log after the last commit on this thread (set by
+    /// [`note_log_frames`], taken by [`SqliteDb::bound_log`]).
+    static LOG_FRAMES: Cell<i64> = const { Cell::new(0) };
+}
+
+/// SQLite's write-ahead-log hook, called on the committing thread after
+/// every commit of this process's connection: records how many frames the
+/// log holds. It must not fail: an error here would fail the statement
+/// whose commit has already happened.
+fn note_log_frames(_wal: &Wal, frames: std::ffi::c_int) -> rusqlite::Result<()> {
+    LOG_FRAMES.with(|f| f.set(i64::from(frames)));
+    Ok(())
+}
+
+/// Copies every frame of the log back and has the next write start it from
+/// its beginning (`PRAGMA wal_checkpoint(RESTART)`), waiting at most
+/// [`RESTART_WAIT`] for other connections. Leaves the busy timeout at zero,
+/// the connection's setting outside the slow path.
+fn restart_log(conn: &Connection) {
+    let _ = conn.busy_timeout(RESTART_WAIT);
+    let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+    let _ = conn.busy_timeout(Duration::ZERO);
+}
 
 fn sql_err(e: rusqlite::Error) -> KvError {
     KvError::Other(format!("sqlite: {e}"))
@@ -156,6 +190,10 @@ pub struct SqliteDb {
     /// Checkpoints the background thread has run.
     #[cfg_attr(not(test), allow(dead_code))]
     checkpoints: Arc<AtomicU64>,
+    /// Set by the checkpointer when the log has grown past
+    /// [`WAL_LIMIT_FRAMES`] and its `PASSIVE` rounds have copied most of it
+    /// back: the next call to take the connection starts the log over.
+    restart_due: Arc<AtomicBool>,
 }
 
 impl SqliteDb {
@@ -169,16 +207,22 @@ impl SqliteDb {
             }
         }
         let conn = Connection::open(path).map_err(sql_err)?;
-        Self::init(conn, Some(path.to_path_buf()))
+        Self::init(conn, Some(path.to_path_buf()), true)
     }
 
     /// A private in-memory database (`type = "spin"` without a `path`).
     pub fn in_memory() -> KvResult<Arc<Self>> {
         let conn = Connection::open_in_memory().map_err(sql_err)?;
-        Self::init(conn, None)
+        Self::init(conn, None, false)
     }
 
-    fn init(conn: Connection, location: Option<PathBuf>) -> KvResult<Arc<Self>> {
+    /// `checkpointer`: whether to start the background checkpointer (file
+    /// databases only; tests leave it out to see the writers' own bound).
+    fn init(
+        conn: Connection,
+        location: Option<PathBuf>,
+        checkpointer: bool,
+    ) -> KvResult<Arc<Self>> {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_err)?;
         if location.is_some() {
             // Readers never block writers, and concurrent writers (also in
@@ -189,6 +233,7 @@ impl SqliteDb {
             // Checkpoints are the background thread's (see the module doc).
             conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;")
                 .map_err(sql_err)?;
+            conn.wal_hook(Some(note_log_frames));
         }
         conn.execute(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
@@ -203,19 +248,20 @@ impl SqliteDb {
         conn.busy_timeout(Duration::ZERO).map_err(sql_err)?;
         let conn = Arc::new(Mutex::new(conn));
         let checkpoints = Arc::new(AtomicU64::new(0));
+        let restart_due = Arc::new(AtomicBool::new(false));
         let wrote = match &location {
-            Some(path) => {
+            Some(path) if checkpointer => {
                 let (tx, rx) = sync_channel(1);
                 let checkpointer = Connection::open(path).map_err(sql_err)?;
                 let count = checkpoints.clone();
-                let writer = Arc::downgrade(&conn);
+                let due = restart_due.clone();
                 std::thread::Builder::new()
                     .name("sqlite-checkpoint".into())
-                    .spawn(move || checkpoint_loop(checkpointer, writer, rx, count))
+                    .spawn(move || checkpoint_loop(checkpointer, due, rx, count))
                     .map_err(|e| KvError::Other(format!("cannot start the checkpointer: {e}")))?;
                 Some(tx)
             }
-            None => None,
+            _ => None,
         };
         Ok(Arc::new(SqliteDb {
             conn,
@@ -223,6 +269,7 @@ impl SqliteDb {
             location,
             wrote,
             checkpoints,
+            restart_due,
         }))
     }
 
@@ -256,7 +303,12 @@ impl SqliteDb {
         mut f: impl FnMut(&mut Connection) -> Attempt<T>,
     ) -> KvResult<T> {
         if short && super::on_async_worker() && !self.slow.load(Ordering::Acquire) {
-            let attempt = f(&mut self.lock());
+            let attempt = {
+                let mut conn = self.lock();
+                let attempt = f(&mut conn);
+                Self::bound_log(&conn);
+                attempt
+            };
             match attempt {
                 Err(e) if e.is_busy() => {}
                 done => return done.map_err(Fail::into_kv),
@@ -268,6 +320,7 @@ impl SqliteDb {
             let _ = conn.busy_timeout(BUSY_TIMEOUT);
             let result = f(&mut conn);
             let _ = conn.busy_timeout(Duration::ZERO);
+            Self::bound_log(&conn);
             self.slow.store(false, Ordering::Release);
             result
         })
@@ -282,8 +335,26 @@ impl SqliteDb {
         }
     }
 
+    /// Takes this process's connection, first starting the log over if the
+    /// checkpointer asked for it (see [`checkpoint_loop`]).
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if self.restart_due.load(Ordering::Relaxed)
+            && self.restart_due.swap(false, Ordering::AcqRel)
+        {
+            restart_log(&conn);
+        }
+        conn
+    }
+
+    /// After a call on `conn` (still held): if its commit left the log past
+    /// [`WAL_HARD_LIMIT_FRAMES`], the checkpointer has fallen behind the
+    /// writers (starved of CPU, say), and this writer starts the log over
+    /// itself, so the log stays bounded however the threads are scheduled.
+    fn bound_log(conn: &Connection) {
+        if LOG_FRAMES.with(|f| f.replace(0)) > WAL_HARD_LIMIT_FRAMES {
+            restart_log(conn);
+        }
     }
 
     /// Checkpoints the WAL into the main file (without waiting on others).
@@ -307,17 +378,19 @@ impl SqliteDb {
 /// SQLite starts the log over from its beginning only when a write finds
 /// every frame copied back, which under writes that never pause does not
 /// happen: the log would grow without end (GiBs in `make bench`). So when it
-/// holds more than [`WAL_LIMIT_FRAMES`], the checkpointer takes this
-/// process's connection (`writer`: calls queue on its mutex, not on SQLite's
-/// busy back-off) and runs a `RESTART` checkpoint, which copies the frames
-/// the `PASSIVE` ones left and makes the next write start at the beginning
-/// of the file again. It waits up to [`RESTART_WAIT`] for a writer in
-/// another process. `RESTART`, not `TRUNCATE`: the file keeps its size and
-/// is overwritten in place (truncating and growing it again cost 40-80 ms
-/// per round here, against 4-6 ms).
+/// holds more than [`WAL_LIMIT_FRAMES`], the checkpointer runs two more
+/// `PASSIVE` rounds and sets `restart_due`: the next call to take this
+/// process's connection runs a `RESTART` checkpoint under its mutex (no
+/// writer of this process can be in the way), which copies the few frames
+/// left and makes the next write start at the beginning of the file again.
+/// `RESTART`, not `TRUNCATE`: the file keeps its size and is overwritten in
+/// place (truncating and growing it again cost 40-80 ms per round here,
+/// against 4-6 ms). The restart is the caller's, not this thread's: a
+/// thread waiting for the mutex can be starved by writers that take it
+/// back to back (CI saw the log pass 128 MiB within 2 s that way).
 fn checkpoint_loop(
     conn: Connection,
-    writer: Weak<Mutex<Connection>>,
+    restart_due: Arc<AtomicBool>,
     wrote: Receiver<()>,
     count: Arc<AtomicU64>,
 ) {
@@ -339,11 +412,7 @@ fn checkpoint_loop(
             for _ in 0..2 {
                 let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             }
-            let Some(writer) = writer.upgrade() else {
-                return;
-            };
-            let _idle = writer.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+            restart_due.store(true, Ordering::Release);
         }
     }
 }
@@ -853,6 +922,39 @@ mod tests {
             largest < 8 * limit,
             "the log reached {largest} bytes after {written} writes; bound {}",
             8 * limit
+        );
+    }
+
+    #[test]
+    fn writers_bound_the_log_when_the_checkpointer_falls_behind() {
+        // No checkpointer at all: the extreme of one starved of CPU. The
+        // writers' own bound must hold the log near WAL_HARD_LIMIT_FRAMES
+        // (without it, this test's writes leave a 210 MiB log).
+        let path = temp_db();
+        let conn = Connection::open(&path).unwrap();
+        let db = SqliteDb::init(conn, Some(path.clone()), false).unwrap();
+        let store = db.store("default");
+        let hard = (WAL_HARD_LIMIT_FRAMES as u64) * 4096;
+        let mut written = 0u64;
+        let mut i = 0u64;
+        let mut value = Vec::new();
+        while written < 3 * hard {
+            // A new value each time: SQLite skips rewriting unchanged pages.
+            value = vec![i as u8; 60 * 1024];
+            store.set(&format!("k{}", i % 64), &value).unwrap();
+            written += value.len() as u64;
+            i += 1;
+        }
+        let wal = std::fs::metadata(path.with_extension("db-wal"))
+            .unwrap()
+            .len();
+        assert!(
+            wal < hard + hard / 4,
+            "the log reached {wal} bytes after {written} bytes written; bound {hard}"
+        );
+        assert_eq!(
+            store.get(&format!("k{}", (i - 1) % 64)).unwrap(),
+            Some(value)
         );
     }
 
