@@ -440,6 +440,38 @@ fn next_to_delete(world: &World) -> Option<String> {
     (back < world.n).then(|| world.ids[world.n - 1 - back].clone())
 }
 
+/// Before the PATCH-add scenario: users not yet in the big group, created
+/// (unmeasured) until there are twice as many as the POST scenario made in
+/// its period, so a server as fast at PATCH as at POST, or twice as fast,
+/// does not run out of users to add before the period ends. They join
+/// `created`, which the DELETE scenario draws from next.
+fn top_up_non_members(target: &Target, world: &World, concurrency: usize) -> Result<(), String> {
+    let made = world.created.lock().expect("created").len();
+    let used = world.next_member.load(Ordering::Relaxed);
+    let available = (made + (world.n - world.group_members)).saturating_sub(used);
+    let missing = (2 * made).saturating_sub(available);
+    if missing == 0 {
+        return Ok(());
+    }
+    let tag = std::process::id();
+    let job = |conn: &mut Conn, k: usize| -> Result<(), String> {
+        let name = format!("extra{k}-{tag}@bench.example");
+        let body = user_body(&name, &format!("extra-ext-{k}"), &format!("Extra{k} Bench"));
+        let v = check(
+            conn.send(&Req::json("POST", "/Users", &body), true),
+            "POST /Users (more users to add)",
+        )?;
+        let id = id_of(&v).ok_or("POST /Users: no id in the response")?;
+        world.created.lock().expect("created").push(id);
+        Ok(())
+    };
+    let (_, errors) = load::run_jobs(target, concurrency, missing, &job);
+    match errors.first() {
+        Some(e) => Err(e.clone()),
+        None => Ok(()),
+    }
+}
+
 /// Runs one scenario against a server holding `world`.
 pub fn run(
     scenario: Scenario,
@@ -476,6 +508,11 @@ fn run_scenario(
     if scenario == Scenario::FullRead {
         mark();
         return full_read(target, world, full_read_max);
+    }
+    if scenario == Scenario::PatchGroupAdd {
+        if let Err(e) = top_up_non_members(target, world, plan.concurrency) {
+            eprintln!("scim-bench: could not create more users to add: {e}");
+        }
     }
     let n = world.n;
     let tag = std::process::id();
