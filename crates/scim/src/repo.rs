@@ -75,6 +75,16 @@ pub struct Repo<'a> {
     pub now: u64,
 }
 
+/// Values read from the store, in the order of the keys asked for.
+pub type Values = Vec<Option<Vec<u8>>>;
+
+/// A stored JSON list of ids (membership lists, multi-valued index
+/// entries); absent or unreadable: empty.
+pub fn parse_id_list(raw: Option<&[u8]>) -> Vec<String> {
+    raw.and_then(|c| serde_json::from_slice(c).ok())
+        .unwrap_or_default()
+}
+
 fn busy() -> ScimError {
     ScimError::new(
         503,
@@ -106,12 +116,49 @@ impl<'a> Repo<'a> {
 
     /// Records for `ids` in order; missing ones are `None`.
     pub fn load_many(&self, kind: Kind, ids: &[String]) -> Result<Vec<Option<Record>>> {
-        let keys: Vec<String> = ids.iter().map(|id| self.keys.record(kind, id)).collect();
-        self.store
-            .get_many(&keys)?
+        Ok(self.load_many_with(kind, ids, &[])?.0)
+    }
+
+    /// [`Self::load_many`], reading the values at `extra` keys in the same
+    /// store call (one round trip instead of two); they come back in order.
+    pub fn load_many_with(
+        &self,
+        kind: Kind,
+        ids: &[String],
+        extra: &[String],
+    ) -> Result<(Vec<Option<Record>>, Values)> {
+        let mut keys: Vec<String> = ids.iter().map(|id| self.keys.record(kind, id)).collect();
+        keys.extend_from_slice(extra);
+        let mut values = self.store.get_many(&keys)?;
+        let extra_values = values.split_off(ids.len());
+        let records = values
             .into_iter()
             .map(|raw| raw.map(|r| Record::decode(&r)).transpose())
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok((records, extra_values))
+    }
+
+    /// [`Self::load`], reading the values at `extra` keys in the same store
+    /// call.
+    pub fn load_with(
+        &self,
+        kind: Kind,
+        id: &str,
+        extra: &[String],
+    ) -> Result<(Option<Loaded>, Values)> {
+        let mut keys = Vec::with_capacity(1 + extra.len());
+        keys.push(self.keys.record(kind, id));
+        keys.extend_from_slice(extra);
+        let mut values = self.store.get_many(&keys)?;
+        let extra_values = values.split_off(1);
+        let loaded = match values.pop().flatten() {
+            None => None,
+            Some(raw) => Some(Loaded {
+                record: Record::decode(&raw)?,
+                raw,
+            }),
+        };
+        Ok((loaded, extra_values))
     }
 
     /// Write a record if the stored bytes are still `expected`.
@@ -174,11 +221,7 @@ impl<'a> Repo<'a> {
     }
 
     pub fn read_id_list(&self, key: &str) -> Result<Vec<String>> {
-        Ok(self
-            .store
-            .get(key)?
-            .and_then(|c| serde_json::from_slice(&c).ok())
-            .unwrap_or_default())
+        Ok(parse_id_list(self.store.get(key)?.as_deref()))
     }
 
     // ---- unique index (userName, group displayName) ------------------------
@@ -237,16 +280,22 @@ impl<'a> Repo<'a> {
     /// Drop the claim on `folded` if it is `id`'s. A concurrent takeover of an
     /// abandoned claim is not undone: only our own claim is removed.
     pub fn release_unique(&self, kind: Kind, folded: &str, id: &str) -> Result<()> {
-        let key = self.keys.index(kind, IndexAttr::Name, folded);
-        if let Some(raw) = self.store.get(&key)? {
-            if serde_json::from_slice::<Claim>(&raw)
-                .map(|c| c.id == id)
-                .unwrap_or(false)
-            {
-                self.store.delete(&key)?;
-            }
+        if let Some(key) = self.claim_of(kind, folded, id)? {
+            self.store.delete(&key)?;
         }
         Ok(())
+    }
+
+    /// The key of `id`'s claim on `folded`, if `id` holds it (the claim to
+    /// delete when the resource goes; another id's is left alone).
+    pub fn claim_of(&self, kind: Kind, folded: &str, id: &str) -> Result<Option<String>> {
+        let key = self.keys.index(kind, IndexAttr::Name, folded);
+        let held = self.store.get(&key)?.is_some_and(|raw| {
+            serde_json::from_slice::<Claim>(&raw)
+                .map(|c| c.id == id)
+                .unwrap_or(false)
+        });
+        Ok(held.then_some(key))
     }
 
     // ---- multi-valued indexes (externalId, emails) ------------------------

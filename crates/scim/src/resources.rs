@@ -10,7 +10,7 @@ use crate::list::{self, Params, Query};
 use crate::members::{self, Stored};
 use crate::patch::{self, Member, MemberOp};
 use crate::projection::Projection;
-use crate::repo::{Loaded, Record, Repo};
+use crate::repo::{parse_id_list, Loaded, Record, Repo};
 use crate::resource;
 use crate::roles::Catalog;
 use crate::schema::{self, Registry, ResourceType};
@@ -286,31 +286,50 @@ struct UserMemberships {
 /// they name. Each list entry is confirmed against the bucket (the lists are
 /// supersets, see members.rs) by a byte search, without parsing the bucket.
 fn memberships_of(ctx: &Ctx, ids: &[&str], w: &Wants) -> Result<HashMap<String, UserMemberships>> {
-    let mut out: HashMap<String, UserMemberships> = HashMap::new();
-    let mut containers = Vec::new();
-    if w.groups {
-        containers.push(Kind::Group);
+    let lists = ListKeys::new(ctx, ids, w);
+    if lists.keys.is_empty() {
+        return Ok(HashMap::new());
     }
-    if w.roles {
-        containers.push(Kind::Role);
-    }
-    if containers.is_empty() || ids.is_empty() {
-        return Ok(out);
-    }
-    let mut keys = Vec::with_capacity(ids.len() * containers.len());
-    let mut owners = Vec::with_capacity(keys.capacity());
-    for id in ids {
-        for c in &containers {
-            keys.push(ctx.repo.keys.memberships(*c, id));
-            owners.push((*id, *c));
+    let values = ctx.repo.store.get_many(&lists.keys)?;
+    memberships_listed(ctx, lists.owners.into_iter().zip(values).collect())
+}
+
+/// The membership lists a rendering of users wants (`groups`, `roles`):
+/// their keys, and for each key the user and container kind it lists. A
+/// caller that reads the users' records reads these in the same store call.
+struct ListKeys<'i> {
+    keys: Vec<String>,
+    owners: Vec<(&'i str, Kind)>,
+}
+
+impl<'i> ListKeys<'i> {
+    fn new(ctx: &Ctx, ids: &[&'i str], w: &Wants) -> ListKeys<'i> {
+        let containers: Vec<Kind> = [(w.groups, Kind::Group), (w.roles, Kind::Role)]
+            .into_iter()
+            .filter_map(|(wanted, c)| wanted.then_some(c))
+            .collect();
+        let mut keys = Vec::with_capacity(ids.len() * containers.len());
+        let mut owners = Vec::with_capacity(keys.capacity());
+        for id in ids {
+            for c in &containers {
+                keys.push(ctx.repo.keys.memberships(*c, id));
+                owners.push((*id, *c));
+            }
         }
+        ListKeys { keys, owners }
     }
+}
+
+/// A user's stored membership list for one container kind.
+type Listed<'i> = ((&'i str, Kind), Option<Vec<u8>>);
+
+/// [`memberships_of`] from membership lists already read.
+fn memberships_listed(ctx: &Ctx, lists: Vec<Listed>) -> Result<HashMap<String, UserMemberships>> {
+    let mut out: HashMap<String, UserMemberships> = HashMap::new();
     // (user, container kind, container id) for every listed membership.
     let mut pairs: Vec<(&str, Kind, String)> = Vec::new();
-    for ((uid, c), raw) in owners.into_iter().zip(ctx.repo.store.get_many(&keys)?) {
-        let listed: Vec<String> = raw
-            .and_then(|r| serde_json::from_slice(&r).ok())
-            .unwrap_or_default();
+    for ((uid, c), raw) in lists {
+        let listed = parse_id_list(raw.as_deref());
         pairs.extend(listed.into_iter().map(|cid| (uid, c, cid)));
     }
     if pairs.is_empty() {
@@ -395,6 +414,18 @@ fn memberships_of(ctx: &Ctx, ids: &[&str], w: &Wants) -> Result<HashMap<String, 
 }
 
 fn respond_one(ctx: &Ctx, kind: Kind, id: &str, rec: Record, status: u16) -> Result<Response> {
+    respond_one_with(ctx, kind, id, rec, status, None)
+}
+
+/// [`respond_one`] with a user's memberships already read (`ms`).
+fn respond_one_with(
+    ctx: &Ctx,
+    kind: Kind,
+    id: &str,
+    rec: Record,
+    status: u16,
+    ms: Option<UserMemberships>,
+) -> Result<Response> {
     let rt = ctx.rt(kind);
     let proj = query_projection(ctx, kind)?;
     let mut w = wants(&proj, rt, false);
@@ -406,7 +437,7 @@ fn respond_one(ctx: &Ctx, kind: Kind, id: &str, rec: Record, status: u16) -> Res
         w.members = false;
     }
     let (etag, buckets) = (rec.etag(), rec.buckets);
-    let mut doc = render(ctx, kind, id, rec, &w, None)?;
+    let mut doc = render(ctx, kind, id, rec, &w, ms)?;
     proj.apply(rt, &mut doc);
     let mut body = serde_json::to_vec(&doc).map_err(|e| ScimError::internal(e.to_string()))?;
     if direct_members {
@@ -452,7 +483,16 @@ fn empty_role_record() -> Record {
 }
 
 fn get(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
-    let loaded = load_existing(ctx, kind, id)?;
+    let (loaded, ms) = if kind == Kind::User {
+        let (loaded, ms) = load_user(
+            ctx,
+            id,
+            &wants(&query_projection(ctx, kind)?, ctx.rt(kind), false),
+        )?;
+        (Some(loaded), Some(ms))
+    } else {
+        (load_existing(ctx, kind, id)?, None)
+    };
     let rec = loaded.map(|l| l.record).unwrap_or_else(empty_role_record);
     let id = canonical_id(kind, id);
     if let Some(h) = ctx.req.header("if-none-match") {
@@ -460,7 +500,22 @@ fn get(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
             return Ok(Response::empty(304).with_header("etag", rec.etag()));
         }
     }
-    respond_one(ctx, kind, &id, rec, 200)
+    respond_one_with(ctx, kind, &id, rec, 200, ms)
+}
+
+/// A user's record and the memberships `w` wants, in one store read for the
+/// record and its membership lists (404 if there is no such user).
+fn load_user(ctx: &Ctx, id: &str, w: &Wants) -> Result<(Loaded, UserMemberships)> {
+    if !valid_id(id) {
+        return Err(not_found(Kind::User, id));
+    }
+    let lists = ListKeys::new(ctx, &[id], w);
+    let (loaded, values) = ctx.repo.load_with(Kind::User, id, &lists.keys)?;
+    let loaded = loaded.ok_or_else(|| not_found(Kind::User, id))?;
+    let ms = memberships_listed(ctx, lists.owners.into_iter().zip(values).collect())?
+        .remove(id)
+        .unwrap_or_default();
+    Ok((loaded, ms))
 }
 
 fn canonical_id(kind: Kind, id: &str) -> String {
@@ -602,18 +657,27 @@ fn load_docs(ctx: &Ctx, kind: Kind, ids: &[String], w: &Wants) -> Result<Vec<Val
             .filter(|id| valid_id(id) && seen.insert((*id).clone()))
             .cloned()
             .collect();
-        let recs = ctx.repo.load_many(kind, &batch)?;
-        let found: Vec<&str> = batch
+        // Users' records and membership lists in one read.
+        let ids: Vec<&str> = batch.iter().map(String::as_str).collect();
+        let lists = match kind {
+            Kind::User => ListKeys::new(ctx, &ids, w),
+            _ => ListKeys::new(ctx, &[], w),
+        };
+        let (recs, values) = ctx.repo.load_many_with(kind, &batch, &lists.keys)?;
+        let found: std::collections::HashSet<&str> = ids
             .iter()
             .zip(&recs)
-            .filter(|(_, r)| r.is_some())
-            .map(|(id, _)| id.as_str())
+            .filter_map(|(id, r)| r.as_ref().map(|_| *id))
             .collect();
-        let mut ms = if kind == Kind::User {
-            memberships_of(ctx, &found, w)?
-        } else {
-            HashMap::new()
-        };
+        let mut ms = memberships_listed(
+            ctx,
+            lists
+                .owners
+                .into_iter()
+                .zip(values)
+                .filter(|((uid, _), _)| found.contains(uid))
+                .collect(),
+        )?;
         for (id, rec) in batch.iter().zip(recs) {
             if let Some(rec) = rec {
                 let m = (kind == Kind::User).then(|| ms.remove(id.as_str()).unwrap_or_default());
@@ -1124,42 +1188,69 @@ fn patch_document(
 // ---- DELETE /{type}/{id} --------------------------------------------------------------
 
 fn delete(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
+    match kind {
+        Kind::User => delete_user(ctx, id),
+        Kind::Group => delete_group(ctx, id),
+        Kind::Role => unreachable!("DELETE on roles answers 405 before this"),
+    }
+}
+
+/// Memberships first (the user is still visible meanwhile), then in one
+/// store call the record (now gone everywhere), its membership lists and
+/// its userName claim, then the other index entries and the list slot.
+fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
+    let kind = Kind::User;
+    if !valid_id(id) {
+        return Err(not_found(kind, id));
+    }
+    let containers = [Kind::Group, Kind::Role];
+    let list_keys: Vec<String> = containers
+        .iter()
+        .map(|c| ctx.repo.keys.memberships(*c, id))
+        .collect();
+    // The record and the membership lists in one read.
+    let (loaded, lists) = ctx.repo.load_with(kind, id, &list_keys)?;
+    let loaded = loaded.ok_or_else(|| not_found(kind, id))?;
+    check_if_match(ctx.req, Some(&loaded.record))?;
+    let mut ix = indexed(ctx, kind, &loaded.record.doc);
+    for (container, raw) in containers.into_iter().zip(lists) {
+        for cid in parse_id_list(raw.as_deref()) {
+            let ops = [MemberOp::Remove(vec![id.to_string()])];
+            members::write_buckets(
+                &ctx.repo,
+                container,
+                &cid,
+                members::bit(bucket_of(id)),
+                &ops,
+                |_, _| false,
+            )?;
+            bump(ctx, container, &cid)?;
+        }
+    }
+    // Read while the record still holds the name: no other user can have
+    // claimed it meanwhile (see Repo::claim_unique).
+    let claim = match ix.name.take() {
+        Some(name) => ctx.repo.claim_of(kind, &name, id)?,
+        None => None,
+    };
+    let mut gone = vec![ctx.repo.keys.record(kind, id)];
+    gone.extend(list_keys);
+    gone.extend(claim);
+    ctx.repo.store.delete_many(&gone)?;
+    index_after(ctx, kind, id, &ix, &Indexed::default())?;
+    ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
+    Ok(Response::empty(204))
+}
+
+fn delete_group(ctx: &Ctx, id: &str) -> Result<Response> {
+    let kind = Kind::Group;
     let loaded = load_existing(ctx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
     check_if_match(ctx.req, Some(&loaded.record))?;
     let ix = indexed(ctx, kind, &loaded.record.doc);
-    match kind {
-        Kind::User => {
-            // Memberships first (the user is still visible meanwhile), then
-            // the record (now gone everywhere), then the leftovers.
-            for container in [Kind::Group, Kind::Role] {
-                let key = ctx.repo.keys.memberships(container, id);
-                for cid in ctx.repo.read_id_list(&key)? {
-                    let ops = [MemberOp::Remove(vec![id.to_string()])];
-                    members::write_buckets(
-                        &ctx.repo,
-                        container,
-                        &cid,
-                        members::bit(bucket_of(id)),
-                        &ops,
-                        |_, _| false,
-                    )?;
-                    bump(ctx, container, &cid)?;
-                }
-            }
-            ctx.repo.delete_record(kind, id)?;
-            ctx.repo.store.delete_many(&[
-                ctx.repo.keys.memberships(Kind::Group, id),
-                ctx.repo.keys.memberships(Kind::Role, id),
-            ])?;
-        }
-        Kind::Group => {
-            // The record first: members' `groups` confirm against it, so the
-            // group disappears from them at once.
-            ctx.repo.delete_record(kind, id)?;
-            members::delete_all(&ctx.repo, kind, id, loaded.record.buckets)?;
-        }
-        Kind::Role => unreachable!("DELETE on roles answers 405 before this"),
-    }
+    // The record first: members' `groups` confirm against it, so the group
+    // disappears from them at once.
+    ctx.repo.delete_record(kind, id)?;
+    members::delete_all(&ctx.repo, kind, id, loaded.record.buckets)?;
     index_after(ctx, kind, id, &ix, &Indexed::default())?;
     ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
     Ok(Response::empty(204))

@@ -1,0 +1,224 @@
+//! Store round trips per request: each host call crosses the component
+//! boundary and, on SQLite, is a transaction of its own, so the engine
+//! batches what it can. A GET of a user reads its record and membership
+//! lists in one call; a DELETE of a user also deletes its record, lists and
+//! userName claim in one.
+
+use scim::api::{Env, Service};
+use scim::auth::{mint_hs256, DevClaims};
+use scim::config::Config;
+use scim::http::Request;
+use scim::store::{Change, MemStore, Store, StoreResult, Swap};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+
+const SECRET: &str = "round-trips-secret-0123456789abcdef";
+const NOW: u64 = 1_700_000_000;
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+/// A store that records each call: (operation, keys).
+#[derive(Default)]
+struct Recording {
+    inner: MemStore,
+    calls: RefCell<Vec<(&'static str, Vec<String>)>>,
+}
+
+impl Recording {
+    fn note(&self, op: &'static str, keys: &[&str]) {
+        let keys = keys.iter().map(|k| k.to_string()).collect();
+        self.calls.borrow_mut().push((op, keys));
+    }
+    fn take(&self) -> Vec<(&'static str, Vec<String>)> {
+        std::mem::take(&mut self.calls.borrow_mut())
+    }
+}
+
+fn strs(keys: &[String]) -> Vec<&str> {
+    keys.iter().map(String::as_str).collect()
+}
+
+impl Store for Recording {
+    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.note("get", &[key]);
+        self.inner.get(key)
+    }
+    fn get_many(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        self.note("get_many", &strs(keys));
+        self.inner.get_many(keys)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.note("set", &[key]);
+        self.inner.set(key, value)
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+        self.note("set_many", &keys);
+        self.inner.set_many(entries)
+    }
+    fn delete(&self, key: &str) -> StoreResult<()> {
+        self.note("delete", &[key]);
+        self.inner.delete(key)
+    }
+    fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
+        self.note("delete_many", &strs(keys));
+        self.inner.delete_many(keys)
+    }
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> StoreResult<Swap> {
+        self.note("cas", &[key]);
+        self.inner.compare_and_swap(key, expected, new)
+    }
+    fn read_and_swap(&self, key: &str, change: &mut Change) -> StoreResult<Swap> {
+        // One call, as over wasi:keyvalue/atomics (read through the handle).
+        self.note("read_and_swap", &[key]);
+        let cur = self.inner.get(key)?;
+        match change(cur.as_deref()) {
+            None => Ok(Swap::Done),
+            Some(new) => self.inner.compare_and_swap(key, cur.as_deref(), &new),
+        }
+    }
+}
+
+struct Api {
+    svc: Service,
+    store: Recording,
+    token: String,
+}
+
+impl Api {
+    fn new() -> Api {
+        let mut cfg = Config::default();
+        cfg.auth.hs256_secret = Some(SECRET.into());
+        let claims = DevClaims {
+            scopes: vec!["scim.write".into()],
+            ttl_secs: 3600,
+            issued_at: Some(NOW),
+            ..Default::default()
+        };
+        Api {
+            svc: Service::new(cfg),
+            store: Recording::default(),
+            token: mint_hs256(SECRET, &claims).unwrap(),
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let req = Request {
+            method: method.into(),
+            path: path.into(),
+            query: String::new(),
+            headers: vec![
+                ("authorization".into(), format!("Bearer {}", self.token)),
+                ("content-type".into(), "application/scim+json".into()),
+            ],
+            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+            base_url: "https://scim.example/api/scim/v2".into(),
+        };
+        let catalog = || Ok(r#"{"roles":[]}"#.to_string());
+        let env = Env {
+            store: &self.store,
+            now: NOW + 10,
+            fetcher: &scim::jwks::NoFetcher,
+            catalog_source: &catalog,
+        };
+        let r = self.svc.handle(&req, &env).response;
+        (
+            r.status,
+            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+        )
+    }
+
+    fn create(&self, path: &str, body: Value) -> String {
+        let (status, v) = self.call("POST", path, Some(body));
+        assert_eq!(status, 201, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// Two users, both in one group.
+fn two_members(api: &Api) -> (String, String, String) {
+    let a = api.create("/Users", json!({"schemas": [USER], "userName": "ann"}));
+    let b = api.create("/Users", json!({"schemas": [USER], "userName": "ben"}));
+    let g = api.create(
+        "/Groups",
+        json!({"schemas": [GROUP], "displayName": "closers",
+               "members": [{"value": a}, {"value": b}]}),
+    );
+    (a, b, g)
+}
+
+#[test]
+fn a_user_and_its_membership_lists_are_read_in_one_call() {
+    let api = Api::new();
+    let (a, _, g) = two_members(&api);
+    api.store.take();
+    let (status, v) = api.call("GET", &format!("/Users/{a}"), None);
+    assert_eq!(status, 200);
+    assert_eq!(v["groups"][0]["value"], g.as_str());
+    let calls = api.store.take();
+    assert_eq!(
+        calls.len(),
+        2,
+        "record and lists, then bucket and group: {calls:?}"
+    );
+    let (op, keys) = &calls[0];
+    assert_eq!(*op, "get_many");
+    assert!(keys[0].contains(&format!("/r/U/{a}")), "{keys:?}");
+    assert!(
+        keys.iter().any(|k| k.contains(&format!("/u/G/{a}"))),
+        "{keys:?}"
+    );
+
+    // No such user: still one call, and 404.
+    let (status, _) = api.call("GET", "/Users/00000000-0000-4000-8000-000000000000", None);
+    assert_eq!(status, 404);
+    assert_eq!(api.store.take().len(), 1);
+}
+
+#[test]
+fn deleting_a_member_reads_and_deletes_its_own_keys_in_one_call_each() {
+    let api = Api::new();
+    let (a, b, g) = two_members(&api);
+    api.store.take();
+    let (status, _) = api.call("DELETE", &format!("/Users/{a}"), None);
+    assert_eq!(status, 204);
+    let calls = api.store.take();
+    let (op, keys) = &calls[0];
+    assert_eq!(*op, "get_many", "{calls:?}");
+    assert!(keys[0].contains(&format!("/r/U/{a}")), "{keys:?}");
+    let deletes: Vec<_> = calls
+        .iter()
+        .filter(|(op, _)| op.starts_with("delete"))
+        .collect();
+    assert_eq!(deletes.len(), 1, "{calls:?}");
+    let gone = &deletes[0].1;
+    assert!(
+        gone[0].contains(&format!("/r/U/{a}")),
+        "the record goes first: {gone:?}"
+    );
+    assert!(
+        gone.iter().any(|k| k.contains(&format!("/u/G/{a}"))),
+        "{gone:?}"
+    );
+    assert!(
+        gone.iter().any(|k| k.ends_with("/ann")),
+        "the userName claim: {gone:?}"
+    );
+
+    // And the delete did its work: gone, out of the group, name free.
+    assert_eq!(api.call("GET", &format!("/Users/{a}"), None).0, 404);
+    let (_, group) = api.call("GET", &format!("/Groups/{g}"), None);
+    let members: Vec<&str> = group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, [b.as_str()]);
+    api.create("/Users", json!({"schemas": [USER], "userName": "ann"}));
+}
