@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use load::Plan;
-use scenarios::{Outcome, Scenario, World};
+use scenarios::{Logs, Outcome, Scenario, World};
 
 const USAGE: &str = "\
 scim-bench: benchmark spin-scim in the local host, side by side with a peer
@@ -194,12 +194,7 @@ fn selected(args: &Args) -> Vec<Scenario> {
 }
 
 /// Preloads and measures every selected scenario against a started server.
-fn measure(
-    args: &Args,
-    server: &mut servers::Server,
-    n: usize,
-    guest_log: Option<&Path>,
-) -> ServerRun {
+fn measure(args: &Args, server: &mut servers::Server, n: usize, logs: Option<&Logs>) -> ServerRun {
     let name = server.name;
     let target = server.target.clone();
     eprintln!("scim-bench: {name}: preloading {n} users and the groups…");
@@ -229,7 +224,7 @@ fn measure(
             run.error = Some(format!("{name} exited during the run"));
             break;
         }
-        let o = scenarios::run(s, &target, &world, args.plan, args.full_read_max, guest_log);
+        let o = scenarios::run(s, &target, &world, args.plan, args.full_read_max, logs);
         eprintln!(
             "scim-bench: {name}: {:<34} {}{}",
             s.label(),
@@ -261,9 +256,12 @@ fn measure(
 
 fn bench_ours(args: &Args, n: usize, stamp: &str, secret: &str, token: &str) -> ServerRun {
     let state = std::env::temp_dir().join(format!("scim-bench-{}-n{n}", std::process::id()));
-    let log = args.out.join(format!("{stamp}-host-n{n}.log"));
+    let logs = Logs {
+        guest: args.out.join(format!("{stamp}-host-n{n}.log")),
+        access: args.out.join(format!("{stamp}-access-n{n}.log")),
+    };
     let mut server =
-        match servers::start_ours(&args.host_bin, &args.manifest, &state, secret, token, &log) {
+        match servers::start_ours(&args.host_bin, &args.manifest, &state, secret, token, &logs) {
             Ok(s) => s,
             Err(e) => return ServerRun::failed("spin-scim", n, e),
         };
@@ -273,12 +271,13 @@ fn bench_ours(args: &Args, n: usize, stamp: &str, secret: &str, token: &str) -> 
         server.target.addr,
         server.target.base
     );
-    let run = measure(args, &mut server, n, Some(&log));
+    let run = measure(args, &mut server, n, Some(&logs));
     server.stop();
     let _ = std::fs::remove_dir_all(&state);
     if run.error.is_none() {
         // Tens of MB of request log lines; kept only when something failed.
-        let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(&logs.guest);
+        let _ = std::fs::remove_file(&logs.access);
     }
     run
 }

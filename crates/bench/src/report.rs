@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::scenarios::{Outcome, Scenario};
+use crate::scenarios::{LogTimes, Outcome, Scenario};
 use crate::{Args, ServerRun};
 
 /// `.wasm` size target: 1.5 MiB.
@@ -459,25 +459,41 @@ impl Report<'_> {
                 t,
                 "Where the time goes (spin-scim, N = {}): client latency vs the component's own \
                  duration_ms (its request log: handler start to response, excluding instantiation \
-                 and the host's HTTP); \"outside\" = client p50 - guest p50",
+                 and the host's HTTP); \"outside\" = client p50 - guest p50; \"instance\": the \
+                 per-request instance setup (store, WASI context, instantiation; the host's \
+                 request log, instantiate_ms), part of \"outside\"",
                 thousands(self.ours.n as f64)
             );
             let _ = writeln!(
                 t,
-                "{:<w$} | {:>10} {:>10} {:>10} {:>10}",
-                "scenario", "client p50", "guest p50", "guest p99", "outside"
+                "{:<w$} | {:>10} {:>10} {:>10} {:>10} {:>12} {:>12}",
+                "scenario",
+                "client p50",
+                "guest p50",
+                "guest p99",
+                "outside",
+                "instance p50",
+                "instance p99"
             );
             for o in &self.ours.outcomes {
                 let Some(g) = &o.guest else { continue };
                 let c = o.stats.quantile_ms(0.5);
+                let (i50, i99) = o
+                    .instance
+                    .as_ref()
+                    .map_or(("-".to_string(), "-".to_string()), |i| {
+                        (ms(i.p50_ms), ms(i.p99_ms))
+                    });
                 let _ = writeln!(
                     t,
-                    "{:<w$} | {:>10} {:>10} {:>10} {:>10}",
+                    "{:<w$} | {:>10} {:>10} {:>10} {:>10} {:>12} {:>12}",
                     o.scenario.label(),
                     ms(c),
                     ms(g.p50_ms),
                     ms(g.p99_ms),
-                    ms(c - g.p50_ms)
+                    ms(c - g.p50_ms),
+                    i50,
+                    i99
                 );
             }
         }
@@ -535,10 +551,21 @@ impl Report<'_> {
             }
         }
         if let Some(e) = self.ours.outcome(Scenario::Empty).filter(|o| o.usable()) {
+            let instance = e
+                .instance
+                .as_ref()
+                .map(|i| {
+                    format!(
+                        "; of it, the fresh instance p50 {} ms, p99 {} ms",
+                        ms(i.p50_ms),
+                        ms(i.p99_ms)
+                    )
+                })
+                .unwrap_or_default();
             let _ = writeln!(
                 t,
                 "  per-request fixed cost         near-empty request p50 {} ms (HTTP + fresh instance + \
-                 guest setup; the host exposes no separate instantiation timing)",
+                 guest setup{instance})",
                 ms(e.stats.quantile_ms(0.5))
             );
         }
@@ -631,6 +658,15 @@ fn verdict(p: Option<bool>) -> &'static str {
     }
 }
 
+fn log_times_json(l: &LogTimes) -> Value {
+    json!({
+        "count": l.count,
+        "p50_ms": l.p50_ms,
+        "p99_ms": l.p99_ms,
+        "mean_ms": l.mean_ms,
+    })
+}
+
 fn num_or_null(x: f64) -> Value {
     if x.is_finite() {
         json!(x)
@@ -668,12 +704,8 @@ fn run_json(run: &ServerRun) -> Value {
             "exhausted": o.stats.exhausted,
             "first_error": o.stats.first_error,
             "note": o.note,
-            "guest": o.guest.as_ref().map(|g| json!({
-                "count": g.count,
-                "p50_ms": g.p50_ms,
-                "p99_ms": g.p99_ms,
-                "mean_ms": g.mean_ms,
-            })),
+            "guest": o.guest.as_ref().map(log_times_json),
+            "instance": o.instance.as_ref().map(log_times_json),
             "full_read": o.full.as_ref().map(|f| json!({
                 "total_s": f.total.as_secs_f64(),
                 "pages": f.pages,

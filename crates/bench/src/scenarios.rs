@@ -2,7 +2,7 @@
 //! groups) and the scenarios measured against every server.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -256,16 +256,26 @@ pub struct Outcome {
     pub full: Option<FullRead>,
     /// Why there is no number, or what to know about it.
     pub note: Option<String>,
-    /// Time inside the component, from its request log (ours only).
-    pub guest: Option<GuestTimes>,
+    /// Time inside the component, from its request log (ours only): its
+    /// `duration_ms`, from the start of its handler to the response,
+    /// excluding instantiation and the host's HTTP handling.
+    pub guest: Option<LogTimes>,
+    /// Per-request instance setup (store, WASI context, instantiation),
+    /// from the host's request log (`instantiate_ms`; ours only).
+    pub instance: Option<LogTimes>,
 }
 
-/// The component's own `duration_ms` (one JSON line per request on
-/// stderr, from the start of its handler to the response) over the
-/// measured period: the time spent inside the guest, excluding
-/// instantiation and the host's HTTP handling.
+/// Where the host under test writes its request logs: the component's
+/// lines (its stderr) and the host's own access lines (its stdout).
+pub struct Logs {
+    pub guest: PathBuf,
+    pub access: PathBuf,
+}
+
+/// One duration field of the successful (2xx) request log lines written
+/// over the measured period.
 #[derive(Debug, Clone)]
-pub struct GuestTimes {
+pub struct LogTimes {
     pub count: usize,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -277,8 +287,9 @@ pub fn log_offset(log: &Path) -> u64 {
     std::fs::metadata(log).map(|m| m.len()).unwrap_or(0)
 }
 
-/// Reads the component's request log lines between two offsets.
-pub fn guest_times(log: &Path, from: u64, to: u64) -> Option<GuestTimes> {
+/// Reads the `field` (milliseconds) of the request log lines of `log`
+/// between two offsets.
+pub fn log_times(log: &Path, from: u64, to: u64, field: &str) -> Option<LogTimes> {
     use std::io::{Read, Seek, SeekFrom};
     let mut f = std::fs::File::open(log).ok()?;
     f.seek(SeekFrom::Start(from)).ok()?;
@@ -293,14 +304,14 @@ pub fn guest_times(log: &Path, from: u64, to: u64) -> Option<GuestTimes> {
                 .and_then(Value::as_u64)
                 .is_some_and(|s| (200..300).contains(&s))
         })
-        .filter_map(|v| v.get("duration_ms").and_then(Value::as_f64))
+        .filter_map(|v| v.get(field).and_then(Value::as_f64))
         .collect();
     if ms.is_empty() {
         return None;
     }
     ms.sort_by(f64::total_cmp);
     let q = |p: f64| ms[(((ms.len() - 1) as f64) * p).round() as usize];
-    Some(GuestTimes {
+    Some(LogTimes {
         count: ms.len(),
         p50_ms: q(0.5),
         p99_ms: q(0.99),
@@ -413,6 +424,7 @@ fn full_read(target: &Target, world: &World, max: Duration) -> Outcome {
         }),
         note,
         guest: None,
+        instance: None,
     }
 }
 
@@ -479,20 +491,21 @@ pub fn run(
     world: &World,
     plan: Plan,
     full_read_max: Duration,
-    guest_log: Option<&Path>,
+    logs: Option<&Logs>,
 ) -> Outcome {
-    let from = Mutex::new(0u64);
+    let from = Mutex::new((0u64, 0u64));
     let mark = || {
-        if let Some(log) = guest_log {
-            *from.lock().expect("offset") = log_offset(log);
+        if let Some(l) = logs {
+            *from.lock().expect("offsets") = (log_offset(&l.guest), log_offset(&l.access));
         }
     };
     let mut outcome = run_scenario(scenario, target, world, plan, full_read_max, &mark);
-    if let Some(log) = guest_log {
-        // Let the last lines reach the file.
+    if let Some(l) = logs {
+        // Let the last lines reach the files.
         std::thread::sleep(Duration::from_millis(50));
-        let from = *from.lock().expect("offset");
-        outcome.guest = guest_times(log, from, log_offset(log));
+        let (guest, access) = *from.lock().expect("offsets");
+        outcome.guest = log_times(&l.guest, guest, log_offset(&l.guest), "duration_ms");
+        outcome.instance = log_times(&l.access, access, log_offset(&l.access), "instantiate_ms");
     }
     outcome
 }
@@ -606,5 +619,6 @@ fn run_scenario(
         full: None,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
         guest: None,
+        instance: None,
     }
 }

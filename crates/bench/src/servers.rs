@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::http::Target;
+use crate::scenarios::Logs;
 
 /// A running server process.
 pub struct Server {
@@ -58,19 +59,34 @@ impl Drop for Server {
 }
 
 /// Reads the child's stdout until a line starts with `prefix` (returns the
-/// rest of it), then keeps draining in the background.
-fn wait_for_line(child: &mut Child, prefix: &'static str, timeout: Duration) -> Option<String> {
+/// rest of it), then keeps draining it in the background, into `rest` when
+/// given.
+fn wait_for_line(
+    child: &mut Child,
+    prefix: &'static str,
+    timeout: Duration,
+    rest: Option<std::fs::File>,
+) -> Option<String> {
     let stdout = child.stdout.take()?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        for line in lines.by_ref().map_while(Result::ok) {
-            if let Some(rest) = line.trim().strip_prefix(prefix) {
-                let _ = tx.send(rest.trim().to_string());
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if let Some(found) = line.trim().strip_prefix(prefix) {
+                let _ = tx.send(found.trim().to_string());
                 break;
             }
+            line.clear();
         }
-        for _ in lines {}
+        match rest {
+            Some(mut file) => {
+                let _ = std::io::copy(&mut reader, &mut file);
+            }
+            None => {
+                let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            }
+        }
     });
     rx.recv_timeout(timeout).ok()
 }
@@ -82,8 +98,9 @@ pub fn start_ours(
     state_dir: &Path,
     secret: &str,
     token: &str,
-    log: &Path,
+    logs: &Logs,
 ) -> Result<Server, String> {
+    let log = &logs.guest;
     let _ = std::fs::remove_dir_all(state_dir);
     std::fs::create_dir_all(state_dir)
         .map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
@@ -96,7 +113,6 @@ pub fn start_ours(
         .arg("127.0.0.1:0")
         .arg("--state-dir")
         .arg(state_dir)
-        .arg("--quiet")
         .env("SPIN_VARIABLE_TOKEN_HS256_SECRET", secret)
         .env("SPIN_VARIABLE_DISCOVERY_REQUIRES_AUTH", "false")
         .stdin(Stdio::null())
@@ -104,7 +120,14 @@ pub fn start_ours(
         .stderr(Stdio::from(log_file))
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", host_bin.display()))?;
-    let Some(addr) = wait_for_line(&mut child, "Serving http://", Duration::from_secs(180)) else {
+    let access = std::fs::File::create(&logs.access)
+        .map_err(|e| format!("cannot create {}: {e}", logs.access.display()))?;
+    let Some(addr) = wait_for_line(
+        &mut child,
+        "Serving http://",
+        Duration::from_secs(180),
+        Some(access),
+    ) else {
         let _ = child.kill();
         let _ = child.wait();
         return Err(format!(
@@ -189,6 +212,7 @@ pub fn start_peer(exe: &Path) -> Result<Server, String> {
         &mut child,
         "Serving SCIM on http://",
         Duration::from_secs(60),
+        None,
     )
     .is_none()
     {

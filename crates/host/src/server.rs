@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -127,15 +128,31 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     )
 }
 
-/// The request log line (fields in a fixed order).
-fn log_line(ts: &str, method: &str, path: &str, status: u16, elapsed: Duration) -> String {
-    let ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+/// Milliseconds with microsecond precision, as a JSON number.
+fn millis(d: Duration) -> serde_json::Value {
+    serde_json::Value::from((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
+}
+
+/// The request log line (fields in a fixed order). `instance`: how long the
+/// request's fresh component instance took to set up (store, WASI context,
+/// instantiation), when the request reached the component.
+fn log_line(
+    ts: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+    elapsed: Duration,
+    instance: Option<Duration>,
+) -> String {
+    let instance = instance
+        .map(|d| format!(",\"instantiate_ms\":{}", millis(d)))
+        .unwrap_or_default();
     format!(
-        "{{\"ts\":{},\"method\":{},\"path\":{},\"status\":{status},\"duration_ms\":{}}}",
+        "{{\"ts\":{},\"method\":{},\"path\":{},\"status\":{status},\"duration_ms\":{}{instance}}}",
         json_string(ts),
         json_string(method),
         json_string(path),
-        serde_json::Value::from(ms)
+        millis(elapsed)
     )
 }
 
@@ -145,7 +162,13 @@ fn log_line(ts: &str, method: &str, path: &str, status: u16, elapsed: Duration) 
 /// is full, and write errors (closed pipe) are ignored.
 static LOG_PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-fn log_request(method: &str, path: &str, status: u16, elapsed: Duration) {
+fn log_request(
+    method: &str,
+    path: &str,
+    status: u16,
+    elapsed: Duration,
+    instance: Option<Duration>,
+) {
     use std::sync::atomic::Ordering;
     use std::sync::mpsc::{sync_channel, SyncSender};
     use std::sync::OnceLock;
@@ -177,7 +200,7 @@ fn log_request(method: &str, path: &str, status: u16, elapsed: Duration) {
             .map(|_| tx)
     });
     let ts = rfc3339(std::time::SystemTime::now());
-    let line = log_line(&ts, method, path, status, elapsed);
+    let line = log_line(&ts, method, path, status, elapsed, instance);
     if let Some(tx) = queue {
         LOG_PENDING.fetch_add(1, Ordering::SeqCst);
         if tx.try_send(line).is_err() {
@@ -204,6 +227,7 @@ impl App {
         let method = req.method().to_string();
         // Logged without the query string, which can hold personal data.
         let path = req.uri().path().to_string();
+        let mut instance = None;
         let resp = match self.router.route(&path) {
             None => scim_error(
                 StatusCode::NOT_FOUND,
@@ -214,7 +238,7 @@ impl App {
                     StatusCode::BAD_REQUEST,
                     "Bad request: invalid Host header or request target",
                 ),
-                Ok(req) => match self.invoke(&m, req).await {
+                Ok(req) => match self.invoke(&m, req, &mut instance).await {
                     Ok(resp) => resp,
                     Err(e) => {
                         eprintln!("scim-host: {method} {path}: {e:?}");
@@ -227,7 +251,13 @@ impl App {
             },
         };
         if !self.quiet {
-            log_request(&method, &path, resp.status().as_u16(), start.elapsed());
+            log_request(
+                &method,
+                &path,
+                resp.status().as_u16(),
+                start.elapsed(),
+                instance,
+            );
         }
         Ok(resp)
     }
@@ -302,14 +332,19 @@ impl App {
         Ok(Request::from_parts(parts, body))
     }
 
+    /// Runs the request in a fresh instance of the matched component. Sets
+    /// `instance` to the time the instance took to set up once the
+    /// component has answered.
     async fn invoke(
         &self,
         m: &RouteMatch<'_>,
         req: Request<Incoming>,
+        instance: &mut Option<Duration>,
     ) -> Result<Response<HyperOutgoingBody>> {
         let rt = self.components[m.target].clone();
         let slot = self.slots.clone().acquire_owned().await?;
 
+        let setup = Instant::now();
         let mut wasi = WasiCtxBuilder::new();
         wasi.inherit_stdout().stderr(GuestStderr);
         for (k, v) in &rt.environment {
@@ -339,6 +374,9 @@ impl App {
         let pre = rt.pre.clone();
         let token = self.inflight.clone();
         let id = rt.id.clone();
+        // Nanoseconds; written by the task before the component can answer.
+        let ready = Arc::new(AtomicU64::new(0));
+        let ready_in_task = ready.clone();
 
         // The guest runs in its own task so that it can keep streaming the
         // body after the response head has been handed to hyper.
@@ -346,6 +384,8 @@ impl App {
             let _inflight = token;
             let result: Result<()> = async {
                 let proxy = pre.instantiate_async(&mut guest.store).await?;
+                let nanos = u64::try_from(setup.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                ready_in_task.store(nanos.max(1), Ordering::Release);
                 proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut guest.store, req, out)
@@ -365,6 +405,8 @@ impl App {
         match receiver.await {
             Ok(Ok(resp)) => {
                 abort.disarm();
+                let nanos = ready.load(Ordering::Acquire);
+                *instance = (nanos > 0).then(|| Duration::from_nanos(nanos));
                 Ok(resp)
             }
             Ok(Err(code)) => Err(format_err!("component returned an error code: {code:?}")),
@@ -534,10 +576,17 @@ mod tests {
             "/api/scim/v2/Users",
             200,
             Duration::from_micros(812),
+            Some(Duration::from_micros(95)),
         );
         assert_eq!(
             line,
-            r#"{"ts":"2026-01-01T00:00:00.000Z","method":"GET","path":"/api/scim/v2/Users","status":200,"duration_ms":0.812}"#
+            r#"{"ts":"2026-01-01T00:00:00.000Z","method":"GET","path":"/api/scim/v2/Users","status":200,"duration_ms":0.812,"instantiate_ms":0.095}"#
+        );
+        // Answered by the host itself (no route): no instance.
+        let line = log_line("t", "GET", "/x", 404, Duration::from_micros(5), None);
+        assert_eq!(
+            line,
+            r#"{"ts":"t","method":"GET","path":"/x","status":404,"duration_ms":0.005}"#
         );
     }
 }
