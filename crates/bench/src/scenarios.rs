@@ -74,6 +74,12 @@ pub struct World {
     pub ids: Vec<String>,
     pub group_id: String,
     pub group_members: usize,
+    /// The users the point scenarios (GET, filters, PUT, PATCH of a user)
+    /// pick from: members of the big group and of no small group, so that
+    /// a request does the same work at every N (at 1,000 users every user
+    /// is in the big group and most in a small one; at 100,000 most users
+    /// are in neither) and the scale law compares like with like.
+    pub probe: Vec<usize>,
     /// Users created by the POST scenario, in order.
     pub created: Mutex<Vec<String>>,
     next_member: AtomicUsize,
@@ -126,9 +132,14 @@ pub fn preload(target: &Target, n: usize, concurrency: usize) -> Result<World, S
             "PATCH /Groups (preload members)",
         )?;
     }
+    let mut in_small = HashSet::new();
     for g in 0..SMALL_GROUPS {
         let members: Vec<Value> = (0..SMALL_GROUP_MEMBERS.min(n))
-            .map(|j| json!({"value": ids[(g * 997 + j * 31) % n]}))
+            .map(|j| (g * 997 + j * 31) % n)
+            .inspect(|i| {
+                in_small.insert(*i);
+            })
+            .map(|i| json!({"value": ids[i]}))
             .collect();
         let body = json!({"schemas": [GROUP], "displayName": format!("bench-small-{g}"), "members": members});
         check(
@@ -147,11 +158,18 @@ pub fn preload(target: &Target, n: usize, concurrency: usize) -> Result<World, S
             "after the preload, totalResults is {total}, not {n}"
         ));
     }
+    let mut probe: Vec<usize> = (0..group_members)
+        .filter(|i| !in_small.contains(i))
+        .collect();
+    if probe.is_empty() {
+        probe = (0..n).collect();
+    }
     Ok(World {
         n,
         ids,
         group_id,
         group_members,
+        probe,
         created: Mutex::new(Vec::new()),
         next_member: AtomicUsize::new(0),
         next_delete: AtomicUsize::new(0),
@@ -529,17 +547,18 @@ fn run_scenario(
     }
     let n = world.n;
     let tag = std::process::id();
+    let probe = |rng: &mut load::Rng| world.probe[rng.below(world.probe.len())];
     let gen = |rng: &mut load::Rng, _w: usize| -> Option<Req> {
         Some(match scenario {
             Scenario::Empty => Req::get("/ServiceProviderConfig"),
-            Scenario::GetUser => Req::get(format!("/Users/{}", world.ids[rng.below(n)])),
+            Scenario::GetUser => Req::get(format!("/Users/{}", world.ids[probe(rng)])),
             Scenario::FilterUserName => Req::get(format!(
                 "/Users?filter={}",
-                encode(&format!("userName eq \"{}\"", user_name(rng.below(n))))
+                encode(&format!("userName eq \"{}\"", user_name(probe(rng))))
             )),
             Scenario::FilterExternalId => Req::get(format!(
                 "/Users?filter={}",
-                encode(&format!("externalId eq \"{}\"", external_id(rng.below(n))))
+                encode(&format!("externalId eq \"{}\"", external_id(probe(rng))))
             )),
             Scenario::ListFirst => Req::get(format!("/Users?startIndex=1&count={PAGE}")),
             Scenario::ListLast => Req::get(format!(
@@ -557,7 +576,7 @@ fn run_scenario(
                 )
             }
             Scenario::Put => {
-                let i = rng.below(n);
+                let i = probe(rng);
                 let k = world.edit_seq.fetch_add(1, Ordering::Relaxed);
                 let mut body =
                     user_body(&user_name(i), &external_id(i), &format!("User{i} Put{k}"));
@@ -565,7 +584,7 @@ fn run_scenario(
                 Req::json("PUT", format!("/Users/{}", world.ids[i]), &body)
             }
             Scenario::PatchUser => {
-                let i = rng.below(n);
+                let i = probe(rng);
                 let k = world.edit_seq.fetch_add(1, Ordering::Relaxed);
                 Req::json(
                     "PATCH",
