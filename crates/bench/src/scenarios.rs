@@ -119,7 +119,11 @@ pub fn preload(target: &Target, n: usize, concurrency: usize) -> Result<World, S
     )?)
     .ok_or("POST /Groups: no id")?;
     let group_members = n.min(BIG_GROUP);
-    for batch in ids[..group_members].chunks(MEMBER_BATCH) {
+    for batch in big_group_indices(n)
+        .map(|i| ids[i].clone())
+        .collect::<Vec<_>>()
+        .chunks(MEMBER_BATCH)
+    {
         let members: Vec<Value> = batch.iter().map(|id| json!({"value": id})).collect();
         let body = json!({"schemas": [PATCH_OP], "Operations": [
             {"op": "add", "path": "members", "value": members}
@@ -158,7 +162,7 @@ pub fn preload(target: &Target, n: usize, concurrency: usize) -> Result<World, S
             "after the preload, totalResults is {total}, not {n}"
         ));
     }
-    let mut probe: Vec<usize> = (0..group_members)
+    let mut probe: Vec<usize> = big_group_indices(n)
         .filter(|i| !in_small.contains(i))
         .collect();
     if probe.is_empty() {
@@ -454,7 +458,11 @@ fn next_non_member(world: &World) -> Option<String> {
     if k < created.len() {
         return Some(created[k].clone());
     }
-    let j = world.group_members + (k - created.len());
+    // The preloaded users between the two halves of the big group.
+    let j = world.group_members.div_ceil(2) + (k - created.len());
+    if j >= world.n - world.group_members / 2 {
+        return None;
+    }
     world.ids.get(j).cloned()
 }
 
@@ -500,6 +508,16 @@ fn top_up_non_members(target: &Target, world: &World, concurrency: usize) -> Res
         Some(e) => Err(e.clone()),
         None => Ok(()),
     }
+}
+
+/// The preloaded users (by index) in the big group: all of them up to
+/// [`BIG_GROUP`] users; beyond, the first and the last [`BIG_GROUP`]/2, so
+/// the list pages at the start and at the end hold members at every N (the
+/// scale law compares the same kind of page).
+fn big_group_indices(n: usize) -> impl Iterator<Item = usize> {
+    let members = n.min(BIG_GROUP);
+    let head = members.div_ceil(2);
+    (0..head).chain(n - (members - head)..n)
 }
 
 /// Runs one scenario against a server holding `world`.
