@@ -67,8 +67,9 @@ The manifest's HTTP triggers, `key_value_stores`, `files`, `environment`,
 `variables` and `allowed_outbound_hosts` are honoured; each request runs in
 a fresh instance. On startup the host prints `Serving http://ADDR` on
 stdout, then one JSON line per request:
-  {\"ts\",\"method\",\"path\",\"status\",\"duration_ms\"}
-(path without the query string). SIGINT/SIGTERM stop it gracefully: no new
+  {\"ts\",\"method\",\"path\",\"status\",\"duration_ms\",\"instantiate_ms\"}
+(path without the query string; instantiate_ms: the fresh instance's setup,
+absent when no component ran). SIGINT/SIGTERM stop it gracefully: no new
 connections, in-flight requests finish (up to 30 s), exit status 0.
 ";
 
