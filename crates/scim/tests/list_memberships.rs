@@ -2,79 +2,12 @@
 //! users in one batch, each bucket once, so many users share a bucket read.
 //! Every user must still get exactly the groups it is in.
 
-use scim::api::{Env, Service};
-use scim::auth::{mint_hs256, DevClaims};
-use scim::config::Config;
-use scim::http::Request;
+mod support;
+
 use scim::store::MemStore;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-
-const SECRET: &str = "list-memberships-secret-0123456789";
-const NOW: u64 = 1_700_000_000;
-
-struct Api {
-    svc: Service,
-    store: MemStore,
-    token: String,
-}
-
-impl Api {
-    fn new() -> Api {
-        let mut cfg = Config::default();
-        cfg.auth.hs256_secret = Some(SECRET.into());
-        let token = mint_hs256(
-            SECRET,
-            &DevClaims {
-                scopes: vec!["scim.write".into()],
-                ttl_secs: 3600,
-                issued_at: Some(NOW),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        Api {
-            svc: Service::new(cfg),
-            store: MemStore::new(),
-            token,
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, query: &str, body: Option<Value>) -> (u16, Value) {
-        let req = Request {
-            method: method.into(),
-            path: path.into(),
-            query: query.into(),
-            headers: vec![
-                ("authorization".into(), format!("Bearer {}", self.token)),
-                ("content-type".into(), "application/scim+json".into()),
-            ],
-            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-            base_url: "https://scim.example/api/scim/v2".into(),
-        };
-        let catalog = || Ok(r#"{"roles":[]}"#.to_string());
-        let r = self
-            .svc
-            .handle(
-                &req,
-                &Env {
-                    store: &self.store,
-                    now: NOW + 10,
-                    fetcher: &scim::jwks::NoFetcher,
-                    catalog_source: &catalog,
-                },
-            )
-            .response;
-        let v = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-        (r.status, v)
-    }
-
-    fn create(&self, path: &str, body: Value) -> String {
-        let (status, v) = self.call("POST", path, "", Some(body));
-        assert_eq!(status, 201, "{v}");
-        v["id"].as_str().unwrap().to_string()
-    }
-}
+use support::Api;
 
 fn groups_on_page(page: &Value) -> BTreeMap<String, BTreeSet<String>> {
     page["Resources"]
@@ -97,7 +30,7 @@ fn groups_on_page(page: &Value) -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn every_user_on_a_page_gets_exactly_its_groups() {
-    let api = Api::new();
+    let api = Api::new(MemStore::new());
     // 90 users over 32 buckets: most buckets hold several of them.
     let users: Vec<String> = (0..90)
         .map(|i| api.create("/Users", json!({"userName": format!("user{i}")})))

@@ -4,16 +4,12 @@
 //! lists in one call; a DELETE of a user also deletes its record, lists and
 //! userName claim in one.
 
-use scim::api::{Env, Service};
-use scim::auth::{mint_hs256, DevClaims};
-use scim::config::Config;
-use scim::http::Request;
-use scim::store::{Change, MemStore, Store, StoreResult, Swap};
-use serde_json::{json, Value};
-use std::cell::RefCell;
+mod support;
 
-const SECRET: &str = "round-trips-secret-0123456789abcdef";
-const NOW: u64 = 1_700_000_000;
+use scim::store::{MemStore, Store, StoreResult, Swap};
+use serde_json::json;
+use std::cell::RefCell;
+use support::Api;
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
@@ -73,75 +69,10 @@ impl Store for Recording {
         self.note("cas", &[key]);
         self.inner.compare_and_swap(key, expected, new)
     }
-    fn read_and_swap(&self, key: &str, change: &mut Change) -> StoreResult<Swap> {
-        // One call, as over wasi:keyvalue/atomics (read through the handle).
-        self.note("read_and_swap", &[key]);
-        let cur = self.inner.get(key)?;
-        match change(cur.as_deref()) {
-            None => Ok(Swap::Done),
-            Some(new) => self.inner.compare_and_swap(key, cur.as_deref(), &new),
-        }
-    }
-}
-
-struct Api {
-    svc: Service,
-    store: Recording,
-    token: String,
-}
-
-impl Api {
-    fn new() -> Api {
-        let mut cfg = Config::default();
-        cfg.auth.hs256_secret = Some(SECRET.into());
-        let claims = DevClaims {
-            scopes: vec!["scim.write".into()],
-            ttl_secs: 3600,
-            issued_at: Some(NOW),
-            ..Default::default()
-        };
-        Api {
-            svc: Service::new(cfg),
-            store: Recording::default(),
-            token: mint_hs256(SECRET, &claims).unwrap(),
-        }
-    }
-
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let req = Request {
-            method: method.into(),
-            path: path.into(),
-            query: String::new(),
-            headers: vec![
-                ("authorization".into(), format!("Bearer {}", self.token)),
-                ("content-type".into(), "application/scim+json".into()),
-            ],
-            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-            base_url: "https://scim.example/api/scim/v2".into(),
-        };
-        let catalog = || Ok(r#"{"roles":[]}"#.to_string());
-        let env = Env {
-            store: &self.store,
-            now: NOW + 10,
-            fetcher: &scim::jwks::NoFetcher,
-            catalog_source: &catalog,
-        };
-        let r = self.svc.handle(&req, &env).response;
-        (
-            r.status,
-            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-        )
-    }
-
-    fn create(&self, path: &str, body: Value) -> String {
-        let (status, v) = self.call("POST", path, Some(body));
-        assert_eq!(status, 201, "{v}");
-        v["id"].as_str().unwrap().to_string()
-    }
 }
 
 /// Two users, both in one group.
-fn two_members(api: &Api) -> (String, String, String) {
+fn two_members(api: &Api<Recording>) -> (String, String, String) {
     let a = api.create("/Users", json!({"schemas": [USER], "userName": "ann"}));
     let b = api.create("/Users", json!({"schemas": [USER], "userName": "ben"}));
     let g = api.create(
@@ -154,10 +85,10 @@ fn two_members(api: &Api) -> (String, String, String) {
 
 #[test]
 fn a_user_and_its_membership_lists_are_read_in_one_call() {
-    let api = Api::new();
+    let api = Api::new(Recording::default());
     let (a, _, g) = two_members(&api);
     api.store.take();
-    let (status, v) = api.call("GET", &format!("/Users/{a}"), None);
+    let (status, v) = api.call("GET", &format!("/Users/{a}"), "", None);
     assert_eq!(status, 200);
     assert_eq!(v["groups"][0]["value"], g.as_str());
     let calls = api.store.take();
@@ -175,17 +106,22 @@ fn a_user_and_its_membership_lists_are_read_in_one_call() {
     );
 
     // No such user: still one call, and 404.
-    let (status, _) = api.call("GET", "/Users/00000000-0000-4000-8000-000000000000", None);
+    let (status, _) = api.call(
+        "GET",
+        "/Users/00000000-0000-4000-8000-000000000000",
+        "",
+        None,
+    );
     assert_eq!(status, 404);
     assert_eq!(api.store.take().len(), 1);
 }
 
 #[test]
 fn deleting_a_member_reads_and_deletes_its_own_keys_in_one_call_each() {
-    let api = Api::new();
+    let api = Api::new(Recording::default());
     let (a, b, g) = two_members(&api);
     api.store.take();
-    let (status, _) = api.call("DELETE", &format!("/Users/{a}"), None);
+    let (status, _) = api.call("DELETE", &format!("/Users/{a}"), "", None);
     assert_eq!(status, 204);
     let calls = api.store.take();
     let (op, keys) = &calls[0];
@@ -211,8 +147,8 @@ fn deleting_a_member_reads_and_deletes_its_own_keys_in_one_call_each() {
     );
 
     // And the delete did its work: gone, out of the group, name free.
-    assert_eq!(api.call("GET", &format!("/Users/{a}"), None).0, 404);
-    let (_, group) = api.call("GET", &format!("/Groups/{g}"), None);
+    assert_eq!(api.call("GET", &format!("/Users/{a}"), "", None).0, 404);
+    let (_, group) = api.call("GET", &format!("/Groups/{g}"), "", None);
     let members: Vec<&str> = group["members"]
         .as_array()
         .unwrap()
