@@ -923,6 +923,8 @@ mod tests {
             "the log reached {largest} bytes after {written} writes; bound {}",
             8 * limit
         );
+        drop((store, db));
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
@@ -956,6 +958,8 @@ mod tests {
             store.get(&format!("k{}", (i - 1) % 64)).unwrap(),
             Some(value)
         );
+        drop((store, db));
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
