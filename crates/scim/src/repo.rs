@@ -57,6 +57,15 @@ pub struct Loaded {
     pub raw: Vec<u8>,
 }
 
+impl Loaded {
+    fn decode(raw: Vec<u8>) -> Result<Loaded> {
+        Ok(Loaded {
+            record: Record::decode(&raw)?,
+            raw,
+        })
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claim {
     id: String,
@@ -105,13 +114,10 @@ impl<'a> Repo<'a> {
     // ---- records ----------------------------------------------------------
 
     pub fn load(&self, kind: Kind, id: &str) -> Result<Option<Loaded>> {
-        match self.store.get(&self.keys.record(kind, id))? {
-            None => Ok(None),
-            Some(raw) => Ok(Some(Loaded {
-                record: Record::decode(&raw)?,
-                raw,
-            })),
-        }
+        self.store
+            .get(&self.keys.record(kind, id))?
+            .map(Loaded::decode)
+            .transpose()
     }
 
     /// Records for `ids` in order; missing ones are `None`.
@@ -151,13 +157,7 @@ impl<'a> Repo<'a> {
         keys.extend_from_slice(extra);
         let mut values = self.store.get_many(&keys)?;
         let extra_values = values.split_off(1);
-        let loaded = match values.pop().flatten() {
-            None => None,
-            Some(raw) => Some(Loaded {
-                record: Record::decode(&raw)?,
-                raw,
-            }),
-        };
+        let loaded = values.pop().flatten().map(Loaded::decode).transpose()?;
         Ok((loaded, extra_values))
     }
 

@@ -414,20 +414,29 @@ fn memberships_listed(ctx: &Ctx, lists: Vec<Listed>) -> Result<HashMap<String, U
 }
 
 fn respond_one(ctx: &Ctx, kind: Kind, id: &str, rec: Record, status: u16) -> Result<Response> {
-    respond_one_with(ctx, kind, id, rec, status, None)
+    respond_one_with(
+        ctx,
+        kind,
+        id,
+        rec,
+        status,
+        query_projection(ctx, kind)?,
+        None,
+    )
 }
 
-/// [`respond_one`] with a user's memberships already read (`ms`).
+/// [`respond_one`] with the request's projection parsed and, for a user,
+/// its memberships already read (`ms`).
 fn respond_one_with(
     ctx: &Ctx,
     kind: Kind,
     id: &str,
     rec: Record,
     status: u16,
+    proj: Projection,
     ms: Option<UserMemberships>,
 ) -> Result<Response> {
     let rt = ctx.rt(kind);
-    let proj = query_projection(ctx, kind)?;
     let mut w = wants(&proj, rt, false);
     // Without projection parameters, members are written straight from the
     // buckets into the body instead of through a JSON tree: a group of
@@ -483,12 +492,9 @@ fn empty_role_record() -> Record {
 }
 
 fn get(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
+    let proj = query_projection(ctx, kind)?;
     let (loaded, ms) = if kind == Kind::User {
-        let (loaded, ms) = load_user(
-            ctx,
-            id,
-            &wants(&query_projection(ctx, kind)?, ctx.rt(kind), false),
-        )?;
+        let (loaded, ms) = load_user(ctx, id, &wants(&proj, ctx.rt(kind), false))?;
         (Some(loaded), Some(ms))
     } else {
         (load_existing(ctx, kind, id)?, None)
@@ -500,7 +506,7 @@ fn get(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
             return Ok(Response::empty(304).with_header("etag", rec.etag()));
         }
     }
-    respond_one_with(ctx, kind, &id, rec, 200, ms)
+    respond_one_with(ctx, kind, &id, rec, 200, proj, ms)
 }
 
 /// A user's record and the memberships `w` wants, in one store read for the
