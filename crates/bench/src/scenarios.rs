@@ -66,6 +66,15 @@ fn id_of(v: &Value) -> Option<String> {
     v.get("id").and_then(Value::as_str).map(str::to_string)
 }
 
+/// POST /Users (unmeasured: preload and top-ups); the new id.
+fn create_user(conn: &mut Conn, body: &Value) -> Result<String, String> {
+    let v = check(
+        conn.send(&Req::json("POST", "/Users", body), true),
+        "POST /Users",
+    )?;
+    id_of(&v).ok_or_else(|| "POST /Users: no id in the response".to_string())
+}
+
 /// The preloaded data of one server, and the pools the write scenarios
 /// draw from.
 pub struct World {
@@ -73,7 +82,6 @@ pub struct World {
     /// Preloaded users, by index (`user{i}@bench.example`, `ext-{i}`).
     pub ids: Vec<String>,
     pub group_id: String,
-    pub group_members: usize,
     /// The users the point scenarios (GET, filters, PUT, PATCH of a user)
     /// pick from: members of the big group and of no small group, so that
     /// a request does the same work at every N (at 1,000 users every user
@@ -96,12 +104,7 @@ pub fn preload(target: &Target, n: usize, concurrency: usize) -> Result<World, S
     let slots: Mutex<Vec<String>> = Mutex::new(vec![String::new(); n]);
     let job = |conn: &mut Conn, i: usize| -> Result<(), String> {
         let body = user_body(&user_name(i), &external_id(i), &format!("User{i} Bench"));
-        let v = check(
-            conn.send(&Req::json("POST", "/Users", &body), true),
-            "POST /Users",
-        )?;
-        let id = id_of(&v).ok_or("POST /Users: no id in the response")?;
-        slots.lock().expect("slots")[i] = id;
+        slots.lock().expect("slots")[i] = create_user(conn, &body)?;
         Ok(())
     };
     let (preload_users, errors) = load::run_jobs(target, concurrency, n, &job);
@@ -118,7 +121,6 @@ pub fn preload(target: &Target, n: usize, concurrency: usize) -> Result<World, S
         "POST /Groups",
     )?)
     .ok_or("POST /Groups: no id")?;
-    let group_members = n.min(BIG_GROUP);
     for batch in big_group_indices(n)
         .map(|i| ids[i].clone())
         .collect::<Vec<_>>()
@@ -172,7 +174,6 @@ pub fn preload(target: &Target, n: usize, concurrency: usize) -> Result<World, S
         n,
         ids,
         group_id,
-        group_members,
         probe,
         created: Mutex::new(Vec::new()),
         next_member: AtomicUsize::new(0),
@@ -458,12 +459,9 @@ fn next_non_member(world: &World) -> Option<String> {
     if k < created.len() {
         return Some(created[k].clone());
     }
-    // The preloaded users between the two halves of the big group.
-    let j = world.group_members.div_ceil(2) + (k - created.len());
-    if j >= world.n - world.group_members / 2 {
-        return None;
-    }
-    world.ids.get(j).cloned()
+    let outside = outside_big_group(world.n);
+    let j = outside.start + (k - created.len());
+    outside.contains(&j).then(|| world.ids[j].clone())
 }
 
 /// Users to delete: those created by POST first, then preloaded users from
@@ -486,7 +484,7 @@ fn next_to_delete(world: &World) -> Option<String> {
 fn top_up_non_members(target: &Target, world: &World, concurrency: usize) -> Result<(), String> {
     let made = world.created.lock().expect("created").len();
     let used = world.next_member.load(Ordering::Relaxed);
-    let available = (made + (world.n - world.group_members)).saturating_sub(used);
+    let available = (made + outside_big_group(world.n).len()).saturating_sub(used);
     let missing = (2 * made).saturating_sub(available);
     if missing == 0 {
         return Ok(());
@@ -495,11 +493,7 @@ fn top_up_non_members(target: &Target, world: &World, concurrency: usize) -> Res
     let job = |conn: &mut Conn, k: usize| -> Result<(), String> {
         let name = format!("extra{k}-{tag}@bench.example");
         let body = user_body(&name, &format!("extra-ext-{k}"), &format!("Extra{k} Bench"));
-        let v = check(
-            conn.send(&Req::json("POST", "/Users", &body), true),
-            "POST /Users (more users to add)",
-        )?;
-        let id = id_of(&v).ok_or("POST /Users: no id in the response")?;
+        let id = create_user(conn, &body)?;
         world.created.lock().expect("created").push(id);
         Ok(())
     };
@@ -515,9 +509,16 @@ fn top_up_non_members(target: &Target, world: &World, concurrency: usize) -> Res
 /// the list pages at the start and at the end hold members at every N (the
 /// scale law compares the same kind of page).
 fn big_group_indices(n: usize) -> impl Iterator<Item = usize> {
+    let outside = outside_big_group(n);
+    (0..outside.start).chain(outside.end..n)
+}
+
+/// The preloaded users (by index) not in the big group: those between its
+/// two halves (none up to [`BIG_GROUP`] users).
+fn outside_big_group(n: usize) -> std::ops::Range<usize> {
     let members = n.min(BIG_GROUP);
     let head = members.div_ceil(2);
-    (0..head).chain(n - (members - head)..n)
+    head..n - (members - head)
 }
 
 /// Runs one scenario against a server holding `world`.
