@@ -179,7 +179,7 @@ impl Drop for Tx<'_> {
 pub struct SqliteDb {
     /// The one connection of this process. Its busy timeout is zero except
     /// while a call runs on the slow path.
-    conn: Arc<Mutex<Connection>>,
+    conn: Mutex<Connection>,
     /// Set while a slow-path call holds `conn` (it may wait up to
     /// [`BUSY_TIMEOUT`] for another process): calls from async workers then
     /// queue off the worker too instead of blocking it on the mutex.
@@ -246,7 +246,6 @@ impl SqliteDb {
         )
         .map_err(sql_err)?;
         conn.busy_timeout(Duration::ZERO).map_err(sql_err)?;
-        let conn = Arc::new(Mutex::new(conn));
         let checkpoints = Arc::new(AtomicU64::new(0));
         let restart_due = Arc::new(AtomicBool::new(false));
         let wrote = match &location {
@@ -264,7 +263,7 @@ impl SqliteDb {
             _ => None,
         };
         Ok(Arc::new(SqliteDb {
-            conn,
+            conn: Mutex::new(conn),
             slow: AtomicBool::new(false),
             location,
             wrote,
