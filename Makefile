@@ -16,6 +16,7 @@ CARGO ?= cargo
 help:
 	@echo "make up      build and run locally on $(LISTEN), print a dev token"
 	@echo "make test    build everything and run every test"
+	@echo "make test-spin  the e2e and conformance suites under real spin up (when spin is on PATH)"
 	@echo "make token   print a dev bearer token (use: TOKEN=\$$(make -s token))"
 	@echo "make build   build the .wasm and the local host"
 	@echo "make lint    cargo fmt --check and clippy"
@@ -45,7 +46,9 @@ token: secret
 	@$(CARGO) build -q --profile host -p scim-engine --bin scim-token
 	@$(TOKEN_TOOL) --secret-file $(DEV_SECRET)
 
-up: secret build
+# With `spin` on PATH the local host is not built (most of a cold build).
+up: secret wasm tools
+	@command -v spin >/dev/null 2>&1 || $(MAKE) --no-print-directory host
 	@echo "SCIM base URL: http://$(LISTEN)/api/scim/v2"
 	@echo "Dev token (valid 12 h, scopes scim.read scim.write):"
 	@$(TOKEN_TOOL) --secret-file $(DEV_SECRET) --ttl 43200
@@ -79,28 +82,33 @@ conformance: wasm host tools $(VENV)/.conformance-installed
 	$(VENV)/bin/python tests/conformance/run.py
 
 # The concurrency suites again, with two hosts sharing a real Redis (Spin's
-# `type = "redis"` store). Installs redis-server (Debian) when it is missing,
-# starts a private instance on REDIS_PORT and always stops it.
+# `type = "redis"` store, as weak as Spin's). tests/with-redis installs
+# redis-server (Debian) when it is missing, starts a private instance on
+# REDIS_PORT and always stops it.
 REDIS_PORT ?= 6399
 test-redis: wasm host
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "installing redis-server"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
-	@dir=$$(mktemp -d); \
-	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save '' --appendonly no --dir $$dir \
-	  --daemonize yes --pidfile $$dir/redis.pid --logfile $$dir/redis.log; \
-	for i in $$(seq 50); do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.1; done; \
-	redis-cli -p $(REDIS_PORT) flushall >/dev/null; \
-	SCIM_E2E_REDIS_URL=redis://127.0.0.1:$(REDIS_PORT) $(CARGO) test -p e2e --test concurrency -- redis; status=$$?; \
-	redis-cli -p $(REDIS_PORT) shutdown nosave >/dev/null 2>&1 || kill $$(cat $$dir/redis.pid) 2>/dev/null; \
-	rm -rf $$dir; exit $$status
+	tests/with-redis $(REDIS_PORT) $(CARGO) test -p e2e --test concurrency -- redis
+
+# The end-to-end suites, the conformance run and the Redis concurrency suite
+# against real `spin up` (tests/spin-host translates the local host's
+# command line), when the `spin` CLI is on PATH. Without it: one line, exit 0.
+.PHONY: test-spin
+test-spin:
+	@if ! command -v spin >/dev/null 2>&1; then \
+	  echo "test-spin: no spin on PATH, nothing run (build one with ../shared/tools/build-spin/build.sh)"; \
+	else \
+	  $(MAKE) wasm tools $(VENV)/.conformance-installed && \
+	  spin --version && \
+	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host tests/with-redis $(REDIS_PORT) $(CARGO) test -p e2e && \
+	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host $(VENV)/bin/python tests/conformance/run.py; \
+	fi
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy -p scim-engine --all-targets -- -D warnings
 	$(CARGO) clippy -p e2e --all-targets -- -D warnings
+	$(CARGO) clippy --profile host -p spin-scim-host --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 --release -p spin-scim -- -D warnings
-	$(CARGO) clippy --target wasm32-wasip1 --release -p spin-scim --no-default-features -- -D warnings
 
 # Benchmark (issue #8): the release .wasm in the local host, N users
 # (default 10,000; `make bench N=100000`), side by side with the peer

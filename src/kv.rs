@@ -1,9 +1,11 @@
 //! The engine's [`Store`] over Spin's key-value store: `wasi:keyvalue`
-//! store/batch for reads and writes, `wasi:keyvalue/atomics` for
-//! compare-and-swap (feature `atomics`, on by default).
+//! store and batch for reads and writes, `wasi:keyvalue/atomics` for
+//! `increment` and compare-and-swap. Only Spin's calls are made here, passed
+//! on with what Spin answered; the engine (`scim::store`) makes them correct
+//! where Spin's answers are not (docs/storage.md).
 
-use scim::store::{check_key, check_value, Store, StoreError, StoreResult, Swap};
-use spin_sdk::wit::wasi::keyvalue::{batch, store as kv};
+use scim::store::{check_key, check_value, CasReport, Change, Store, StoreError, StoreResult};
+use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as kv};
 
 pub struct SpinStore {
     bucket: kv::Bucket,
@@ -31,7 +33,7 @@ impl Store for SpinStore {
         self.bucket.get(key).map_err(err)
     }
 
-    fn get_many(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+    fn batch_get(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -71,61 +73,26 @@ impl Store for SpinStore {
         batch::delete_many(&self.bucket, keys).map_err(err)
     }
 
-    #[cfg(feature = "atomics")]
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> StoreResult<Swap> {
-        use spin_sdk::wit::wasi::keyvalue::atomics;
+    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
         check_key(key)?;
-        check_value(new)?;
-        let cas = atomics::Cas::new(&self.bucket, key).map_err(err)?;
-        if cas.current().map_err(err)?.as_deref() != expected {
-            return Ok(Swap::Conflict);
-        }
-        match atomics::swap(cas, new) {
-            Ok(()) => Ok(Swap::Done),
-            Err(atomics::CasError::CasFailed(_)) => Ok(Swap::Conflict),
-            Err(atomics::CasError::StoreError(e)) => Err(err(e)),
-        }
+        atomics::increment(&self.bucket, key, delta).map_err(err)
     }
 
-    /// The value is read through the `cas` handle itself, so the engine's
-    /// read-modify-write costs one read, and the comparison happens on the
-    /// host (against the snapshot the handle took) instead of in the guest.
-    #[cfg(feature = "atomics")]
-    fn read_and_swap(&self, key: &str, change: &mut scim::store::Change) -> StoreResult<Swap> {
-        use spin_sdk::wit::wasi::keyvalue::atomics;
+    /// `cas.new`, `cas.current`, `swap`: the value is read through the
+    /// handle itself, so a read-modify-write costs one read. The handle
+    /// that a failed swap hands back is dropped unread.
+    fn cas(&self, key: &str, change: &mut Change) -> StoreResult<CasReport> {
         check_key(key)?;
         let cas = atomics::Cas::new(&self.bucket, key).map_err(err)?;
         let current = cas.current().map_err(err)?;
         let Some(new) = change(current.as_deref()) else {
-            return Ok(Swap::Done);
+            return Ok(CasReport::Skipped);
         };
         check_value(&new)?;
         match atomics::swap(cas, &new) {
-            Ok(()) => Ok(Swap::Done),
-            Err(atomics::CasError::CasFailed(_)) => Ok(Swap::Conflict),
+            Ok(()) => Ok(CasReport::Swapped),
+            Err(atomics::CasError::CasFailed(_)) => Ok(CasReport::Failed),
             Err(atomics::CasError::StoreError(e)) => Err(err(e)),
         }
-    }
-
-    /// Without `wasi:keyvalue/atomics` this is a read followed by a write:
-    /// correct for one writer at a time, racy across concurrent writers
-    /// (docs/storage.md says what that weakens).
-    #[cfg(not(feature = "atomics"))]
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> StoreResult<Swap> {
-        if self.get(key)?.as_deref() != expected {
-            return Ok(Swap::Conflict);
-        }
-        self.set(key, new)?;
-        Ok(Swap::Done)
     }
 }

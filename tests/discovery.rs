@@ -32,11 +32,24 @@ fn service_provider_config_is_served_as_scim_json() {
 #[test]
 fn unknown_routes_answer_404_with_a_scim_error() {
     let host = Host::start();
-    for path in ["/NoSuchThing", "//not-scim/at/all", "/Schemas/urn:nope"] {
+    for path in ["/NoSuchThing", "/Schemas/urn:nope", "/Users/x/y"] {
         let r = host.get(path);
         assert_eq!(r.status, 404, "{path}: {}", r.text());
         assert_eq!(r.json()["schemas"][0], ERROR, "{path}");
         assert_eq!(r.json()["status"], "404", "{path}");
+    }
+}
+
+/// A path outside spin.toml's trigger route never reaches the component:
+/// Spin's HTTP trigger answers 404 with an empty body, and so does the
+/// local host.
+#[test]
+fn paths_outside_the_trigger_route_get_spins_empty_404() {
+    let host = Host::start();
+    for path in ["//not-scim/at/all", "//api/scim/v1/Users", "//"] {
+        let r = host.get(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.body.is_empty(), "{path}: {}", r.text());
     }
 }
 

@@ -158,6 +158,9 @@ impl Host {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr));
+        // A process group of its own, stopped whole on drop: `spin up`
+        // (through SCIM_HOST_BIN) runs the server in a child process.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         // The test secret first, so that `env` can override it (an empty
         // value: a deployment with no HS256 key).
         cmd.env("SPIN_VARIABLE_TOKEN_HS256_SECRET", TEST_SECRET);
@@ -253,6 +256,11 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         if self.owns_state {

@@ -44,7 +44,9 @@ from scim2_tester.utils import ResourceManager
 from scim2_tester.utils import parametrize
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST = ROOT / "target/host/scim-host"
+# SCIM_HOST_BIN: another server with the host's command line (`make
+# test-spin` points it at tests/spin-host, which runs `spin up`).
+HOST = Path(os.environ.get("SCIM_HOST_BIN") or ROOT / "target/host/scim-host")
 TOKEN_TOOL = ROOT / "target/host/scim-token"
 WASM = ROOT / "target/wasm32-wasip1/release/spin_scim.wasm"
 BASE = "/api/scim/v2"
@@ -105,6 +107,9 @@ class ScimHost:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Its own process group, stopped whole: `spin up` serves from a
+            # child process.
+            start_new_session=True,
         )
         self.stderr: list[str] = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
@@ -135,12 +140,16 @@ class ScimHost:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # children left behind
+        except ProcessLookupError:
+            pass
 
 
 def service_provider_config(
@@ -270,7 +279,7 @@ def main() -> int:
 
     for f in (HOST, TOKEN_TOOL, WASM):
         if not f.exists():
-            print(f"{f.relative_to(ROOT)} is missing: run `make build`", file=sys.stderr)
+            print(f"{f} is missing: run `make build`", file=sys.stderr)
             return 2
 
     # `make` interrupted or a CI timeout: still stop the host (finally below).

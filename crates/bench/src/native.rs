@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use scim::api::{Env, Service};
 use scim::config::Config;
 use scim::http::Request;
-use scim::store::{MemStore, Store, StoreResult, Swap};
+use scim::store::{CasReport, Change, MemStore, Store, StoreResult};
 use serde_json::{json, Value};
 
 use crate::scenarios::{external_id, user_body, user_name, Scenario, BIG_GROUP, GROUP, PATCH_OP};
@@ -85,9 +85,9 @@ impl Store for Counting {
         self.note_family(key, &v);
         Ok(v)
     }
-    fn get_many(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+    fn batch_get(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
         self.call();
-        let vs = self.inner.get_many(keys)?;
+        let vs = self.inner.batch_get(keys)?;
         for (k, v) in keys.iter().zip(&vs) {
             self.read(v);
             self.note_family(k, v);
@@ -114,15 +114,23 @@ impl Store for Counting {
         keys.iter().for_each(|_| self.wrote(0));
         self.inner.delete_many(keys)
     }
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> StoreResult<Swap> {
+    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
         self.call();
-        self.wrote(new.len());
-        self.inner.compare_and_swap(key, expected, new)
+        self.wrote(8);
+        self.inner.increment(key, delta)
+    }
+    fn cas(&self, key: &str, change: &mut Change) -> StoreResult<CasReport> {
+        self.call();
+        let mut wrote = 0;
+        let report = self.inner.cas(key, &mut |cur| {
+            let new = change(cur);
+            wrote = new.as_ref().map_or(0, Vec::len);
+            new
+        })?;
+        if report != CasReport::Skipped {
+            self.wrote(wrote);
+        }
+        Ok(report)
     }
 }
 

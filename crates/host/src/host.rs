@@ -398,7 +398,7 @@ impl atomics::HostCas for HostState {
         &mut self,
         this: Resource<Cas>,
     ) -> Result<std::result::Result<Option<Vec<u8>>, wkv::Error>> {
-        Ok(Ok(self.table.get(&this)?.current().map(<[u8]>::to_vec)))
+        Ok(self.table.get_mut(&this)?.current().map_err(wasi_err))
     }
 
     async fn drop(&mut self, rep: Resource<Cas>) -> Result<()> {
@@ -540,6 +540,12 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+        // A present value: Spin's SQLite swap compares it (an absent one
+        // would be upserted without a compare).
+        wkv::HostBucket::set(&mut s, borrow(&bucket), "id".into(), b"first".to_vec())
+            .await
+            .unwrap()
+            .unwrap();
         let cas = atomics::HostCas::new(&mut s, borrow(&bucket), "id".into())
             .await
             .unwrap()
@@ -549,9 +555,9 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap(),
-            None
+            Some(b"first".to_vec())
         );
-        // Someone else inserts first.
+        // Someone else writes first.
         wkv::HostBucket::set(&mut s, borrow(&bucket), "id".into(), b"other".to_vec())
             .await
             .unwrap()

@@ -29,6 +29,7 @@ use wasmtime::{
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::host::{ComponentEnv, HostState};
+use crate::kv::CasSemantics;
 use crate::manifest::Manifest;
 use crate::router::Router;
 use crate::runtime_config::RuntimeConfig;
@@ -52,6 +53,11 @@ Options:
       --wasm FILE                 Run this .wasm instead of the component's
                                   `source` (single-component applications)
       --quiet                     Do not print a log line per request
+      --strict-kv                 Give the guest a true compare-and-swap and a
+                                  working get_many on every store (stronger
+                                  than Spin; by default the key-value stores
+                                  behave exactly as Spin 3.0-4.0.2's do, weak
+                                  spots included: docs/storage.md)
   -h, --help                      Print this help
   -V, --version                   Print the version
 
@@ -81,6 +87,7 @@ struct Args {
     state_dir: Option<PathBuf>,
     wasm: Option<PathBuf>,
     quiet: bool,
+    strict_kv: bool,
 }
 
 enum Command {
@@ -97,6 +104,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> std::result::Result<Com
         state_dir: None,
         wasm: None,
         quiet: false,
+        strict_kv: false,
     };
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -119,6 +127,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> std::result::Result<Com
             "--state-dir" => out.state_dir = Some(value(&flag)?.into()),
             "--wasm" => out.wasm = Some(value(&flag)?.into()),
             "--quiet" | "-q" => out.quiet = true,
+            "--strict-kv" => out.strict_kv = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -283,7 +292,12 @@ async fn run(args: Args) -> Result<()> {
         Some(p) => RuntimeConfig::load(p)?,
         None => RuntimeConfig::default(),
     };
-    let stores = Arc::new(runtime_config.open_stores(&state_dir)?);
+    let semantics = if args.strict_kv {
+        CasSemantics::Strict
+    } else {
+        CasSemantics::Spin
+    };
+    let stores = Arc::new(runtime_config.open_stores(&state_dir, semantics)?);
 
     // Components used by the triggers, each compiled once.
     let used: Vec<String> = {
@@ -517,6 +531,7 @@ mod tests {
             "--wasm",
             "x.wasm",
             "--quiet",
+            "--strict-kv",
         ]) else {
             panic!()
         };
@@ -529,6 +544,7 @@ mod tests {
                 state_dir: Some("/tmp/s".into()),
                 wasm: Some("x.wasm".into()),
                 quiet: true,
+                strict_kv: true,
             }
         );
         assert!(matches!(args(&["--help"]), Ok(Command::Help)));

@@ -19,7 +19,7 @@ use wasmtime::{bail, format_err, Result};
 
 use crate::kv::redis::RedisStore;
 use crate::kv::sqlite::SqliteDb;
-use crate::kv::{KvBackend, Store};
+use crate::kv::{CasSemantics, KvBackend, Store};
 
 /// Where one store label lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,11 @@ impl RuntimeConfig {
     /// Opens every configured store, adding the `default` label (SQLite at
     /// `<state_dir>/sqlite_key_value.db`) unless configured otherwise.
     /// Labels sharing one SQLite file share one connection.
-    pub fn open_stores(&self, state_dir: &Path) -> Result<HashMap<String, Store>> {
+    pub fn open_stores(
+        &self,
+        state_dir: &Path,
+        semantics: CasSemantics,
+    ) -> Result<HashMap<String, Store>> {
         let mut configs = self.key_value_stores.clone();
         configs
             .entry("default".to_string())
@@ -126,7 +130,10 @@ impl RuntimeConfig {
                         .map_err(|e| format_err!("key-value store {label:?}: {e}"))?,
                 ),
             };
-            stores.insert(label.clone(), Store::new(label, backend));
+            stores.insert(
+                label.clone(),
+                Store::new(label, backend).with_semantics(semantics),
+            );
         }
         Ok(stores)
     }
@@ -185,7 +192,9 @@ url = "redis://127.0.0.1:6379/0"
     #[test]
     fn default_store_is_sqlite_in_state_dir() {
         let dir = std::env::temp_dir().join(format!("scim-host-rc-{}", std::process::id()));
-        let stores = RuntimeConfig::default().open_stores(&dir).unwrap();
+        let stores = RuntimeConfig::default()
+            .open_stores(&dir, CasSemantics::Spin)
+            .unwrap();
         assert_eq!(stores.len(), 1);
         assert!(stores["default"].describe().contains("sqlite_key_value.db"));
         assert!(dir.join("sqlite_key_value.db").exists());

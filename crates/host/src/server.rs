@@ -94,6 +94,17 @@ pub fn scim_error(status: StatusCode, detail: &str) -> Response<HyperOutgoingBod
     resp
 }
 
+/// A response with no body (Spin's answer to a path no route matches).
+fn empty_response(status: StatusCode) -> Response<HyperOutgoingBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::new())
+            .map_err(|never: Infallible| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp
+}
+
 fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
@@ -229,10 +240,9 @@ impl App {
         let path = req.uri().path().to_string();
         let mut instance = None;
         let resp = match self.router.route(&path) {
-            None => scim_error(
-                StatusCode::NOT_FOUND,
-                "Not found: no route of this application matches the request path",
-            ),
+            // As Spin's HTTP trigger answers a path no route matches: 404
+            // with an empty body.
+            None => empty_response(StatusCode::NOT_FOUND),
             Some(m) => match self.prepare_request(&m, req, client) {
                 Err(_) => scim_error(
                     StatusCode::BAD_REQUEST,

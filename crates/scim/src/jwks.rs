@@ -390,10 +390,7 @@ impl<'a> Keys<'a> {
                     ..e.clone()
                 };
                 let claim = serde_json::to_vec(&claim).ok()?;
-                match self
-                    .store
-                    .compare_and_swap(self.cache_key, Some(raw), &claim)
-                {
+                match self.store.compare_and_swap(self.cache_key, raw, &claim) {
                     Ok(Swap::Done) => {}
                     // Someone else refreshed or is refreshing; or the store is
                     // down: either way, do not fetch from here.

@@ -332,10 +332,13 @@ where
 
 /// Remove every member bucket of a container (after its record is gone).
 pub fn delete_all(repo: &Repo, kind: Kind, id: &str, buckets: u32) -> Result<()> {
-    let keys: Vec<String> = (0..MEMBER_BUCKETS)
-        .filter(|b| buckets & bit(*b) != 0)
-        .map(|b| repo.keys.members(kind, id, b))
-        .collect();
+    let mut keys = Vec::new();
+    for b in (0..MEMBER_BUCKETS).filter(|b| buckets & bit(*b) != 0) {
+        let key = repo.keys.members(kind, id, b);
+        // With the buckets' creation guards (docs/storage.md).
+        keys.extend(crate::store::guard_keys(&key, repo.now));
+        keys.push(key);
+    }
     Ok(repo.store.delete_many(&keys)?)
 }
 

@@ -2,7 +2,7 @@
 //! ingress that limits rates (Fermyon Cloud). AFC allows 10,000 requests per
 //! hour per client; the limit here is the `rate_limit_per_hour` variable, off
 //! (0) by default. Counters live in the key-value store, one per client and
-//! fixed hour window, incremented by compare-and-swap so concurrent
+//! fixed hour window, counted by the store's atomic `increment` so concurrent
 //! instances count together.
 
 use crate::error::{Result, ScimError};
@@ -36,25 +36,14 @@ fn key(keys: &Keys, client: &str, window: u64) -> String {
     keys.meta(&format!("quota.{client}.{window}"))
 }
 
-/// Count one request of `client`; `Err(Exceeded)` once the count passes `limit`.
+/// Count one request of `client`; `Err(Exceeded)` once the count passes
+/// `limit`. The count is an `increment` (atomic on every Spin store: no
+/// request is lost to a concurrent one).
 pub fn charge(repo: &Repo, client: &str, limit: u64) -> Result<std::result::Result<(), Exceeded>> {
     let window = repo.now / WINDOW_SECS;
     let k = key(&repo.keys, client, window);
-    let mut count = 0u64;
-    let mut fresh = false;
-    repo.update(&k, |cur| {
-        let n: u64 = cur
-            .and_then(|c| std::str::from_utf8(c).ok())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        fresh = cur.is_none();
-        count = n + 1;
-        if n >= limit {
-            return Ok(None); // already over: no need to count further
-        }
-        Ok(Some(count.to_string().into_bytes()))
-    })?;
-    if fresh && window > 0 {
+    let count = u64::try_from(repo.store.increment(&k, 1)?).unwrap_or(0);
+    if count == 1 && window > 0 {
         // The first request of a window clears the previous window's counter.
         repo.store.delete(&key(&repo.keys, client, window - 1))?;
     }

@@ -7,7 +7,7 @@
 
 use crate::error::{Result, ScimError};
 use crate::keys::{IndexAttr, Keys, Kind, CHUNK_SIZE};
-use crate::store::{Store, Swap};
+use crate::store::{self, Rmw, Store, Swap};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -66,16 +66,41 @@ impl Loaded {
     }
 }
 
+/// The value of a unique-name key: the id holding the name since `at`, or,
+/// with an empty `id`, a released name. A name key, once created, is never
+/// deleted: a compare-and-swap of a key that holds a value is the only
+/// atomic one every Spin store gives (docs/storage.md), so a release leaves
+/// this tombstone for the next claim to swap.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claim {
     id: String,
     at: u64,
 }
 
+impl Claim {
+    fn encode(id: &str, at: u64) -> Vec<u8> {
+        serde_json::to_vec(&Claim {
+            id: id.to_string(),
+            at,
+        })
+        .expect("claims serialise")
+    }
+    fn decode(raw: &[u8]) -> Option<Claim> {
+        serde_json::from_slice(raw).ok()
+    }
+}
+
 /// Paging structure of a kind: live ids per chunk, and the chunk new ids go to.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Summary {
     counts: Vec<usize>,
+}
+
+/// A unique-name claim as read, held by the resource that read it.
+#[derive(Debug, Clone)]
+pub struct HeldClaim {
+    key: String,
+    raw: Vec<u8>,
 }
 
 pub struct Repo<'a> {
@@ -161,7 +186,8 @@ impl<'a> Repo<'a> {
         Ok((loaded, extra_values))
     }
 
-    /// Write a record if the stored bytes are still `expected`.
+    /// Write a record if the stored bytes are still `expected` (`None`: if
+    /// there is still none; see [`store::create`]).
     pub fn swap_record(
         &self,
         kind: Kind,
@@ -169,9 +195,19 @@ impl<'a> Repo<'a> {
         expected: Option<&[u8]>,
         record: &Record,
     ) -> Result<Swap> {
+        let key = self.keys.record(kind, id);
+        Ok(match expected {
+            Some(old) => self.store.compare_and_swap(&key, old, &record.encode())?,
+            None => store::create(self.store, &key, &record.encode(), self.now)?,
+        })
+    }
+
+    /// Write the record of a resource created by this request under a fresh
+    /// random id (nobody else can know the key yet).
+    pub fn put_new_record(&self, kind: Kind, id: &str, record: &Record) -> Result<()> {
         Ok(self
             .store
-            .compare_and_swap(&self.keys.record(kind, id), expected, &record.encode())?)
+            .set(&self.keys.record(kind, id), &record.encode())?)
     }
 
     pub fn delete_record(&self, kind: Kind, id: &str) -> Result<()> {
@@ -186,9 +222,12 @@ impl<'a> Repo<'a> {
     where
         F: FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
     {
-        for _ in 0..MAX_RETRIES {
+        for attempt in 0..MAX_RETRIES {
+            if attempt > 0 {
+                store::back_off(attempt);
+            }
             let mut failed = None;
-            let swap = self.store.read_and_swap(key, &mut |cur| {
+            let rmw = self.store.read_and_swap(key, &mut |cur| {
                 f(cur).unwrap_or_else(|e| {
                     failed = Some(e);
                     None
@@ -197,6 +236,11 @@ impl<'a> Repo<'a> {
             if let Some(e) = failed {
                 return Err(e);
             }
+            let swap = match rmw {
+                Rmw::Done => Swap::Done,
+                Rmw::Conflict => Swap::Conflict,
+                Rmw::Absent(new) => store::create(self.store, key, &new, self.now)?,
+            };
             if swap == Swap::Done {
                 return Ok(());
             }
@@ -233,13 +277,19 @@ impl<'a> Repo<'a> {
         Ok(self
             .store
             .get(&key)?
-            .and_then(|raw| serde_json::from_slice::<Claim>(&raw).ok())
-            .map(|c| c.id))
+            .and_then(|raw| Claim::decode(&raw))
+            .map(|c| c.id)
+            .filter(|id| !id.is_empty()))
     }
 
     /// Claim `folded` for `id`. `is_live(other)` tells whether another id's
     /// claim is still backed by a resource holding that value; a dead claim
     /// older than [`CLAIM_GRACE_SECS`] is taken over. Taken → 409 uniqueness.
+    ///
+    /// A name never claimed is created through [`store::create`] (exactly one
+    /// of concurrent claimants wins); a released or abandoned one is taken
+    /// by compare-and-swap of the value read, which every Spin store
+    /// compares.
     pub fn claim_unique<F>(
         &self,
         kind: Kind,
@@ -252,50 +302,64 @@ impl<'a> Repo<'a> {
         F: Fn(&str) -> Result<bool>,
     {
         let key = self.keys.index(kind, IndexAttr::Name, folded);
-        let new = serde_json::to_vec(&Claim {
-            id: id.to_string(),
-            at: self.now,
-        })
-        .expect("claims serialise");
+        let new = Claim::encode(id, self.now);
+        let taken = || ScimError::uniqueness(format!("{what} is already taken"));
         for _ in 0..MAX_RETRIES {
-            let cur = self.store.get(&key)?;
-            if let Some(raw) = &cur {
-                if let Ok(c) = serde_json::from_slice::<Claim>(raw) {
-                    if c.id == id {
-                        return Ok(());
+            let swap = match self.store.get(&key)? {
+                // Losing the creation of a never-used name means another
+                // request is claiming it right now.
+                None => match store::create(self.store, &key, &new, self.now)? {
+                    Swap::Done => return Ok(()),
+                    Swap::Conflict => return Err(taken()),
+                },
+                Some(raw) => {
+                    if let Some(c) = Claim::decode(&raw) {
+                        if c.id == id {
+                            return Ok(());
+                        }
+                        let young = self.now.saturating_sub(c.at) < CLAIM_GRACE_SECS;
+                        if !c.id.is_empty() && (young || is_live(&c.id)?) {
+                            return Err(taken());
+                        }
                     }
-                    let young = self.now.saturating_sub(c.at) < CLAIM_GRACE_SECS;
-                    if young || is_live(&c.id)? {
-                        return Err(ScimError::uniqueness(format!("{what} is already taken")));
-                    }
+                    self.store.compare_and_swap(&key, &raw, &new)?
                 }
-            }
-            if self.store.compare_and_swap(&key, cur.as_deref(), &new)? == Swap::Done {
+            };
+            if swap == Swap::Done {
                 return Ok(());
             }
         }
         Err(busy())
     }
 
-    /// Drop the claim on `folded` if it is `id`'s. A concurrent takeover of an
-    /// abandoned claim is not undone: only our own claim is removed.
+    /// Release the claim on `folded` if it is `id`'s (a tombstone replaces
+    /// it). A concurrent takeover of an abandoned claim is not undone: only
+    /// our own claim is released.
     pub fn release_unique(&self, kind: Kind, folded: &str, id: &str) -> Result<()> {
-        if let Some(key) = self.claim_of(kind, folded, id)? {
-            self.store.delete(&key)?;
+        if let Some(held) = self.claim_of(kind, folded, id)? {
+            self.release_claim(&held)?;
         }
         Ok(())
     }
 
-    /// The key of `id`'s claim on `folded`, if `id` holds it (the claim to
-    /// delete when the resource goes; another id's is left alone).
-    pub fn claim_of(&self, kind: Kind, folded: &str, id: &str) -> Result<Option<String>> {
+    /// `id`'s claim on `folded`, if `id` holds it: its key and the value
+    /// read, for [`Self::release_claim`].
+    pub fn claim_of(&self, kind: Kind, folded: &str, id: &str) -> Result<Option<HeldClaim>> {
         let key = self.keys.index(kind, IndexAttr::Name, folded);
-        let held = self.store.get(&key)?.is_some_and(|raw| {
-            serde_json::from_slice::<Claim>(&raw)
-                .map(|c| c.id == id)
-                .unwrap_or(false)
-        });
-        Ok(held.then_some(key))
+        Ok(self.store.get(&key)?.and_then(|raw| {
+            Claim::decode(&raw)
+                .is_some_and(|c| c.id == id)
+                .then_some(HeldClaim { key, raw })
+        }))
+    }
+
+    /// Replace a claim read by [`Self::claim_of`] by a tombstone, unless it
+    /// changed meanwhile (then it is no longer ours to release).
+    pub fn release_claim(&self, held: &HeldClaim) -> Result<()> {
+        let tombstone = Claim::encode("", self.now);
+        self.store
+            .compare_and_swap(&held.key, &held.raw, &tombstone)?;
+        Ok(())
     }
 
     // ---- multi-valued indexes (externalId, emails) ------------------------
@@ -484,7 +548,7 @@ impl<'a> Repo<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemStore;
+    use crate::store::{Flavor, MemStore};
 
     #[test]
     fn list_pages_follow_insertion_order_across_chunks() {
@@ -573,5 +637,43 @@ mod tests {
         );
         later.release_unique(Kind::User, "bob", "2").unwrap();
         assert_eq!(later.unique_lookup(Kind::User, "bob").unwrap(), None);
+        // Released: free for anyone at once, through the tombstone.
+        later
+            .claim_unique(Kind::User, "bob", "3", "userName", |_| Ok(true))
+            .unwrap();
+        assert_eq!(
+            later.unique_lookup(Kind::User, "bob").unwrap().as_deref(),
+            Some("3")
+        );
+    }
+
+    /// On both Spin stores, a claim racing another one that lands between
+    /// our read and our swap loses, and the other stays.
+    #[test]
+    fn a_takeover_racing_another_loses_on_every_spin_store() {
+        for flavor in [Flavor::SpinSqlite, Flavor::SpinRedis] {
+            let s = MemStore::like(flavor);
+            let r = Repo::new(&s, "t", 1000);
+            r.claim_unique(Kind::User, "bob", "1", "userName", |_| Ok(true))
+                .unwrap();
+            r.release_unique(Kind::User, "bob", "1").unwrap();
+            let key = r.keys.index(Kind::User, IndexAttr::Name, "bob");
+            let theirs = Claim::encode("other", 1000);
+            let sneak = theirs.clone();
+            s.interfere(Box::new(move |k, d| {
+                if k == key {
+                    d.insert(k.to_string(), sneak.clone());
+                }
+            }));
+            let e = r
+                .claim_unique(Kind::User, "bob", "2", "userName", |_| Ok(true))
+                .unwrap_err();
+            assert_eq!(e.status, 409, "{flavor:?}");
+            assert_eq!(
+                r.unique_lookup(Kind::User, "bob").unwrap().as_deref(),
+                Some("other"),
+                "{flavor:?}"
+            );
+        }
     }
 }

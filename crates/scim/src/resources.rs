@@ -14,7 +14,7 @@ use crate::repo::{parse_id_list, Loaded, Record, Repo};
 use crate::resource;
 use crate::roles::Catalog;
 use crate::schema::{self, Registry, ResourceType};
-use crate::store::Swap;
+use crate::store::{self, Swap};
 use serde_json::{json, Map, Value};
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -926,9 +926,7 @@ fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
         chunk: Some(chunk),
         doc,
     };
-    if ctx.repo.swap_record(kind, &id, None, &rec)? != Swap::Done {
-        return Err(ScimError::internal("a fresh id was already in use"));
-    }
+    ctx.repo.put_new_record(kind, &id, &rec)?;
     apply_members(ctx, kind, &id, 0, &ops)?;
     respond_one(ctx, kind, &id, rec, 201)
 }
@@ -1240,9 +1238,17 @@ fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
         None => None,
     };
     let mut gone = vec![ctx.repo.keys.record(kind, id)];
-    gone.extend(list_keys);
-    gone.extend(claim);
+    for list in list_keys {
+        // The lists' creation guards go too (docs/storage.md).
+        gone.extend(store::guard_keys(&list, ctx.repo.now));
+        gone.push(list);
+    }
     ctx.repo.store.delete_many(&gone)?;
+    // The user is gone: its name is released (a tombstone, see
+    // Repo::claim_unique).
+    if let Some(held) = claim {
+        ctx.repo.release_claim(&held)?;
+    }
     index_after(ctx, kind, id, &ix, &Indexed::default())?;
     ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
     Ok(Response::empty(204))

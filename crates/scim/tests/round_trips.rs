@@ -1,12 +1,12 @@
 //! Store round trips per request: each host call crosses the component
 //! boundary and, on SQLite, is a transaction of its own, so the engine
 //! batches what it can. A GET of a user reads its record and membership
-//! lists in one call; a DELETE of a user also deletes its record, lists and
-//! userName claim in one.
+//! lists in one call; a DELETE of a user also deletes its record and lists
+//! in one, then releases its userName claim.
 
 mod support;
 
-use scim::store::{MemStore, Store, StoreResult, Swap};
+use scim::store::{CasReport, Change, MemStore, Store, StoreResult};
 use serde_json::json;
 use std::cell::RefCell;
 use support::Api;
@@ -39,9 +39,9 @@ impl Store for Recording {
         self.note("get", &[key]);
         self.inner.get(key)
     }
-    fn get_many(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+    fn batch_get(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
         self.note("get_many", &strs(keys));
-        self.inner.get_many(keys)
+        self.inner.batch_get(keys)
     }
     fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         self.note("set", &[key]);
@@ -60,14 +60,13 @@ impl Store for Recording {
         self.note("delete_many", &strs(keys));
         self.inner.delete_many(keys)
     }
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> StoreResult<Swap> {
+    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+        self.note("increment", &[key]);
+        self.inner.increment(key, delta)
+    }
+    fn cas(&self, key: &str, change: &mut Change) -> StoreResult<CasReport> {
         self.note("cas", &[key]);
-        self.inner.compare_and_swap(key, expected, new)
+        self.inner.cas(key, change)
     }
 }
 
@@ -141,9 +140,17 @@ fn deleting_a_member_reads_and_deletes_its_own_keys_in_one_call_each() {
         gone.iter().any(|k| k.contains(&format!("/u/G/{a}"))),
         "{gone:?}"
     );
+    // The userName claim is released after the record is gone, by a
+    // compare-and-swap to a tombstone (never deleted: docs/storage.md).
+    let at = calls
+        .iter()
+        .position(|(op, _)| op.starts_with("delete"))
+        .unwrap();
     assert!(
-        gone.iter().any(|k| k.ends_with("/ann")),
-        "the userName claim: {gone:?}"
+        calls[at..]
+            .iter()
+            .any(|(op, keys)| *op == "cas" && keys[0].ends_with("/ann")),
+        "the userName claim: {calls:?}"
     );
 
     // And the delete did its work: gone, out of the group, name free.

@@ -89,10 +89,13 @@ pub trait KvBackend: Send + Sync {
     /// Atomically adds `delta` (absent = 0) and returns the new value.
     fn increment(&self, key: &str, delta: i64) -> KvResult<i64>;
     /// Atomically replaces the value of `key` with `value` if the stored
-    /// value equals `expected` (`None` = the key must still be absent).
+    /// value equals `expected` (`None` = the key must still be absent). The
+    /// guest sees this through [`Cas::swap`], as weak as Spin by default.
     fn swap(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> KvResult<SwapOutcome>;
     /// Makes pending writes durable before the process exits.
     fn flush(&self) {}
+    /// Which Spin store this backend stands in for.
+    fn kind(&self) -> BackendKind;
     /// A short human description, e.g. `SQLite ".spin/sqlite_key_value.db"`.
     fn describe(&self) -> String;
 }
@@ -117,11 +120,46 @@ pub fn check_value(value: &[u8]) -> KvResult<()> {
     Ok(())
 }
 
+/// Which backend a store runs on: Spin's compare-and-swap and batch reads
+/// behave differently on each (see [`CasSemantics::Spin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Redis,
+}
+
+/// How strong the compare-and-swap (and the batch read) that a store gives
+/// the guest is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CasSemantics {
+    /// Exactly what Spin 3.0 to 4.0.2 does (crates `key-value-spin` and
+    /// `key-value-redis`, unchanged over those releases), weak spots
+    /// included; the default, so that nothing passes here that fails under
+    /// `spin up`:
+    /// - SQLite: `swap` after `current()` found a value is
+    ///   `UPDATE … WHERE value = <that value>`, a real compare; after
+    ///   `current()` found nothing (or was never called) it is an upsert that
+    ///   succeeds even if another request created the key meanwhile.
+    /// - Redis: `current()` is `WATCH` + `GET` and `swap` is
+    ///   `MULTI SET EXEC` followed by `UNWATCH <key>`, which Redis refuses
+    ///   (`UNWATCH` takes no argument): the write applies when the key was not
+    ///   changed since `current()`, and `swap` reports `cas-failed` every
+    ///   time. `get_many` sends `KEYS k1 k2 …` instead of `MGET`: an error
+    ///   for two keys or more, an empty answer for one absent key, an error
+    ///   for one present key.
+    #[default]
+    Spin,
+    /// A true compare-and-swap on every backend (insert-if-absent included)
+    /// and a working `get_many`: stronger than Spin (`--strict-kv`).
+    Strict,
+}
+
 /// A backend for one label, with Spin's limits enforced.
 #[derive(Clone)]
 pub struct Store {
     pub label: String,
     backend: Arc<dyn KvBackend>,
+    semantics: CasSemantics,
 }
 
 impl std::fmt::Debug for Store {
@@ -129,16 +167,29 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store")
             .field("label", &self.label)
             .field("backend", &self.backend.describe())
+            .field("semantics", &self.semantics)
             .finish()
     }
 }
 
 impl Store {
+    /// A store with Spin's semantics ([`CasSemantics::Spin`]).
     pub fn new(label: impl Into<String>, backend: Arc<dyn KvBackend>) -> Self {
         Store {
             label: label.into(),
             backend,
+            semantics: CasSemantics::Spin,
         }
+    }
+
+    pub fn with_semantics(mut self, semantics: CasSemantics) -> Self {
+        self.semantics = semantics;
+        self
+    }
+
+    #[cfg(test)]
+    pub fn semantics(&self) -> CasSemantics {
+        self.semantics
     }
 
     pub fn describe(&self) -> String {
@@ -176,7 +227,33 @@ impl Store {
 
     pub fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
         keys.iter().try_for_each(|k| check_key(k))?;
+        if self.semantics == CasSemantics::Spin && self.backend.kind() == BackendKind::Redis {
+            return self.redis_keys_as_spin_sends_it(keys);
+        }
         self.backend.get_many(keys)
+    }
+
+    /// Spin's Redis `get_many` runs `KEYS <k1> <k2> …` and reads the answer
+    /// as (key, value) pairs. Keys made by the engine hold no glob
+    /// characters, so one key matches at most itself.
+    fn redis_keys_as_spin_sends_it(
+        &self,
+        keys: &[String],
+    ) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
+        match keys {
+            [] => Ok(Vec::new()),
+            [one] => match self.backend.exists(one)? {
+                false => Ok(Vec::new()),
+                true => Err(KvError::Other(
+                    "Response was of incompatible type - TypeError: \"Bulk response of wrong \
+                     dimension\" (response was bulk-string)"
+                        .into(),
+                )),
+            },
+            _ => Err(KvError::Other(
+                "ERR wrong number of arguments for 'keys' command".into(),
+            )),
+        }
     }
 
     pub fn set_many(&self, entries: &[(String, Vec<u8>)]) -> KvResult<()> {
@@ -197,14 +274,15 @@ impl Store {
         self.backend.increment(key, delta)
     }
 
-    /// Starts a compare-and-swap: snapshots the current value of `key`.
+    /// Starts a compare-and-swap (`cas.new`). As in Spin, nothing is read
+    /// until [`Cas::current`].
     pub fn cas(&self, key: &str) -> KvResult<Cas> {
         check_key(key)?;
-        let snapshot = self.backend.get(key)?;
         Ok(Cas {
             store: self.clone(),
             key: key.to_string(),
-            snapshot,
+            snapshot: None,
+            read: false,
         })
     }
 }
@@ -214,30 +292,65 @@ impl Store {
 pub struct Cas {
     store: Store,
     key: String,
+    /// The value the last [`Cas::current`] read.
     snapshot: Option<Vec<u8>>,
+    /// Whether [`Cas::current`] was called (Spin's Redis store `WATCH`es
+    /// the key there).
+    read: bool,
 }
 
 impl Cas {
-    /// The value seen when the CAS was created (or refreshed by a failure).
-    pub fn current(&self) -> Option<&[u8]> {
+    /// Reads the key's value now and remembers it for [`Cas::swap`]
+    /// (`cas.current`: Spin reads on every call).
+    pub fn current(&mut self) -> KvResult<Option<Vec<u8>>> {
+        let v = self.store.backend.get(&self.key)?;
+        self.snapshot.clone_from(&v);
+        self.read = true;
+        Ok(v)
+    }
+
+    /// The value the last [`Cas::current`] saw.
+    #[cfg(test)]
+    pub fn snapshot(&self) -> Option<&[u8]> {
         self.snapshot.as_deref()
     }
 
-    /// Writes `value` if the stored value still equals the snapshot. On a
-    /// conflict returns `Err(Ok(cas))` with a CAS refreshed to the value
-    /// found; store errors are `Err(Err(e))`.
+    /// `atomics.swap`, with the store's [`CasSemantics`]. On `cas-failed`
+    /// returns `Err(Ok(cas))` with a fresh CAS whose `current()` has been
+    /// read (as Spin does); store errors are `Err(Err(e))`.
     pub fn swap(self, value: &[u8]) -> std::result::Result<(), std::result::Result<Cas, KvError>> {
         check_value(value).map_err(Err)?;
-        match self
-            .store
-            .backend
-            .swap(&self.key, self.snapshot.as_deref(), value)
-        {
-            Ok(SwapOutcome::Swapped) => Ok(()),
-            Ok(SwapOutcome::Conflict(found)) => Err(Ok(Cas {
-                snapshot: found,
-                ..self
-            })),
+        let backend = &self.store.backend;
+        let compared = |expected: Option<&[u8]>| -> KvResult<bool> {
+            Ok(backend.swap(&self.key, expected, value)? == SwapOutcome::Swapped)
+        };
+        let swapped = match (self.store.semantics, backend.kind()) {
+            (CasSemantics::Strict, _) => compared(self.snapshot.as_deref()),
+            (CasSemantics::Spin, BackendKind::Sqlite) => match &self.snapshot {
+                // `INSERT … ON CONFLICT DO UPDATE`: no compare at all.
+                None => backend.set(&self.key, value).map(|()| true),
+                // `UPDATE … WHERE value = :old_value`.
+                Some(old) => compared(Some(old)),
+            },
+            (CasSemantics::Spin, BackendKind::Redis) => {
+                // MULTI SET EXEC applies unless the WATCHed key changed (no
+                // WATCH without current()); then UNWATCH fails, so the
+                // outcome is reported as a failure whatever happened.
+                let applied = if self.read {
+                    compared(self.snapshot.as_deref())
+                } else {
+                    backend.set(&self.key, value).map(|()| true)
+                };
+                applied.map(|_| false)
+            }
+        };
+        match swapped {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                let mut fresh = self.store.cas(&self.key).map_err(Err)?;
+                fresh.current().map_err(Err)?;
+                Err(Ok(fresh))
+            }
             Err(e) => Err(Err(e)),
         }
     }
@@ -248,9 +361,10 @@ impl Cas {
 #[cfg(test)]
 pub(crate) fn cas_increment(store: &Store, key: &str) {
     let mut cas = store.cas(key).unwrap();
+    cas.current().unwrap();
     loop {
         let n: u64 = cas
-            .current()
+            .snapshot()
             .map(|v| std::str::from_utf8(v).unwrap().parse().unwrap())
             .unwrap_or(0);
         match cas.swap((n + 1).to_string().as_bytes()) {

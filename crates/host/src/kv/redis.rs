@@ -151,6 +151,10 @@ impl KvBackend for RedisStore {
         })
     }
 
+    fn kind(&self) -> super::BackendKind {
+        super::BackendKind::Redis
+    }
+
     fn describe(&self) -> String {
         format!("Redis at {}", self.display)
     }
@@ -211,7 +215,8 @@ mod tests {
                 let store = crate::kv::Store::new(
                     "default",
                     std::sync::Arc::new(RedisStore::new(&url).unwrap()),
-                );
+                )
+                .with_semantics(crate::kv::CasSemantics::Strict);
                 let counter = counter.clone();
                 std::thread::spawn(move || {
                     for _ in 0..50 {
@@ -224,6 +229,26 @@ mod tests {
             h.join().unwrap();
         }
         assert_eq!(s.get(&counter).unwrap(), Some(b"200".to_vec()));
+
+        // As Spin: the swap applies when the key is unchanged since
+        // current(), and reports a failure either way; get_many is KEYS.
+        let spin = crate::kv::Store::new(
+            "default",
+            std::sync::Arc::new(RedisStore::new(&url).unwrap()),
+        );
+        let mut cas = spin.cas(&k("cas")).unwrap();
+        assert_eq!(cas.current().unwrap(), Some(b"z".to_vec()));
+        assert!(matches!(cas.swap(b"w"), Err(Ok(_))));
+        assert_eq!(s.get(&k("cas")).unwrap(), Some(b"w".to_vec()));
+        let mut stale = spin.cas(&k("cas")).unwrap();
+        stale.current().unwrap();
+        s.set(&k("cas"), b"moved").unwrap();
+        assert!(matches!(stale.swap(b"lost"), Err(Ok(_))));
+        assert_eq!(s.get(&k("cas")).unwrap(), Some(b"moved".to_vec()));
+        assert!(spin.get_many(&[k("a"), k("b")]).is_err());
+        assert_eq!(spin.get_many(&[k("b")]).unwrap(), vec![]);
+        assert!(spin.get_many(&[k("a")]).is_err());
+
         s.delete_many(&[k("a"), k("b"), k("n"), k("cas"), counter])
             .unwrap();
     }

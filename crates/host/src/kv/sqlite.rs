@@ -32,7 +32,7 @@ use rusqlite::hooks::Wal;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use super::{KvBackend, KvError, KvResult, SwapOutcome};
+use super::{BackendKind, KvBackend, KvError, KvResult, SwapOutcome};
 
 /// How long a writer waits for another connection's lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -421,22 +421,25 @@ fn checkpoint_loop(
 fn value_bytes(v: ValueRef<'_>) -> Vec<u8> {
     match v {
         ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
-        ValueRef::Integer(i) => i.to_be_bytes().to_vec(),
+        ValueRef::Integer(i) => i.to_le_bytes().to_vec(),
         ValueRef::Real(f) => f.to_string().into_bytes(),
         ValueRef::Null => Vec::new(),
     }
 }
 
-/// Decodes a counter written by `increment`: 8 bytes, big-endian (as Spin's
-/// SQLite store does).
+/// Decodes a counter written by `increment`: 8 bytes, little-endian, as
+/// Spin's SQLite store writes it (`i64::to_le_bytes`). Spin panics on a value
+/// of another length (`expect("incorrect length")`, which also poisons its
+/// connection lock); this host answers an error instead.
 pub fn decode_counter(bytes: &[u8]) -> KvResult<i64> {
     let arr: [u8; 8] = bytes.try_into().map_err(|_| {
         KvError::Other(format!(
-            "cannot increment: the stored value is {} bytes, not a 64-bit big-endian integer",
+            "cannot increment: the stored value is {} bytes, not a 64-bit little-endian integer \
+             (Spin panics here)",
             bytes.len()
         ))
     })?;
-    Ok(i64::from_be_bytes(arr))
+    Ok(i64::from_le_bytes(arr))
 }
 
 /// One label inside a [`SqliteDb`].
@@ -547,7 +550,7 @@ impl KvBackend for SqliteStore {
             tx.prepare_cached(UPSERT)?.execute(params![
                 self.name,
                 key,
-                new.to_be_bytes().as_slice()
+                new.to_le_bytes().as_slice()
             ])?;
             tx.commit()?;
             Ok(new)
@@ -576,6 +579,10 @@ impl KvBackend for SqliteStore {
         self.db.checkpoint();
     }
 
+    fn kind(&self) -> BackendKind {
+        BackendKind::Sqlite
+    }
+
     fn describe(&self) -> String {
         match self.db.location() {
             Some(p) => format!("SQLite {:?}", p.display().to_string()),
@@ -587,7 +594,7 @@ impl KvBackend for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::{Store, MAX_VALUE_BYTES};
+    use crate::kv::{CasSemantics, Store, MAX_VALUE_BYTES};
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Barrier;
 
@@ -609,6 +616,51 @@ mod tests {
 
     fn open_store(path: &Path, label: &str) -> Store {
         Store::new(label, Arc::new(SqliteDb::open(path).unwrap().store(label)))
+    }
+
+    /// A store with the true compare-and-swap of `--strict-kv`.
+    fn open_strict(path: &Path, label: &str) -> Store {
+        open_store(path, label).with_semantics(CasSemantics::Strict)
+    }
+
+    /// Spin's SQLite `swap` (crate `key-value-spin`): after `current()` found
+    /// a value it compares by value; after it found none it upserts, so a
+    /// second creator overwrites the first and both are told they won.
+    #[test]
+    fn spin_semantics_compare_present_values_and_upsert_absent_ones() {
+        let path = temp_db();
+        let s = open_store(&path, "default");
+        assert_eq!(s.semantics(), CasSemantics::Spin);
+        let mut c1 = s.cas("id").unwrap();
+        let mut c2 = s.cas("id").unwrap();
+        assert_eq!(c1.current().unwrap(), None);
+        assert_eq!(c2.current().unwrap(), None);
+        assert!(c1.swap(b"one").is_ok());
+        assert!(
+            c2.swap(b"two").is_ok(),
+            "Spin's upsert succeeds a second time"
+        );
+        assert_eq!(s.get("id").unwrap(), Some(b"two".to_vec()));
+
+        // A present value is compared: the stale one fails, with a fresh CAS.
+        let mut a = s.cas("id").unwrap();
+        let mut b = s.cas("id").unwrap();
+        a.current().unwrap();
+        b.current().unwrap();
+        a.swap(b"three").unwrap();
+        match b.swap(b"four") {
+            Err(Ok(fresh)) => assert_eq!(fresh.snapshot(), Some(&b"three"[..])),
+            other => panic!("expected cas-failed, got {other:?}"),
+        }
+        // Without current() the swap is an upsert too.
+        s.cas("id").unwrap().swap(b"blind").unwrap();
+        assert_eq!(s.get("id").unwrap(), Some(b"blind".to_vec()));
+        // A value deleted after current() is not recreated.
+        let mut gone = s.cas("id").unwrap();
+        gone.current().unwrap();
+        s.delete("id").unwrap();
+        assert!(matches!(gone.swap(b"x"), Err(Ok(_))));
+        assert_eq!(s.get("id").unwrap(), None);
     }
 
     #[test]
@@ -653,73 +705,76 @@ mod tests {
     }
 
     #[test]
-    fn cas_snapshot_and_conflict() {
+    fn strict_cas_snapshot_and_conflict() {
         let path = temp_db();
-        let s = open_store(&path, "default");
+        let s = open_strict(&path, "default");
         s.set("k", b"a").unwrap();
 
-        let cas = s.cas("k").unwrap();
-        assert_eq!(cas.current(), Some(&b"a"[..]));
+        let mut cas = s.cas("k").unwrap();
+        assert_eq!(cas.current().unwrap().as_deref(), Some(&b"a"[..]));
         // The snapshot does not move when the value changes.
         s.set("k", b"b").unwrap();
-        assert_eq!(cas.current(), Some(&b"a"[..]));
+        assert_eq!(cas.snapshot(), Some(&b"a"[..]));
         let refreshed = match cas.swap(b"c") {
             Err(Ok(refreshed)) => refreshed,
             other => panic!("expected cas-failed, got {other:?}"),
         };
         assert_eq!(s.get("k").unwrap(), Some(b"b".to_vec()));
         // The returned CAS carries the latest value and can be retried.
-        assert_eq!(refreshed.current(), Some(&b"b"[..]));
+        assert_eq!(refreshed.snapshot(), Some(&b"b"[..]));
         refreshed.swap(b"c").unwrap();
         assert_eq!(s.get("k").unwrap(), Some(b"c".to_vec()));
 
         // Unchanged value: swap succeeds.
-        let cas = s.cas("k").unwrap();
+        let mut cas = s.cas("k").unwrap();
+        cas.current().unwrap();
         cas.swap(b"d").unwrap();
         assert_eq!(s.get("k").unwrap(), Some(b"d".to_vec()));
 
         // A deleted key no longer matches the snapshot.
-        let cas = s.cas("k").unwrap();
+        let mut cas = s.cas("k").unwrap();
+        cas.current().unwrap();
         s.delete("k").unwrap();
         match cas.swap(b"e") {
-            Err(Ok(c)) => assert_eq!(c.current(), None),
+            Err(Ok(c)) => assert_eq!(c.snapshot(), None),
             other => panic!("expected cas-failed, got {other:?}"),
         }
         assert_eq!(s.get("k").unwrap(), None);
 
         // "Still absent" snapshot: insert-if-absent.
-        let cas = s.cas("new").unwrap();
-        assert_eq!(cas.current(), None);
+        let mut cas = s.cas("new").unwrap();
+        assert_eq!(cas.current().unwrap(), None);
         cas.swap(b"1").unwrap();
-        let late = s.cas("other").unwrap();
+        let mut late = s.cas("other").unwrap();
+        late.current().unwrap();
         s.set("other", b"x").unwrap();
         assert!(matches!(late.swap(b"y"), Err(Ok(_))));
         assert_eq!(s.get("other").unwrap(), Some(b"x".to_vec()));
     }
 
     #[test]
-    fn insert_if_absent_two_contenders_one_connection() {
+    fn strict_insert_if_absent_two_contenders_one_connection() {
         let path = temp_db();
-        let s = open_store(&path, "default");
+        let s = open_strict(&path, "default");
         let c1 = s.cas("id").unwrap();
         let c2 = s.cas("id").unwrap();
         let r1 = c1.swap(b"one");
         let r2 = c2.swap(b"two");
         assert!(r1.is_ok());
         match r2 {
-            Err(Ok(c)) => assert_eq!(c.current(), Some(&b"one"[..])),
+            Err(Ok(c)) => assert_eq!(c.snapshot(), Some(&b"one"[..])),
             other => panic!("second contender must fail, got {other:?}"),
         }
         assert_eq!(s.get("id").unwrap(), Some(b"one".to_vec()));
     }
 
     #[test]
-    fn insert_if_absent_across_connections_exactly_one_wins() {
+    fn strict_insert_if_absent_across_connections_exactly_one_wins() {
         // Two connections to the same file stand in for two host processes.
         for round in 0..20 {
             let path = temp_db();
-            let a = open_store(&path, "default");
-            let b = open_store(&path, "default");
+            let a = open_strict(&path, "default");
+            let b = open_strict(&path, "default");
             let key = format!("user:{round}");
             let barrier = Arc::new(Barrier::new(2));
             let handles: Vec<_> = [(a.clone(), "A"), (b.clone(), "B")]
@@ -728,8 +783,8 @@ mod tests {
                     let barrier = barrier.clone();
                     let key = key.clone();
                     std::thread::spawn(move || {
-                        let cas = store.cas(&key).unwrap();
-                        assert_eq!(cas.current(), None);
+                        let mut cas = store.cas(&key).unwrap();
+                        assert_eq!(cas.current().unwrap(), None);
                         barrier.wait();
                         cas.swap(who.as_bytes()).is_ok()
                     })
@@ -748,14 +803,14 @@ mod tests {
     }
 
     #[test]
-    fn cas_counter_has_no_lost_updates_across_connections() {
+    fn strict_cas_counter_has_no_lost_updates_across_connections() {
         let path = temp_db();
         let threads = 4;
         let per_thread = 50;
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 // Each thread has its own connection, like separate processes.
-                let store = open_store(&path, "default");
+                let store = open_strict(&path, "default");
                 std::thread::spawn(move || {
                     for _ in 0..per_thread {
                         crate::kv::cas_increment(&store, "counter");
@@ -779,10 +834,11 @@ mod tests {
         let s = open_store(&path, "default");
         assert_eq!(s.increment("n", 5).unwrap(), 5);
         assert_eq!(s.increment("n", -2).unwrap(), 3);
-        assert_eq!(s.get("n").unwrap(), Some(3i64.to_be_bytes().to_vec()));
+        // Stored as Spin stores it: 8 bytes, little-endian.
+        assert_eq!(s.get("n").unwrap(), Some(3i64.to_le_bytes().to_vec()));
         s.set("text", b"abc").unwrap();
         assert!(matches!(s.increment("text", 1), Err(KvError::Other(_))));
-        s.set("max", &i64::MAX.to_be_bytes()).unwrap();
+        s.set("max", &i64::MAX.to_le_bytes()).unwrap();
         assert!(matches!(s.increment("max", 1), Err(KvError::Other(_))));
 
         let handles: Vec<_> = (0..4)
@@ -841,7 +897,7 @@ mod tests {
         let tasks: Vec<_> = (0..4)
             .map(|i| {
                 // Two tasks per connection.
-                let store = open_store(&path, "default");
+                let store = open_strict(&path, "default");
                 let store = if i % 2 == 0 { store } else { store.clone() };
                 tokio::spawn(async move {
                     for _ in 0..50 {
