@@ -43,43 +43,24 @@ fn total(host: &Host, path: &str) -> u64 {
     host.get(path).json()["totalResults"].as_u64().unwrap()
 }
 
-/// 8 concurrent POSTs of one new userName: exactly one 201, seven 409s, and
-/// one user with that name.
-fn user_name_races(hosts: &[Arc<Host>]) {
+/// 8 concurrent POSTs to `endpoint` of one new unique `attr` (a userName,
+/// a group displayName): exactly one 201, seven 409s, and one resource with
+/// that value.
+fn name_races(hosts: &[Arc<Host>], endpoint: &'static str, attr: &str) {
     for round in 0..rounds() {
-        let name = format!("contested-{round}");
-        let body = json!({"userName": name});
+        let name = format!("Contested-{round}");
+        let body = json!({ attr: name });
         let statuses = at_once(hosts, 8, move |h, _| {
-            h.send_json("POST", "/Users", &body).status
+            h.send_json("POST", endpoint, &body).status
         });
         assert_eq!(
             statuses,
             [201, 409, 409, 409, 409, 409, 409, 409],
-            "round {round}"
+            "{endpoint} round {round}"
         );
+        let q = format!("{endpoint}?filter={attr}%20eq%20%22{name}%22");
         for host in hosts {
-            let q = format!("/Users?filter=userName%20eq%20%22{name}%22");
-            assert_eq!(total(host, &q), 1, "round {round}");
-        }
-    }
-}
-
-/// The same for a group's displayName.
-fn group_name_races(hosts: &[Arc<Host>]) {
-    for round in 0..rounds() {
-        let name = format!("Contested {round}");
-        let body = json!({"displayName": name});
-        let statuses = at_once(hosts, 8, move |h, _| {
-            h.send_json("POST", "/Groups", &body).status
-        });
-        assert_eq!(
-            statuses,
-            [201, 409, 409, 409, 409, 409, 409, 409],
-            "round {round}"
-        );
-        for host in hosts {
-            let q = format!("/Groups?filter=displayName%20eq%20%22Contested%20{round}%22");
-            assert_eq!(total(host, &q), 1, "round {round}");
+            assert_eq!(total(host, &q), 1, "{endpoint} round {round}");
         }
     }
 }
@@ -178,8 +159,8 @@ fn rename_races(hosts: &[Arc<Host>]) {
 }
 
 fn all_races(hosts: &[Arc<Host>]) {
-    user_name_races(hosts);
-    group_name_races(hosts);
+    name_races(hosts, "/Users", "userName");
+    name_races(hosts, "/Groups", "displayName");
     member_add_races(hosts);
     rename_races(hosts);
 }
