@@ -34,8 +34,11 @@ use sha2::{Digest, Sha256};
 pub const MAX_KEY_LEN: usize = 256;
 pub const MAX_VALUE_LEN: usize = 1024 * 1024;
 
-/// Creation guards ([`create`]) are counted per epoch of this many seconds.
-pub const GUARD_EPOCH_SECS: u64 = 60;
+/// Creation guards ([`create`]) are counted per epoch of this many seconds:
+/// the longest a creator that died between winning and writing can hold a
+/// key (plus [`GUARD_MARGIN_SECS`]). Long against the margin, so that few
+/// creates fall in a margin and pay a second increment.
+pub const GUARD_EPOCH_SECS: u64 = 300;
 /// A creator this close (seconds) to the start of an epoch must also win the
 /// previous epoch's guard, so two creators on either side of an epoch
 /// boundary (or on two instances whose clocks differ by less than this)
