@@ -42,7 +42,7 @@ fn key(keys: &Keys, client: &str, window: u64) -> String {
 pub fn charge(repo: &Repo, client: &str, limit: u64) -> Result<std::result::Result<(), Exceeded>> {
     let window = repo.now / WINDOW_SECS;
     let k = key(&repo.keys, client, window);
-    let count = u64::try_from(repo.store.increment(&k, 1)?).unwrap_or(0);
+    let count = u64::try_from(crate::store::increment(repo.store, &k, 1)?).unwrap_or(0);
     if count == 1 && window > 0 {
         // The first request of a window clears the previous window's counter.
         repo.store.delete(&key(&repo.keys, client, window - 1))?;

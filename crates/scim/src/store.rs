@@ -262,17 +262,39 @@ pub fn create<S: Store + ?Sized>(
 ) -> StoreResult<Swap> {
     check_value(value)?;
     let epoch = now / GUARD_EPOCH_SECS;
-    if store.increment(&guard_key(key, epoch), 1)? != 1 {
+    if increment(store, &guard_key(key, epoch), 1)? != 1 {
         return Ok(Swap::Conflict);
     }
     if epoch > 0
         && now % GUARD_EPOCH_SECS < GUARD_MARGIN_SECS
-        && store.increment(&guard_key(key, epoch - 1), 1)? != 1
+        && increment(store, &guard_key(key, epoch - 1), 1)? != 1
     {
         return Ok(Swap::Conflict);
     }
     store.set(key, value)?;
     Ok(Swap::Done)
+}
+
+/// How often [`increment`] tries again while the store is locked.
+const LOCKED_RETRIES: usize = 50;
+
+/// [`Store::increment`], tried again while Spin's SQLite store answers
+/// "database is locked". Its `increment` is one deferred transaction that
+/// reads, then writes; SQLite fails such an upgrade at once, without its
+/// busy timeout, when another process (two `spin up` on one file) holds
+/// the write lock, and the transaction is rolled back: nothing was added,
+/// so trying again counts once. Any other error is final.
+pub fn increment<S: Store + ?Sized>(store: &S, key: &str, delta: i64) -> StoreResult<i64> {
+    let mut attempt = 0;
+    loop {
+        match store.increment(key, delta) {
+            Err(e) if e.0.contains("database is locked") && attempt < LOCKED_RETRIES => {
+                attempt += 1;
+                back_off(attempt + 4);
+            }
+            done => return done,
+        }
+    }
 }
 
 /// The pause before retry `attempt` (1, 2, …) of a read-modify-write that
@@ -586,6 +608,57 @@ mod tests {
                 vec![Some(b"1".to_vec())]
             );
         }
+    }
+
+    /// A store whose first increments fail as Spin's SQLite store does
+    /// while another process writes.
+    struct Locked {
+        inner: MemStore,
+        failures: std::cell::Cell<usize>,
+    }
+
+    impl Store for Locked {
+        fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> StoreResult<()> {
+            self.inner.delete(key)
+        }
+        fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+            if self.failures.get() > 0 {
+                self.failures.set(self.failures.get() - 1);
+                return Err(StoreError(
+                    "SqliteFailure(Error { code: DatabaseBusy, extended_code: 5 }, \
+                     Some(\"database is locked\"))"
+                        .into(),
+                ));
+            }
+            self.inner.increment(key, delta)
+        }
+        fn cas(&self, key: &str, change: &mut Change) -> StoreResult<CasReport> {
+            self.inner.cas(key, change)
+        }
+    }
+
+    #[test]
+    fn a_locked_increment_is_tried_again_and_counts_once() {
+        let s = Locked {
+            inner: MemStore::new(),
+            failures: std::cell::Cell::new(3),
+        };
+        assert_eq!(create(&s, "k", b"v", 1000).unwrap(), Swap::Done);
+        assert_eq!(
+            s.inner
+                .increment(&guard_key("k", 1000 / GUARD_EPOCH_SECS), 0)
+                .unwrap(),
+            1
+        );
+        // Other errors are final.
+        s.failures.set(LOCKED_RETRIES + 1);
+        assert!(increment(&s, "n", 1).is_err());
     }
 
     #[test]

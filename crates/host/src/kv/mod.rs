@@ -88,6 +88,11 @@ pub trait KvBackend: Send + Sync {
     }
     /// Atomically adds `delta` (absent = 0) and returns the new value.
     fn increment(&self, key: &str, delta: i64) -> KvResult<i64>;
+    /// `increment` as Spin runs it on this backend, where that is weaker
+    /// (SQLite: may fail at once when another process writes).
+    fn increment_as_spin(&self, key: &str, delta: i64) -> KvResult<i64> {
+        self.increment(key, delta)
+    }
     /// Atomically replaces the value of `key` with `value` if the stored
     /// value equals `expected` (`None` = the key must still be absent). The
     /// guest sees this through [`Cas::swap`], as weak as Spin by default.
@@ -136,6 +141,9 @@ pub enum CasSemantics {
     /// `key-value-redis`, unchanged over those releases), weak spots
     /// included; the default, so that nothing passes here that fails under
     /// `spin up`:
+    /// - SQLite: `increment` is a deferred transaction (read, then write)
+    ///   that fails at once with "database is locked" when another process
+    ///   holds the write lock as it upgrades.
     /// - SQLite: `swap` after `current()` found a value is
     ///   `UPDATE … WHERE value = <that value>`, a real compare; after
     ///   `current()` found nothing (or was never called) it is an upsert that
@@ -271,7 +279,10 @@ impl Store {
 
     pub fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
         check_key(key)?;
-        self.backend.increment(key, delta)
+        match self.semantics {
+            CasSemantics::Spin => self.backend.increment_as_spin(key, delta),
+            CasSemantics::Strict => self.backend.increment(key, delta),
+        }
     }
 
     /// Starts a compare-and-swap (`cas.new`). As in Spin, nothing is read

@@ -36,6 +36,8 @@ use super::{BackendKind, KvBackend, KvError, KvResult, SwapOutcome};
 
 /// How long a writer waits for another connection's lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// rusqlite's default busy timeout, which Spin's SQLite store keeps.
+const SPIN_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Batches up to this many keys run inline on an async worker; larger ones
 /// (and listing every key) run off it, as they may take milliseconds.
@@ -557,6 +559,44 @@ impl KvBackend for SqliteStore {
         })
     }
 
+    /// Spin's `increment` (crate `key-value-spin`): a deferred transaction
+    /// that reads, then writes, tried once. SQLite does not wait for a lock
+    /// that a read transaction must upgrade (that could deadlock), so when
+    /// another process holds the write lock at that moment the call fails
+    /// at once with "database is locked", having written nothing.
+    fn increment_as_spin(&self, key: &str, delta: i64) -> KvResult<i64> {
+        let result = super::blocking(|| {
+            let conn = self.db.lock();
+            let _ = conn.busy_timeout(SPIN_BUSY_TIMEOUT);
+            let attempt = (|| -> Attempt<i64> {
+                let tx = Tx::begin(&conn, TransactionBehavior::Deferred)?;
+                let current = match select(&tx, &self.name, key)? {
+                    None => 0,
+                    Some(bytes) => decode_counter(&bytes)?,
+                };
+                let new = current.checked_add(delta).ok_or_else(|| {
+                    KvError::Other(format!("cannot increment {current} by {delta}: overflow"))
+                })?;
+                tx.prepare_cached(UPSERT)?.execute(params![
+                    self.name,
+                    key,
+                    new.to_le_bytes().as_slice()
+                ])?;
+                tx.commit()?;
+                Ok(new)
+            })();
+            let _ = conn.busy_timeout(Duration::ZERO);
+            attempt
+        });
+        if let Some(wrote) = &self.db.wrote {
+            let _ = wrote.try_send(());
+        }
+        result.map_err(|e| match e.is_busy() {
+            true => KvError::Other("database is locked".into()),
+            false => e.into_kv(),
+        })
+    }
+
     fn swap(&self, key: &str, expected: Option<&[u8]>, value: &[u8]) -> KvResult<SwapOutcome> {
         self.db.write(true, |conn| {
             // IMMEDIATE takes the write lock up front: nobody (in this
@@ -828,6 +868,35 @@ mod tests {
         );
     }
 
+    /// Spin's `increment` does not wait for another process's write lock:
+    /// its read transaction cannot upgrade, so it fails at once and writes
+    /// nothing. The strict one waits its turn.
+    #[test]
+    fn spin_increment_fails_at_once_while_another_process_writes() {
+        let path = temp_db();
+        let spin = open_store(&path, "default");
+        let strict = open_strict(&path, "default");
+        spin.increment("n", 1).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let started = std::time::Instant::now();
+        match spin.increment("n", 1) {
+            Err(KvError::Other(m)) => assert_eq!(m, "database is locked"),
+            other => panic!("expected database is locked, got {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "it did not wait"
+        );
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            other.execute_batch("COMMIT").unwrap();
+        });
+        assert_eq!(strict.increment("n", 1).unwrap(), 2);
+        release.join().unwrap();
+        assert_eq!(spin.increment("n", 1).unwrap(), 3);
+    }
+
     #[test]
     fn increment_is_atomic_across_connections() {
         let path = temp_db();
@@ -841,20 +910,31 @@ mod tests {
         s.set("max", &i64::MAX.to_le_bytes()).unwrap();
         assert!(matches!(s.increment("max", 1), Err(KvError::Other(_))));
 
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                let store = open_store(&path, "default");
-                std::thread::spawn(move || {
-                    for _ in 0..100 {
-                        store.increment("hits", 1).unwrap();
-                    }
+        // Four processes: strict increments all land; Spin's may fail
+        // "database is locked" (writing nothing) and are tried again, and
+        // none is lost or counted twice either way.
+        for strict in [true, false] {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let store = match strict {
+                        true => open_strict(&path, "default"),
+                        false => open_store(&path, "default"),
+                    };
+                    std::thread::spawn(move || {
+                        for _ in 0..100 {
+                            while let Err(e) = store.increment("hits", 1) {
+                                assert!(!strict, "{e}");
+                                assert_eq!(e, KvError::Other("database is locked".into()));
+                            }
+                        }
+                    })
                 })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
         }
-        assert_eq!(s.increment("hits", 0).unwrap(), 400);
+        assert_eq!(s.increment("hits", 0).unwrap(), 800);
     }
 
     /// On an async worker a call first runs without waiting for locks; when
