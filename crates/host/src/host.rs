@@ -398,7 +398,13 @@ impl atomics::HostCas for HostState {
         &mut self,
         this: Resource<Cas>,
     ) -> Result<std::result::Result<Option<Vec<u8>>, wkv::Error>> {
-        Ok(self.table.get_mut(&this)?.current().map_err(wasi_err))
+        let current = self.table.get_mut(&this)?.current().map_err(wasi_err);
+        // Spin's store calls hop through its async runtime (its SQLite ones
+        // through `block_in_place`), so other requests run between a
+        // `current` and its `swap`; let them run here too, or races that
+        // Spin loses would pass here.
+        tokio::task::yield_now().await;
+        Ok(current)
     }
 
     async fn drop(&mut self, rep: Resource<Cas>) -> Result<()> {
