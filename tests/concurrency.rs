@@ -39,8 +39,24 @@ where
     statuses
 }
 
-fn total(host: &Host, path: &str) -> u64 {
-    host.get(path).json()["totalResults"].as_u64().unwrap()
+/// One winner (`won`), seven 409s, and on every host exactly one resource
+/// under `endpoint` whose `attr` is `value`.
+fn assert_one_winner(
+    hosts: &[Arc<Host>],
+    statuses: &[u16],
+    won: u16,
+    (endpoint, attr, value): (&str, &str, &str),
+    round: usize,
+) {
+    let mut expected = vec![409; statuses.len()];
+    expected[0] = won;
+    expected.sort();
+    assert_eq!(statuses, expected, "{endpoint} round {round}");
+    let q = format!("{endpoint}?filter={attr}%20eq%20%22{value}%22");
+    for host in hosts {
+        let total = host.get(&q).json()["totalResults"].as_u64().unwrap();
+        assert_eq!(total, 1, "{endpoint} round {round}");
+    }
 }
 
 /// 8 concurrent POSTs to `endpoint` of one new unique `attr` (a userName,
@@ -53,15 +69,7 @@ fn name_races(hosts: &[Arc<Host>], endpoint: &'static str, attr: &str) {
         let statuses = at_once(hosts, 8, move |h, _| {
             h.send_json("POST", endpoint, &body).status
         });
-        assert_eq!(
-            statuses,
-            [201, 409, 409, 409, 409, 409, 409, 409],
-            "{endpoint} round {round}"
-        );
-        let q = format!("{endpoint}?filter={attr}%20eq%20%22{name}%22");
-        for host in hosts {
-            assert_eq!(total(host, &q), 1, "{endpoint} round {round}");
-        }
+        assert_one_winner(hosts, &statuses, 201, (endpoint, attr, &name), round);
     }
 }
 
@@ -133,15 +141,13 @@ fn rename_races(hosts: &[Arc<Host>]) {
             )
             .status
         });
-        assert_eq!(
-            statuses,
-            [200, 409, 409, 409, 409, 409, 409, 409],
-            "round {round}"
+        assert_one_winner(
+            hosts,
+            &statuses,
+            200,
+            ("/Users", "userName", &target),
+            round,
         );
-        let q = format!("/Users?filter=userName%20eq%20%22{target}%22");
-        for host in hosts {
-            assert_eq!(total(host, &q), 1, "round {round}");
-        }
         let renamed = ids
             .iter()
             .enumerate()

@@ -462,6 +462,34 @@ fn select(conn: &Connection, store: &str, key: &str) -> Attempt<Option<Vec<u8>>>
         .optional()?)
 }
 
+impl SqliteStore {
+    /// Adds `delta` to the counter at `key` in one transaction begun with
+    /// `behavior`: 8 bytes, little-endian, as Spin stores counters.
+    fn add(
+        &self,
+        conn: &Connection,
+        behavior: TransactionBehavior,
+        key: &str,
+        delta: i64,
+    ) -> Attempt<i64> {
+        let tx = Tx::begin(conn, behavior)?;
+        let current = match select(&tx, &self.name, key)? {
+            None => 0,
+            Some(bytes) => decode_counter(&bytes)?,
+        };
+        let new = current.checked_add(delta).ok_or_else(|| {
+            KvError::Other(format!("cannot increment {current} by {delta}: overflow"))
+        })?;
+        tx.prepare_cached(UPSERT)?.execute(params![
+            self.name,
+            key,
+            new.to_le_bytes().as_slice()
+        ])?;
+        tx.commit()?;
+        Ok(new)
+    }
+}
+
 impl KvBackend for SqliteStore {
     fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
         self.db.run(|conn| select(conn, &self.name, key))
@@ -541,21 +569,7 @@ impl KvBackend for SqliteStore {
 
     fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
         self.db.write(true, |conn| {
-            let tx = Tx::begin(conn, TransactionBehavior::Immediate)?;
-            let current = match select(&tx, &self.name, key)? {
-                None => 0,
-                Some(bytes) => decode_counter(&bytes)?,
-            };
-            let new = current.checked_add(delta).ok_or_else(|| {
-                KvError::Other(format!("cannot increment {current} by {delta}: overflow"))
-            })?;
-            tx.prepare_cached(UPSERT)?.execute(params![
-                self.name,
-                key,
-                new.to_le_bytes().as_slice()
-            ])?;
-            tx.commit()?;
-            Ok(new)
+            self.add(conn, TransactionBehavior::Immediate, key, delta)
         })
     }
 
@@ -568,23 +582,7 @@ impl KvBackend for SqliteStore {
         let result = super::blocking(|| {
             let conn = self.db.lock();
             let _ = conn.busy_timeout(SPIN_BUSY_TIMEOUT);
-            let attempt = (|| -> Attempt<i64> {
-                let tx = Tx::begin(&conn, TransactionBehavior::Deferred)?;
-                let current = match select(&tx, &self.name, key)? {
-                    None => 0,
-                    Some(bytes) => decode_counter(&bytes)?,
-                };
-                let new = current.checked_add(delta).ok_or_else(|| {
-                    KvError::Other(format!("cannot increment {current} by {delta}: overflow"))
-                })?;
-                tx.prepare_cached(UPSERT)?.execute(params![
-                    self.name,
-                    key,
-                    new.to_le_bytes().as_slice()
-                ])?;
-                tx.commit()?;
-                Ok(new)
-            })();
+            let attempt = self.add(&conn, TransactionBehavior::Deferred, key, delta);
             let _ = conn.busy_timeout(Duration::ZERO);
             attempt
         });
