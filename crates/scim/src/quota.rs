@@ -32,8 +32,11 @@ impl Exceeded {
     }
 }
 
+/// The counter of `client` in `window`. Named `quota2.` since counters
+/// became `increment`s: earlier releases kept decimal text under `quota.`,
+/// and Spin's SQLite `increment` panics on a value that is not 8 bytes.
 fn key(keys: &Keys, client: &str, window: u64) -> String {
-    keys.meta(&format!("quota.{client}.{window}"))
+    keys.meta(&format!("quota2.{client}.{window}"))
 }
 
 /// Count one request of `client`; `Err(Exceeded)` once the count passes
@@ -59,7 +62,7 @@ pub fn charge(repo: &Repo, client: &str, limit: u64) -> Result<std::result::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemStore;
+    use crate::store::{MemStore, Store};
 
     #[test]
     fn the_quota_is_per_client_and_per_hour() {
@@ -77,9 +80,23 @@ mod tests {
         // The next hour starts afresh and drops the old counter.
         assert_eq!(charge(&at(t0 + WINDOW_SECS), "a", 3).unwrap(), Ok(()));
         assert!(
-            !s.keys().iter().any(|k| k.ends_with("quota.a.10")),
+            !s.keys().iter().any(|k| k.ends_with("quota2.a.10")),
             "{:?}",
             s.keys()
+        );
+    }
+
+    /// A counter an earlier release wrote (decimal text, by compare-and-swap)
+    /// is never incremented: Spin's SQLite store would panic on it.
+    #[test]
+    fn counters_of_earlier_releases_are_left_alone() {
+        let s = MemStore::new();
+        let r = Repo::new(&s, "t", 10 * WINDOW_SECS);
+        s.set(&r.keys.meta("quota.a.10"), b"7").unwrap();
+        assert_eq!(charge(&r, "a", 3).unwrap(), Ok(()));
+        assert_eq!(
+            s.get(&r.keys.meta("quota.a.10")).unwrap().as_deref(),
+            Some(&b"7"[..])
         );
     }
 }
