@@ -1,7 +1,9 @@
 //! Key-value storage behind `fermyon:spin/key-value` and `wasi:keyvalue`.
 //!
 //! Backends implement [`KvBackend`] (blocking calls, one instance per store
-//! label); [`Store`] wraps a backend and enforces Spin's size limits.
+//! label); [`Store`] wraps a backend, enforces Spin's size limits and gives
+//! the guest Spin's compare-and-swap, weak spots included
+//! ([`CasSemantics`]).
 
 use std::sync::Arc;
 

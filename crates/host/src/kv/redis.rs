@@ -1,6 +1,8 @@
 //! Redis key-value backend (`type = "redis"` in the runtime config), like
 //! Spin's: keys are stored as they are (one Redis database per label),
-//! `increment` is `INCRBY`, compare-and-swap is `WATCH`/`MULTI`/`EXEC`.
+//! `increment` is `INCRBY`, compare-and-swap is `WATCH`/`MULTI`/`EXEC`;
+//! [`super::CasSemantics::Spin`] then reports it, and `get-many`, as Spin's
+//! Redis store does.
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -2,10 +2,11 @@
 //! (`.spin/sqlite_key_value.db` by default) with a table
 //! `spin_key_value(store, key, value)`, the `store` column being the label.
 //!
-//! The database runs in WAL mode with a busy timeout, and every
-//! read-modify-write (compare-and-swap, increment) runs in a
-//! `BEGIN IMMEDIATE` transaction, so it stays atomic when several host
-//! processes share the file.
+//! The database runs in WAL mode with a busy timeout. The backend's own
+//! read-modify-writes (compare-and-swap, increment) run in a
+//! `BEGIN IMMEDIATE` transaction, atomic when several host processes share
+//! the file; what the guest gets of them is as weak as Spin's (see
+//! [`super::CasSemantics`] and [`SqliteStore::increment_as_spin`]).
 //!
 //! Calls run inline on the async worker that makes them (a point read or
 //! write takes microseconds; a thread handoff per call cost more than the
