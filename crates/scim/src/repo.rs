@@ -222,9 +222,13 @@ impl<'a> Repo<'a> {
     where
         F: FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
     {
-        for attempt in 0..MAX_RETRIES {
-            if attempt > 0 {
-                store::back_off(attempt);
+        // Creations lost to another request, in a row: the winner's write is
+        // its next call, so wait a little for it (a compare-and-swap
+        // conflict, by contrast, clears by trying again at once).
+        let mut lost_creates = 0;
+        for _ in 0..MAX_RETRIES {
+            if lost_creates > 0 {
+                store::back_off(lost_creates);
             }
             let mut failed = None;
             let rmw = self.store.read_and_swap(key, &mut |cur| {
@@ -239,7 +243,13 @@ impl<'a> Repo<'a> {
             let swap = match rmw {
                 Rmw::Done => Swap::Done,
                 Rmw::Conflict => Swap::Conflict,
-                Rmw::Absent(new) => store::create(self.store, key, &new, self.now)?,
+                Rmw::Absent(new) => match store::create(self.store, key, &new, self.now)? {
+                    Swap::Conflict => {
+                        lost_creates += 1;
+                        Swap::Conflict
+                    }
+                    done => done,
+                },
             };
             if swap == Swap::Done {
                 return Ok(());

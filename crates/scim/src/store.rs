@@ -290,24 +290,23 @@ pub fn increment<S: Store + ?Sized>(store: &S, key: &str, delta: i64) -> StoreRe
         match store.increment(key, delta) {
             Err(e) if e.0.contains("database is locked") && attempt < LOCKED_RETRIES => {
                 attempt += 1;
-                back_off(attempt + 4);
+                back_off(attempt + 1);
             }
             done => return done,
         }
     }
 }
 
-/// The pause before retry `attempt` (1, 2, …) of a read-modify-write that
-/// lost to another request: none for the first few (a compare-and-swap
-/// conflict clears at once), then growing to 16 ms, so that a creator whose
-/// guard increment won (and whose write is its very next call) gets the
-/// time to make it, even on a loaded machine. 200 attempts wait about
-/// three seconds in all.
-pub fn back_off(attempt: usize) {
-    let ms = match attempt {
-        0..=3 => return,
-        4..=7 => 1,
-        8..=11 => 4,
+/// The pause before trying again after losing `lost` times in a row (1, 2,
+/// …) to another request: none the first time (the winner may have written
+/// already), then growing to 16 ms, so that a creator whose guard increment
+/// won (and whose write is its very next call) gets the time to make it,
+/// even on a loaded machine. 200 attempts wait about three seconds in all.
+pub fn back_off(lost: usize) {
+    let ms = match lost {
+        0..=1 => return,
+        2..=4 => 1,
+        5..=8 => 4,
         _ => 16,
     };
     std::thread::sleep(std::time::Duration::from_millis(ms));
