@@ -120,7 +120,13 @@ impl Service {
                             .into(),
                 }));
             }
-            let keys = Keys::new(&self.cfg.auth, env.store, env.fetcher, JWKS_CACHE, env.now);
+            let keys = Keys::new(
+                self.cfg.auth.jwks_sources(),
+                env.store,
+                env.fetcher,
+                JWKS_CACHE,
+                env.now,
+            );
             let p = auth::authenticate(&self.cfg.auth, req.header("authorization"), &keys, env.now)
                 .map_err(Failure::Auth)?;
             let access = match (req.method.as_str(), segs.last()) {
@@ -271,16 +277,7 @@ fn method_not_allowed(method: &str) -> ScimError {
 }
 
 /// Cut a client-supplied string for an error message.
-pub fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+use crate::error::truncate;
 
 /// The route template for the log line: never ids or other client data.
 fn route_of(segs: &[&str]) -> &'static str {

@@ -110,6 +110,15 @@ fn non_empty(s: &Option<String>) -> bool {
 }
 
 impl AuthConfig {
+    /// Where this configuration's JWKS keys come from.
+    pub fn jwks_sources(&self) -> crate::jwks::JwksSources<'_> {
+        crate::jwks::JwksSources {
+            inline: self.jwks.as_deref(),
+            url: self.jwks_url.as_deref(),
+            ttl_secs: self.jwks_ttl_secs,
+        }
+    }
+
     /// Whether any verification key is configured. Without one, every
     /// request is refused with 401; nothing is ever accepted unverified.
     pub fn has_any_key(&self) -> bool {
@@ -832,7 +841,13 @@ mod tests {
         }
         // Through the store-backed key source too.
         let store = MemStore::new();
-        let keys = Keys::new(&c, &store, &crate::jwks::NoFetcher, "auth/jwks", NOW);
+        let keys = Keys::new(
+            c.jwks_sources(),
+            &store,
+            &crate::jwks::NoFetcher,
+            "auth/jwks",
+            NOW,
+        );
         let t = sign("ES256", Some("ec256"), &payload());
         authenticate(&c, Some(&bearer(&t)), &keys, NOW).unwrap();
         assert_eq!(
@@ -1384,7 +1399,7 @@ mod tests {
         };
         let store = MemStore::new();
         let run = |t: &str, now: u64| {
-            let keys = Keys::new(&c, &store, &fetcher, "auth/jwks", now);
+            let keys = Keys::new(c.jwks_sources(), &store, &fetcher, "auth/jwks", now);
             authenticate(&c, Some(&bearer(t)), &keys, now)
         };
         let good = sign("ES256", Some("ec256"), &payload());
@@ -1430,7 +1445,7 @@ mod tests {
             ..cfg()
         };
         let store = MemStore::new();
-        let keys = Keys::new(&c, &store, &Down, "auth/jwks", NOW);
+        let keys = Keys::new(c.jwks_sources(), &store, &Down, "auth/jwks", NOW);
         let t = sign("ES256", Some("ec256"), &payload());
         let e = authenticate(&c, Some(&bearer(&t)), &keys, NOW).unwrap_err();
         assert_eq!(e.status, 503);
@@ -1444,7 +1459,7 @@ mod tests {
             hs256_secret: Some(SECRET.into()),
             ..c
         };
-        let keys = Keys::new(&c, &store, &Down, "auth/jwks", NOW);
+        let keys = Keys::new(c.jwks_sources(), &store, &Down, "auth/jwks", NOW);
         store.reset_ops();
         authenticate(
             &c,

@@ -116,6 +116,19 @@ impl fmt::Display for ScimError {
 
 impl std::error::Error for ScimError {}
 
+/// `s` cut to at most `max` bytes on a character boundary: client text
+/// quoted in an error message stays bounded.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,8 @@
 //! JSON Web Key Sets (RFC 7517) for bearer-token verification.
 //!
 //! Keys come from two places, both optional:
-//! - an inline JWKS document in the configuration ([`AuthConfig::jwks`]);
-//! - a JWKS URL ([`AuthConfig::jwks_url`]), fetched through a [`JwksFetcher`]
+//! - an inline JWKS document in the configuration ([`JwksSources::inline`]);
+//! - a JWKS URL ([`JwksSources::url`]), fetched through a [`JwksFetcher`]
 //!   (the component implements it with Spin outbound HTTP) and cached in the
 //!   key-value [`Store`] under a caller-chosen key, with a TTL.
 //!
@@ -23,9 +23,6 @@
 //! do not stampede the identity provider and forged `kid`s are no DoS
 //! amplifier). A failed refresh keeps serving the stale set; with nothing
 //! cached at all the key source reports an error (the caller answers 503).
-//!
-//! [`AuthConfig::jwks`]: crate::auth::AuthConfig::jwks
-//! [`AuthConfig::jwks_url`]: crate::auth::AuthConfig::jwks_url
 
 use std::cell::{Cell, RefCell};
 
@@ -37,7 +34,6 @@ use jwt_simple::prelude::{ES256PublicKey, ES384PublicKey, RS256PublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::AuthConfig;
 use crate::store::{Store, Swap};
 
 /// Minimum time between two fetches of the JWKS URL, across requests.
@@ -64,7 +60,7 @@ impl JwksFetcher for NoFetcher {
     }
 }
 
-/// Where [`crate::auth::authenticate`] gets verification keys.
+/// Where token verification gets its keys.
 pub trait KeySource {
     /// The verification keys that may have signed a token whose header names
     /// `kid`: with `Some(kid)`, the keys with exactly that `kid`; with `None`,
@@ -307,20 +303,29 @@ pub struct Keys<'a> {
     url_error: RefCell<Option<String>>,
 }
 
+/// Where a deployment's verification keys come from (its `token_jwks`,
+/// `token_jwks_url` and `token_jwks_cache_ttl_secs` settings).
+#[derive(Debug, Clone, Copy)]
+pub struct JwksSources<'a> {
+    pub inline: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub ttl_secs: u64,
+}
+
 impl<'a> Keys<'a> {
     /// Nothing is read, parsed or fetched until [`KeySource::keys`] is called
     /// (an HS256 token never touches the key set).
     pub fn new(
-        cfg: &'a AuthConfig,
+        cfg: JwksSources<'a>,
         store: &'a dyn Store,
         fetcher: &'a dyn JwksFetcher,
         cache_key: &'a str,
         now_unix: u64,
     ) -> Self {
         Keys {
-            inline: cfg.jwks.as_deref().filter(|s| !s.trim().is_empty()),
-            url: cfg.jwks_url.as_deref().filter(|s| !s.trim().is_empty()),
-            ttl_secs: cfg.jwks_ttl_secs,
+            inline: cfg.inline.filter(|s| !s.trim().is_empty()),
+            url: cfg.url.filter(|s| !s.trim().is_empty()),
+            ttl_secs: cfg.ttl_secs,
             store,
             fetcher,
             cache_key,
@@ -512,6 +517,7 @@ impl KeySource for Keys<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::AuthConfig;
     use crate::store::MemStore;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jwt_simple::prelude::{ES256KeyPair, ES384KeyPair};
@@ -632,7 +638,7 @@ mod tests {
         let fetcher = Fake::new(Ok(set(&["k1"])));
         let c = cfg(300);
         let get = |now: u64, kid: Option<&str>| {
-            Keys::new(&c, &store, &fetcher, CACHE, now)
+            Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, now)
                 .keys(kid)
                 .map(|k| kids(&k))
         };
@@ -664,7 +670,7 @@ mod tests {
                 Ok(json!({"keys": [with(ec_jwk("o"), "kid", json!("o"))]}).to_string())
             }
         }
-        let k = Keys::new(&other, &store, &Other, CACHE, NOW + 302)
+        let k = Keys::new(other.jwks_sources(), &store, &Other, CACHE, NOW + 302)
             .keys(None)
             .unwrap();
         assert_eq!(kids(&k), ["o"]);
@@ -676,15 +682,21 @@ mod tests {
         let fetcher = Fake::new(Ok(set(&["k1"])));
         let c = cfg(0);
         for i in 0..MIN_REFRESH_INTERVAL_SECS {
-            let k = Keys::new(&c, &store, &fetcher, CACHE, NOW + i)
+            let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + i)
                 .keys(None)
                 .unwrap();
             assert_eq!(kids(&k), ["k1"]);
         }
         assert_eq!(fetcher.calls.get(), 1);
-        Keys::new(&c, &store, &fetcher, CACHE, NOW + MIN_REFRESH_INTERVAL_SECS)
-            .keys(None)
-            .unwrap();
+        Keys::new(
+            c.jwks_sources(),
+            &store,
+            &fetcher,
+            CACHE,
+            NOW + MIN_REFRESH_INTERVAL_SECS,
+        )
+        .keys(None)
+        .unwrap();
         assert_eq!(fetcher.calls.get(), 2);
     }
 
@@ -693,25 +705,25 @@ mod tests {
         let store = MemStore::new();
         let fetcher = Fake::new(Ok(set(&["k1"])));
         let c = cfg(3600);
-        Keys::new(&c, &store, &fetcher, CACHE, NOW)
+        Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
             .keys(None)
             .unwrap();
         assert_eq!(fetcher.calls.get(), 1);
         // Same request asking repeatedly: one refresh at most.
-        let keys = Keys::new(&c, &store, &fetcher, CACHE, NOW + 100);
+        let keys = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 100);
         for _ in 0..3 {
             assert!(keys.keys(Some("forged")).unwrap().is_empty());
         }
         assert_eq!(fetcher.calls.get(), 2);
         // Other requests within 30 s: none.
         for i in 1..MIN_REFRESH_INTERVAL_SECS {
-            let k = Keys::new(&c, &store, &fetcher, CACHE, NOW + 100 + i);
+            let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 100 + i);
             assert!(k.keys(Some("forged")).unwrap().is_empty());
             assert_eq!(kids(&k.keys(Some("k1")).unwrap()), ["k1"]);
         }
         assert_eq!(fetcher.calls.get(), 2);
         // A known kid never refreshes.
-        let k = Keys::new(&c, &store, &fetcher, CACHE, NOW + 1000);
+        let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 1000);
         assert_eq!(kids(&k.keys(Some("k1")).unwrap()), ["k1"]);
         assert_eq!(fetcher.calls.get(), 2);
         // No kid: no refresh either.
@@ -724,14 +736,14 @@ mod tests {
         let store = MemStore::new();
         let fetcher = Fake::new(Ok(set(&["k1"])));
         let c = cfg(3600);
-        Keys::new(&c, &store, &fetcher, CACHE, NOW)
+        Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
             .keys(None)
             .unwrap();
         // Request A reads the entry; request B refreshes meanwhile; A's
         // compare-and-swap claim then fails and A does not fetch.
-        let a = Keys::new(&c, &store, &fetcher, CACHE, NOW + 60);
+        let a = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 60);
         let (raw, entry) = a.read_entry(URL);
-        Keys::new(&c, &store, &fetcher, CACHE, NOW + 60)
+        Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 60)
             .keys(Some("new"))
             .unwrap();
         assert_eq!(fetcher.calls.get(), 2);
@@ -745,7 +757,7 @@ mod tests {
         let fetcher = Fake::new(Err("HTTP 502".into()));
         let c = cfg(300);
         // Nothing cached: an error (the caller answers 503) ...
-        let e = Keys::new(&c, &store, &fetcher, CACHE, NOW)
+        let e = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
             .keys(Some("k1"))
             .unwrap_err();
         assert!(e.contains("HTTP 502"), "{e}");
@@ -756,9 +768,11 @@ mod tests {
         );
         // ... and no new attempt for 30 s.
         for i in 1..MIN_REFRESH_INTERVAL_SECS {
-            assert!(Keys::new(&c, &store, &fetcher, CACHE, NOW + i)
-                .keys(Some("k1"))
-                .is_err());
+            assert!(
+                Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + i)
+                    .keys(Some("k1"))
+                    .is_err()
+            );
         }
         assert_eq!(fetcher.calls.get(), 1);
         // The IdP recovers.
@@ -766,7 +780,7 @@ mod tests {
         let t = NOW + MIN_REFRESH_INTERVAL_SECS;
         assert_eq!(
             kids(
-                &Keys::new(&c, &store, &fetcher, CACHE, t)
+                &Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, t)
                     .keys(Some("k1"))
                     .unwrap()
             ),
@@ -775,14 +789,14 @@ mod tests {
         assert_eq!(fetcher.calls.get(), 2);
         // Down again when the entry goes stale: the stale set is served.
         *fetcher.reply.borrow_mut() = Err("timeout".into());
-        let k = Keys::new(&c, &store, &fetcher, CACHE, t + 400)
+        let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, t + 400)
             .keys(Some("k1"))
             .unwrap();
         assert_eq!(kids(&k), ["k1"]);
         assert_eq!(fetcher.calls.get(), 3);
         // An unparsable body counts as a failure too.
         *fetcher.reply.borrow_mut() = Ok("<html>".into());
-        let k = Keys::new(&c, &store, &fetcher, CACHE, t + 500)
+        let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, t + 500)
             .keys(Some("k1"))
             .unwrap();
         assert_eq!(kids(&k), ["k1"]);
@@ -797,12 +811,12 @@ mod tests {
             jwks: Some(set(&["inline"])),
             ..cfg(300)
         };
-        let k = Keys::new(&c, &store, &fetcher, CACHE, NOW);
+        let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW);
         assert_eq!(kids(&k.keys(Some("inline")).unwrap()), ["inline"]);
         assert_eq!(kids(&k.keys(None).unwrap()), ["inline", "url"]);
         // A corrupt cache entry reads as nothing cached.
         store.set(CACHE, b"garbage").unwrap();
-        let k = Keys::new(&c, &store, &fetcher, CACHE, NOW + 1);
+        let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 1);
         assert_eq!(kids(&k.keys(Some("url")).unwrap()), ["url"]);
         // Inline keys only: the store is never touched.
         let inline_only = AuthConfig {
@@ -810,7 +824,7 @@ mod tests {
             ..Default::default()
         };
         store.reset_ops();
-        let k = Keys::new(&inline_only, &store, &NoFetcher, CACHE, NOW);
+        let k = Keys::new(inline_only.jwks_sources(), &store, &NoFetcher, CACHE, NOW);
         assert!(k.keys(Some("url")).unwrap().is_empty());
         assert_eq!(store.ops().reads + store.ops().writes, 0);
         // A broken inline JWKS is an error, not silently no keys.
@@ -818,8 +832,10 @@ mod tests {
             jwks: Some("{".into()),
             ..Default::default()
         };
-        assert!(Keys::new(&broken, &store, &NoFetcher, CACHE, NOW)
-            .keys(None)
-            .is_err());
+        assert!(
+            Keys::new(broken.jwks_sources(), &store, &NoFetcher, CACHE, NOW)
+                .keys(None)
+                .is_err()
+        );
     }
 }

@@ -7,13 +7,15 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod filter;
+/// Attribute paths (RFC 7644 §3.10, §3.5.2): in `filter/`, since a value
+/// path holds a filter and a filter holds attribute paths.
+pub use filter::path;
 pub mod http;
 pub mod jwks;
 pub mod keys;
 pub mod list;
 pub mod members;
 pub mod patch;
-pub mod path;
 pub mod projection;
 pub mod quota;
 pub mod repo;

@@ -41,7 +41,7 @@ pub fn normalize(rt: &ResourceType, input: &Value) -> Result<Value> {
             if rt.schema_by_urn(urn).is_none() {
                 return Err(ScimError::invalid_value(format!(
                     "schema {:?} is not supported for {}",
-                    crate::api::truncate(urn, 200),
+                    crate::error::truncate(urn, 200),
                     rt.name
                 )));
             }
@@ -57,7 +57,7 @@ pub fn normalize(rt: &ResourceType, input: &Value) -> Result<Value> {
             let Some(schema) = urn.and_then(|u| rt.schema_by_urn(u)) else {
                 return Err(ScimError::invalid_value(format!(
                     "extension {:?} is not supported for {}",
-                    crate::api::truncate(key, 200),
+                    crate::error::truncate(key, 200),
                     rt.name
                 )));
             };

@@ -90,7 +90,7 @@ fn not_allowed(what: &str) -> ScimError {
     ScimError::new(
         405,
         None,
-        format!("method not allowed: {}", crate::api::truncate(what, 64)),
+        format!("method not allowed: {}", crate::error::truncate(what, 64)),
     )
 }
 

@@ -28,6 +28,8 @@
 //! * Unqualified extension attribute names (`employeeNumber`) are tolerated;
 //!   `schemas` can be filtered on (RFC 7644's example).
 
+pub mod path;
+
 use crate::error::ScimError;
 use crate::path::{any_flat, snippet, AttrPath, Loc};
 use crate::schema::{get_ci, AttrType, Attribute, ResourceType, GROUP, ROLE, USER};
