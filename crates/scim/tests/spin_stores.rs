@@ -30,6 +30,13 @@ fn member_ids(group: &Value) -> Vec<String> {
     ids
 }
 
+/// A POST of `user_name` answers 409: the name is taken.
+fn assert_taken(api: &Api<MemStore>, user_name: &str, flavor: Flavor) {
+    let body = json!({"schemas": [USER], "userName": user_name});
+    let (status, _) = api.call("POST", "/Users", "", Some(body));
+    assert_eq!(status, 409, "{user_name} on {flavor:?}");
+}
+
 fn add_member(api: &Api<MemStore>, gid: &str, uid: &str) -> u16 {
     let body = json!({"schemas": [PATCH], "Operations": [
         {"op": "add", "path": "members", "value": [{"value": uid}]}]});
@@ -47,13 +54,7 @@ fn a_directory_lifecycle_works_on_both_spin_stores() {
                    "emails": [{"value": "ann@example.com", "primary": true}]}),
         );
         let ben = api.create("/Users", json!({"schemas": [USER], "userName": "ben"}));
-        let (status, _) = api.call(
-            "POST",
-            "/Users",
-            "",
-            Some(json!({"schemas": [USER], "userName": "ANN"})),
-        );
-        assert_eq!(status, 409, "{flavor:?}");
+        assert_taken(&api, "ANN", flavor);
         let gid = api.create(
             "/Groups",
             json!({"schemas": [GROUP], "displayName": "closers", "members": [{"value": ann}]}),
@@ -83,13 +84,7 @@ fn a_directory_lifecycle_works_on_both_spin_stores() {
         );
         assert_eq!(status, 200, "{flavor:?}");
         api.create("/Users", json!({"schemas": [USER], "userName": "ann"}));
-        let (status, _) = api.call(
-            "POST",
-            "/Users",
-            "",
-            Some(json!({"schemas": [USER], "userName": "anne"})),
-        );
-        assert_eq!(status, 409, "{flavor:?}");
+        assert_taken(&api, "anne", flavor);
         // Delete: out of the group, and the name free again at once.
         assert_eq!(
             api.call("DELETE", &format!("/Users/{ann}"), "", None).0,
