@@ -1,10 +1,12 @@
 //! The engine's [`Store`] over Spin's key-value store: `wasi:keyvalue`
 //! store and batch for reads and writes, `wasi:keyvalue/atomics` for
 //! `increment` and compare-and-swap. Only Spin's calls are made here, passed
-//! on with what Spin answered; the engine (`scim::store`) makes them correct
+//! on with what Spin answered; the engine (`scim::storage::kv`) makes them correct
 //! where Spin's answers are not (docs/storage.md).
 
-use scim::store::{check_key, check_value, CasReport, Change, Store, StoreError, StoreResult};
+use scim::storage::kv::{
+    check_key, check_value, CasReport, Change, Store, StoreError, StoreResult,
+};
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as kv};
 
 pub struct SpinStore {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use scim::api::{Env, Service};
 use scim::config::Config;
 use scim::http::Request;
-use scim::store::{CasReport, Change, MemStore, Store, StoreResult};
+use scim::storage::kv::{CasReport, Change, MemStore, Store, StoreResult};
 use serde_json::{json, Value};
 
 use crate::scenarios::{external_id, user_body, user_name, Scenario, BIG_GROUP, GROUP, PATCH_OP};

@@ -49,7 +49,7 @@ fn user(registry: &Registry) -> Value {
         "phoneNumbers": [{"value": "555-555-5555", "type": "work"}],
         ENTERPRISE_USER: {"employeeNumber": "701984", "department": "Tour Operations"}
     });
-    let mut doc = scim::resource::normalize(&registry.user, &input).expect("a valid user");
+    let mut doc = scim::document::normalize(&registry.user, &input).expect("a valid user");
     doc["id"] = json!("2819c223-7f76-453a-919d-413861904646");
     doc["meta"] = json!({
         "resourceType": "User",

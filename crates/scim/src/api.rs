@@ -7,11 +7,11 @@ use crate::discovery;
 use crate::error::ScimError;
 use crate::http::{Request, Response};
 use crate::jwks::{JwksFetcher, Keys};
-use crate::keys::Kind;
-use crate::repo::Repo;
 use crate::resources::{self, Ctx};
+use crate::schema::Kind;
 use crate::schema::Registry;
-use crate::store::Store;
+use crate::storage::kv::Store;
+use crate::storage::records::Repo;
 use std::cell::OnceCell;
 
 /// What a request needs from its surroundings.
@@ -305,7 +305,7 @@ fn route_of(segs: &[&str]) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemStore;
+    use crate::storage::kv::MemStore;
 
     fn get(svc: &Service, path: &str) -> Outcome {
         let store = MemStore::new();

@@ -626,7 +626,7 @@ pub fn mint_hs256(secret: &str, claims: &DevClaims) -> Result<String, String> {
 mod tests {
     use super::*;
     use crate::jwks::{parse_jwks, JwksFetcher, Keys};
-    use crate::store::MemStore;
+    use crate::storage::kv::MemStore;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     use serde_json::json;

@@ -34,7 +34,7 @@ use jwt_simple::prelude::{ES256PublicKey, ES384PublicKey, RS256PublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::store::{Store, Swap};
+use crate::storage::kv::{Store, Swap};
 
 /// Minimum time between two fetches of the JWKS URL, across requests.
 pub const MIN_REFRESH_INTERVAL_SECS: u64 = 30;
@@ -518,7 +518,7 @@ impl KeySource for Keys<'_> {
 mod tests {
     use super::*;
     use crate::auth::AuthConfig;
-    use crate::store::MemStore;
+    use crate::storage::kv::MemStore;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jwt_simple::prelude::{ES256KeyPair, ES384KeyPair};
     use serde_json::json;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod discovery;
+pub mod document;
 pub mod error;
 pub mod filter;
 /// Attribute paths (RFC 7644 §3.10, §3.5.2): in `filter/`, since a value
@@ -12,17 +13,13 @@ pub mod filter;
 pub use filter::path;
 pub mod http;
 pub mod jwks;
-pub mod keys;
 pub mod list;
-pub mod members;
 pub mod patch;
 pub mod projection;
 pub mod quota;
-pub mod repo;
-pub mod resource;
 pub mod resources;
 pub mod roles;
 pub mod schema;
-pub mod store;
+pub mod storage;
 
 pub use error::{Result, ScimError, ScimType};

@@ -45,14 +45,14 @@
 //! * Unknown attributes or sub-attributes of a declared schema are ignored,
 //!   under an open schema kept as sent. An undeclared URN as path prefix → 400
 //!   invalidPath; as a key of a no-path value it is ignored. Values are
-//!   validated and normalised like on POST/PUT ([`crate::resource::normalize_value`]).
+//!   validated and normalised like on POST/PUT ([`crate::document::normalize_value`]).
 //! * Touching an extension keeps `schemas` in step: listed while the
 //!   extension object has attributes, dropped with it.
 
+use crate::document::{normalize_value, MAX_MULTI_VALUES};
 use crate::error::{Result, ScimError};
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::path::{parse_patch_path, PatchPath};
-use crate::resource::{normalize_value, MAX_MULTI_VALUES};
 use crate::schema::{get_ci, key_ci, AttrType, Attribute, Mutability, ResourceType, Schema};
 use serde_json::{Map, Value};
 

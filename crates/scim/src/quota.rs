@@ -6,8 +6,8 @@
 //! instances count together.
 
 use crate::error::{Result, ScimError};
-use crate::keys::Keys;
-use crate::repo::Repo;
+use crate::storage::layout::Keys;
+use crate::storage::records::Repo;
 
 /// Seconds in a quota window.
 pub const WINDOW_SECS: u64 = 3600;
@@ -45,7 +45,7 @@ fn key(keys: &Keys, client: &str, window: u64) -> String {
 pub fn charge(repo: &Repo, client: &str, limit: u64) -> Result<std::result::Result<(), Exceeded>> {
     let window = repo.now / WINDOW_SECS;
     let k = key(&repo.keys, client, window);
-    let count = u64::try_from(crate::store::increment(repo.store, &k, 1)?).unwrap_or(0);
+    let count = u64::try_from(crate::storage::kv::increment(repo.store, &k, 1)?).unwrap_or(0);
     if count == 1 && window > 0 {
         // The first request of a window clears the previous window's counter.
         repo.store.delete(&key(&repo.keys, client, window - 1))?;
@@ -62,7 +62,7 @@ pub fn charge(repo: &Repo, client: &str, limit: u64) -> Result<std::result::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{MemStore, Store};
+    use crate::storage::kv::{MemStore, Store};
 
     #[test]
     fn the_quota_is_per_client_and_per_hour() {

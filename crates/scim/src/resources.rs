@@ -1,20 +1,21 @@
 //! The resource endpoints `/Users`, `/Groups` and `/Roles` (RFC 7644 §3.3–§3.6):
 //! create, read, list, replace, patch and delete, on the storage layout of
-//! [`crate::repo`] and [`crate::members`].
+//! [`crate::storage::records`] and [`crate::storage::members`].
 
 use crate::config::Config;
+use crate::document;
 use crate::error::{Result, ScimError};
 use crate::http::{Request, Response};
-use crate::keys::{bucket_of, fold, IndexAttr, Kind};
 use crate::list::{self, Params, Query};
-use crate::members::{self, Stored};
 use crate::patch::{self, Member, MemberOp};
 use crate::projection::Projection;
-use crate::repo::{parse_id_list, Loaded, Record, Repo};
-use crate::resource;
 use crate::roles::Catalog;
+use crate::schema::Kind;
 use crate::schema::{self, Registry, ResourceType};
-use crate::store::{self, Swap};
+use crate::storage::kv::{self, Swap};
+use crate::storage::layout::{bucket_of, fold, IndexAttr};
+use crate::storage::members::{self, Stored};
+use crate::storage::records::{parse_id_list, Loaded, Record, Repo};
 use serde_json::{json, Map, Value};
 use std::cell::OnceCell;
 use std::collections::HashMap;
@@ -892,7 +893,7 @@ fn apply_members(
 fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     let rt = ctx.rt(kind);
     let body = json_body(ctx.req)?;
-    let mut doc = resource::normalize(rt, &body)?;
+    let mut doc = document::normalize(rt, &body)?;
     let member_list = take_members(&mut doc)?;
     let id = uuid::Uuid::new_v4().to_string();
     let now = ctx.now_rfc3339();
@@ -942,7 +943,7 @@ enum Write {
 fn write(ctx: &Ctx, kind: Kind, id: &str, how: Write) -> Result<Response> {
     let body = json_body(ctx.req)?;
     let id = canonical_id(kind, id);
-    for _ in 0..crate::repo::MAX_RETRIES {
+    for _ in 0..crate::storage::records::MAX_RETRIES {
         let loaded = load_existing(ctx, kind, &id)?;
         let (old, raw) = match &loaded {
             Some(l) => (l.record.clone(), Some(l.raw.clone())),
@@ -1082,7 +1083,7 @@ fn put_document(
         set_role_external_id(ctx, &mut doc, sent)?;
         return Ok((doc, ops, true));
     }
-    let mut doc = resource::normalize(rt, body)?;
+    let mut doc = document::normalize(rt, body)?;
     let member_list = take_members(&mut doc)?;
     let o = doc.as_object_mut().expect("object");
     o.insert("id".into(), Value::String(id.to_string()));
@@ -1103,7 +1104,7 @@ fn put_document(
 fn set_role_external_id(ctx: &Ctx, doc: &mut Value, sent: Option<&Value>) -> Result<()> {
     let value = match sent {
         Some(v) if !v.is_null() => {
-            resource::normalize(ctx.rt(Kind::Role), &json!({ "externalId": v }))?
+            document::normalize(ctx.rt(Kind::Role), &json!({ "externalId": v }))?
                 .get("externalId")
                 .cloned()
         }
@@ -1180,7 +1181,7 @@ fn patch_document(
         return Ok((new, outcome.member_ops, true));
     }
     let meta = old.doc.get("meta").cloned().unwrap_or_else(|| json!({}));
-    let mut doc = resource::normalize(rt, &doc)?;
+    let mut doc = document::normalize(rt, &doc)?;
     let o = doc.as_object_mut().expect("object");
     o.remove("members");
     o.insert("id".into(), Value::String(id.to_string()));
@@ -1240,7 +1241,7 @@ fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
     let mut gone = vec![ctx.repo.keys.record(kind, id)];
     for list in list_keys {
         // The lists' creation guards go too (docs/storage.md).
-        gone.extend(store::guard_keys(&list, ctx.repo.now));
+        gone.extend(kv::guard_keys(&list, ctx.repo.now));
         gone.push(list);
     }
     ctx.repo.store.delete_many(&gone)?;

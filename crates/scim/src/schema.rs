@@ -5,6 +5,18 @@
 
 use serde_json::{json, Map, Value};
 
+/// The resource kinds this server stores (RFC 7643 §4 User and Group, and
+/// the Roles extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `/Users`: RFC 7643 §4.1.
+    User,
+    /// `/Groups`: RFC 7643 §4.2.
+    Group,
+    /// `/Roles`: the Roles extension.
+    Role,
+}
+
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";

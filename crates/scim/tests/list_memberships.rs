@@ -4,7 +4,7 @@
 
 mod support;
 
-use scim::store::MemStore;
+use scim::storage::kv::MemStore;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use support::Api;

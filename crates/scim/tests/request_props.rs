@@ -15,7 +15,7 @@ use scim::api::{Env, Service};
 use scim::auth::{mint_hs256, DevClaims};
 use scim::config::Config;
 use scim::http::Request;
-use scim::store::{MemStore, Store};
+use scim::storage::kv::{MemStore, Store};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

@@ -6,7 +6,7 @@
 
 mod support;
 
-use scim::store::{CasReport, Change, MemStore, Store, StoreResult};
+use scim::storage::kv::{CasReport, Change, MemStore, Store, StoreResult};
 use serde_json::json;
 use std::cell::RefCell;
 use support::Api;

@@ -7,7 +7,7 @@
 
 mod support;
 
-use scim::store::{Flavor, MemStore};
+use scim::storage::kv::{Flavor, MemStore};
 use serde_json::{json, Value};
 use support::Api;
 

@@ -5,7 +5,7 @@ use scim::api::{Env, Service};
 use scim::auth::{mint_hs256, DevClaims};
 use scim::config::Config;
 use scim::http::Request;
-use scim::store::Store;
+use scim::storage::kv::Store;
 use serde_json::Value;
 
 const SECRET: &str = "engine-tests-secret-0123456789abcdef";

@@ -6,8 +6,9 @@
 //! them over), never the other way round.
 
 use crate::error::{Result, ScimError};
-use crate::keys::{IndexAttr, Keys, Kind, CHUNK_SIZE};
-use crate::store::{self, Rmw, Store, Swap};
+use crate::schema::Kind;
+use crate::storage::kv::{self, Rmw, Store, Swap};
+use crate::storage::layout::{IndexAttr, Keys, CHUNK_SIZE};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -187,7 +188,7 @@ impl<'a> Repo<'a> {
     }
 
     /// Write a record if the stored bytes are still `expected` (`None`: if
-    /// there is still none; see [`store::create`]).
+    /// there is still none; see [`kv::create`]).
     pub fn swap_record(
         &self,
         kind: Kind,
@@ -198,7 +199,7 @@ impl<'a> Repo<'a> {
         let key = self.keys.record(kind, id);
         Ok(match expected {
             Some(old) => self.store.compare_and_swap(&key, old, &record.encode())?,
-            None => store::create(self.store, &key, &record.encode(), self.now)?,
+            None => kv::create(self.store, &key, &record.encode(), self.now)?,
         })
     }
 
@@ -228,7 +229,7 @@ impl<'a> Repo<'a> {
         let mut lost_creates = 0;
         for _ in 0..MAX_RETRIES {
             if lost_creates > 0 {
-                store::back_off(lost_creates);
+                kv::back_off(lost_creates);
             }
             let mut failed = None;
             let rmw = self.store.read_and_swap(key, &mut |cur| {
@@ -243,7 +244,7 @@ impl<'a> Repo<'a> {
             let swap = match rmw {
                 Rmw::Done => Swap::Done,
                 Rmw::Conflict => Swap::Conflict,
-                Rmw::Absent(new) => match store::create(self.store, key, &new, self.now)? {
+                Rmw::Absent(new) => match kv::create(self.store, key, &new, self.now)? {
                     Swap::Conflict => {
                         lost_creates += 1;
                         Swap::Conflict
@@ -296,7 +297,7 @@ impl<'a> Repo<'a> {
     /// claim is still backed by a resource holding that value; a dead claim
     /// older than [`CLAIM_GRACE_SECS`] is taken over. Taken → 409 uniqueness.
     ///
-    /// A name never claimed is created through [`store::create`] (exactly one
+    /// A name never claimed is created through [`kv::create`] (exactly one
     /// of concurrent claimants wins); a released or abandoned one is taken
     /// by compare-and-swap of the value read, which every Spin store
     /// compares.
@@ -318,7 +319,7 @@ impl<'a> Repo<'a> {
             let swap = match self.store.get(&key)? {
                 // Losing the creation of a never-used name means another
                 // request is claiming it right now.
-                None => match store::create(self.store, &key, &new, self.now)? {
+                None => match kv::create(self.store, &key, &new, self.now)? {
                     Swap::Done => return Ok(()),
                     Swap::Conflict => return Err(taken()),
                 },
@@ -558,7 +559,7 @@ impl<'a> Repo<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Flavor, MemStore};
+    use crate::storage::kv::{Flavor, MemStore};
 
     #[test]
     fn list_pages_follow_insertion_order_across_chunks() {

@@ -5,15 +5,8 @@
 //! 256 bytes whatever the client sends, because client-chosen values are
 //! case-folded and, when long or unusual, replaced by their SHA-256.
 
+use crate::schema::Kind;
 use sha2::{Digest, Sha256};
-
-/// The resource kinds that are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    User,
-    Group,
-    Role,
-}
 
 impl Kind {
     fn code(self) -> &'static str {

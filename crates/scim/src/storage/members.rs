@@ -8,9 +8,10 @@
 //! member is removed, and readers confirm each entry against the bucket.
 
 use crate::error::Result;
-use crate::keys::{bucket_of, Kind, MEMBER_BUCKETS};
 use crate::patch::MemberOp;
-use crate::repo::Repo;
+use crate::schema::Kind;
+use crate::storage::layout::{bucket_of, MEMBER_BUCKETS};
+use crate::storage::records::Repo;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -336,7 +337,7 @@ pub fn delete_all(repo: &Repo, kind: Kind, id: &str, buckets: u32) -> Result<()>
     for b in (0..MEMBER_BUCKETS).filter(|b| buckets & bit(*b) != 0) {
         let key = repo.keys.members(kind, id, b);
         // With the buckets' creation guards (docs/storage.md).
-        keys.extend(crate::store::guard_keys(&key, repo.now));
+        keys.extend(crate::storage::kv::guard_keys(&key, repo.now));
         keys.push(key);
     }
     Ok(repo.store.delete_many(&keys)?)
