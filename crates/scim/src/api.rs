@@ -1,18 +1,19 @@
-//! The SCIM HTTP API (RFC 7644 §3): routes a [`Request`] to the endpoint that
-//! serves it and turns every failure into a SCIM error response.
+//! The SCIM HTTP API (RFC 7644 §3): admits a [`Request`] (credentials,
+//! scopes, quota), routes it through the one route table to the endpoint
+//! that serves it, and turns every failure into a SCIM error response.
 
 use crate::auth::{self, Access, AuthError, Principal};
 use crate::config::Config;
 use crate::discovery;
-use crate::error::ScimError;
+use crate::endpoints::{delete, not_allowed, read, write, Ctx};
+use crate::error::{truncate, ScimError};
 use crate::http::{Request, Response};
 use crate::jwks::{JwksFetcher, Keys};
-use crate::resources::{self, Ctx};
-use crate::schema::Kind;
-use crate::schema::Registry;
+use crate::route::Route;
+use crate::schema::{Kind, Registry};
 use crate::storage::kv::Store;
 use crate::storage::records::Repo;
-use std::cell::OnceCell;
+use serde_json::Value;
 
 /// What a request needs from its surroundings.
 pub struct Env<'a> {
@@ -43,64 +44,125 @@ pub struct Service {
 const JWKS_CACHE: &str = "_jwks/cache";
 
 impl Service {
+    /// A service for `cfg`, with its schema registry built once.
     pub fn new(cfg: Config) -> Service {
         let registry = Registry::new(&cfg.schema);
         Service { cfg, registry }
     }
 
+    /// Serve one request: admit it (credentials, scopes, quota), then
+    /// [`dispatch`](Self::dispatch) it. Every failure becomes a SCIM error
+    /// response.
     pub fn handle(&self, req: &Request, env: &Env) -> Outcome {
-        let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
-        let route = route_of(&segs);
+        let route = Route::parse(&req.path);
         let mut principal = None;
-        let result = self.authenticated(req, env, &segs, route, &mut principal);
-        let response = match result {
-            Ok(r) => r,
-            Err(Failure::Auth(e)) => {
-                let r = Response::error(&e.to_scim());
-                if e.www_authenticate.is_empty() {
-                    r
-                } else {
-                    r.with_header("www-authenticate", e.www_authenticate.clone())
-                }
-            }
-            Err(Failure::Scim(e)) => Response::error(&e),
+        let response = match self.admit(req, env, &route, &mut principal) {
+            Ok(tenant) => self
+                .dispatch(req, env, route, &tenant)
+                .unwrap_or_else(|e| Response::error(&e)),
+            Err(refused) => refused,
         };
         Outcome {
             response,
-            route,
+            route: route.template(),
             tenant: principal.as_ref().map(|p: &Principal| p.tenant.clone()),
             client_id: principal.and_then(|p| p.client_id),
         }
     }
 
-    fn authenticated(
+    /// The route table: one `match` on (method, route).
+    fn dispatch(
         &self,
         req: &Request,
         env: &Env,
-        segs: &[&str],
-        route: &'static str,
+        route: Route,
+        tenant: &str,
+    ) -> Result<Response, ScimError> {
+        let base = req.base_url.as_str();
+        let reg = &self.registry;
+        let ctx = Ctx::new(
+            &self.cfg,
+            reg,
+            Repo::new(env.store, tenant, env.now),
+            req,
+            env.catalog_source,
+        );
+        let json = |v: Value| Ok(Response::json(200, &v));
+        // RFC 7644 §3.4.3: `.search` under a type answers POST only; other
+        // methods treat the segment as an id, as any other.
+        let route = match route {
+            Route::Search(kind) if req.method != "POST" => Route::Resource(kind, ".search"),
+            r => r,
+        };
+        match (req.method.as_str(), route) {
+            ("GET" | "HEAD", Route::ServiceProviderConfig) => {
+                json(discovery::service_provider_config(&self.cfg, base))
+            }
+            ("GET" | "HEAD", Route::ResourceTypes) => json(discovery::resource_types(reg, base)),
+            ("GET" | "HEAD", Route::ResourceType(name)) => {
+                json(discovery::resource_type(reg, name, base)?)
+            }
+            ("GET" | "HEAD", Route::Schemas) => json(discovery::schemas(reg, base)),
+            ("GET" | "HEAD", Route::Schema(urn)) => json(discovery::schema(reg, urn, base)?),
+            (m, r) if r.is_discovery() => Err(method_not_allowed(m)),
+
+            ("GET", Route::Resources(kind)) => read::list(&ctx, kind),
+            ("POST", Route::Search(kind)) => read::search(&ctx, kind),
+            ("POST", Route::RootSearch) => read::search_root(&ctx),
+            ("GET", Route::Resource(kind, id)) => read::get(&ctx, kind, id),
+
+            ("POST", Route::Resources(Kind::Role)) => {
+                Err(not_allowed("roles come from the catalog: POST"))
+            }
+            ("POST", Route::Resources(kind)) => write::create(&ctx, kind),
+            ("PUT", Route::Resource(kind, id)) => write::put(&ctx, kind, id),
+            ("PATCH", Route::Resource(kind, id)) => write::patch(&ctx, kind, id),
+
+            ("DELETE", Route::Resource(Kind::User, id)) => delete::delete_user(&ctx, id),
+            ("DELETE", Route::Resource(Kind::Group, id)) => delete::delete_group(&ctx, id),
+            ("DELETE", Route::Resource(Kind::Role, _)) => {
+                Err(not_allowed("roles come from the catalog: DELETE"))
+            }
+            (m, Route::Resources(_) | Route::Resource(..)) => {
+                Err(not_allowed(&format!("{m} here")))
+            }
+
+            // RFC 7644 §3.7 / §3.11: not offered (ServiceProviderConfig says so).
+            (_, Route::Bulk | Route::Me) => Err(ScimError::new(
+                501,
+                None,
+                format!("{} is not supported by this server", route.template()),
+            )),
+            _ => Err(ScimError::not_found(format!(
+                "no SCIM endpoint at {:?}",
+                truncate(&req.path, 200)
+            ))),
+        }
+    }
+
+    /// Whether the request may proceed, and for which tenant: its bearer
+    /// token (RFC 6750 §2.1, never the query), the scope its method needs,
+    /// and the client's hourly quota. Unknown routes and, unless configured
+    /// otherwise, discovery need no credentials. `principal` is filled as
+    /// soon as the token is valid, for the log line.
+    fn admit(
+        &self,
+        req: &Request,
+        env: &Env,
+        route: &Route,
         principal: &mut Option<Principal>,
-    ) -> Result<Response, Failure> {
+    ) -> Result<String, Response> {
         if req.body.len() > self.cfg.max_body_bytes {
-            return Err(ScimError::new(
+            return Err(Response::error(&ScimError::new(
                 413,
                 None,
                 format!("request body larger than {} bytes", self.cfg.max_body_bytes),
-            )
-            .into());
+            )));
         }
-        let discovery = matches!(
-            route,
-            "/ServiceProviderConfig"
-                | "/ResourceTypes"
-                | "/ResourceTypes/{name}"
-                | "/Schemas"
-                | "/Schemas/{id}"
-        );
         // Unknown routes answer 404 without looking at credentials: there is
         // nothing there to protect.
-        let known = route != "(unknown)";
-        if known && (!discovery || self.cfg.auth.discovery_requires_auth) {
+        let known = *route != Route::Unknown;
+        if known && (!route.is_discovery() || self.cfg.auth.discovery_requires_auth) {
             // RFC 6750 §2.3 allows tokens in the query; we never accept them:
             // URLs end up in logs and browser histories.
             if req
@@ -108,7 +170,7 @@ impl Service {
                 .iter()
                 .any(|(k, _)| k.eq_ignore_ascii_case("access_token"))
             {
-                return Err(Failure::Auth(AuthError {
+                return Err(refusal(&AuthError {
                     status: 401,
                     www_authenticate: format!(
                         "Bearer realm=\"{}\", error=\"invalid_request\", \
@@ -128,15 +190,15 @@ impl Service {
                 env.now,
             );
             let p = auth::authenticate(&self.cfg.auth, req.header("authorization"), &keys, env.now)
-                .map_err(Failure::Auth)?;
-            let access = match (req.method.as_str(), segs.last()) {
-                ("GET" | "HEAD", _) => Access::Read,
-                ("POST", Some(&".search")) => Access::Read,
-                _ => Access::Write,
+                .map_err(|e| refusal(&e))?;
+            let access = if route.only_reads(&req.method) {
+                Access::Read
+            } else {
+                Access::Write
             };
             let checked = auth::authorize(&self.cfg.auth, &p, access);
             *principal = Some(p);
-            checked.map_err(Failure::Auth)?;
+            checked.map_err(|e| refusal(&e))?;
         }
         let tenant = principal
             .as_ref()
@@ -149,122 +211,31 @@ impl Service {
                 .or(p.subject.as_deref())
                 .unwrap_or("anonymous");
             let repo = Repo::new(env.store, &tenant, env.now);
-            if let Err(over) = crate::quota::charge(&repo, client, limit)? {
-                return Ok(Response::error(&over.to_scim())
-                    .with_header("retry-after", over.retry_after.to_string()));
+            match crate::quota::charge(&repo, client, limit) {
+                Err(e) => return Err(Response::error(&e)),
+                Ok(Err(over)) => {
+                    return Err(Response::error(&over.to_scim())
+                        .with_header("retry-after", over.retry_after.to_string()))
+                }
+                Ok(Ok(())) => {}
             }
         }
-        self.dispatch(req, env, segs, &tenant)
-            .map_err(Failure::Scim)
-    }
-
-    fn dispatch(
-        &self,
-        req: &Request,
-        env: &Env,
-        segs: &[&str],
-        tenant: &str,
-    ) -> Result<Response, ScimError> {
-        let get_only = || -> Result<(), ScimError> {
-            if req.method == "GET" || req.method == "HEAD" {
-                Ok(())
-            } else {
-                Err(method_not_allowed(&req.method))
-            }
-        };
-        let first = segs.first().copied().unwrap_or("");
-        let base = req.base_url.as_str();
-        if first.eq_ignore_ascii_case("ServiceProviderConfig") && segs.len() == 1 {
-            get_only()?;
-            return Ok(Response::json(
-                200,
-                &discovery::service_provider_config(&self.cfg, base),
-            ));
-        }
-        if first.eq_ignore_ascii_case("ResourceTypes") && segs.len() <= 2 {
-            get_only()?;
-            return match segs.get(1) {
-                None => Ok(Response::json(
-                    200,
-                    &discovery::resource_types(&self.registry, base),
-                )),
-                Some(name) => self
-                    .registry
-                    .resource_types()
-                    .into_iter()
-                    .find(|rt| rt.name.eq_ignore_ascii_case(name))
-                    .map(|rt| Response::json(200, &rt.to_json(base)))
-                    .ok_or_else(|| {
-                        ScimError::not_found(format!("no resource type {:?}", truncate(name, 64)))
-                    }),
-            };
-        }
-        if first.eq_ignore_ascii_case("Schemas") && segs.len() <= 2 {
-            get_only()?;
-            return match segs.get(1) {
-                None => Ok(Response::json(
-                    200,
-                    &discovery::schemas(&self.registry, base),
-                )),
-                Some(urn) => self
-                    .registry
-                    .schema(urn)
-                    .map(|s| Response::json(200, &s.to_json(base)))
-                    .ok_or_else(|| {
-                        ScimError::not_found(format!("no schema {:?}", truncate(urn, 200)))
-                    }),
-            };
-        }
-        let kind = match first.to_ascii_lowercase().as_str() {
-            "users" => Some(Kind::User),
-            "groups" => Some(Kind::Group),
-            "roles" => Some(Kind::Role),
-            _ => None,
-        };
-        let ctx = || Ctx {
-            cfg: &self.cfg,
-            registry: &self.registry,
-            repo: Repo::new(env.store, tenant, env.now),
-            req,
-            catalog_source: env.catalog_source,
-            catalog: OnceCell::new(),
-        };
-        if let Some(kind) = kind {
-            if segs.len() <= 2 {
-                return resources::handle(&ctx(), kind, &segs[1..]);
-            }
-        }
-        if first == ".search" && segs.len() == 1 && req.method == "POST" {
-            return resources::search_root(&ctx());
-        }
-        if (first.eq_ignore_ascii_case("Bulk") || first.eq_ignore_ascii_case("Me"))
-            && segs.len() == 1
-        {
-            // RFC 7644 §3.7 / §3.11: not offered (ServiceProviderConfig says so).
-            return Err(ScimError::new(
-                501,
-                None,
-                format!("/{first} is not supported by this server"),
-            ));
-        }
-        Err(ScimError::not_found(format!(
-            "no SCIM endpoint at {:?}",
-            truncate(&req.path, 200)
-        )))
+        Ok(tenant)
     }
 }
 
-enum Failure {
-    Auth(AuthError),
-    Scim(ScimError),
-}
-
-impl From<ScimError> for Failure {
-    fn from(e: ScimError) -> Self {
-        Failure::Scim(e)
+/// The response to a refused credential: the SCIM error, and the
+/// `WWW-Authenticate` challenge when there is one (RFC 6750 §3).
+fn refusal(e: &AuthError) -> Response {
+    let r = Response::error(&e.to_scim());
+    if e.www_authenticate.is_empty() {
+        r
+    } else {
+        r.with_header("www-authenticate", e.www_authenticate.clone())
     }
 }
 
+/// 405 on a discovery endpoint.
 fn method_not_allowed(method: &str) -> ScimError {
     ScimError::new(
         405,
@@ -274,32 +245,6 @@ fn method_not_allowed(method: &str) -> ScimError {
             truncate(method, 16)
         ),
     )
-}
-
-/// Cut a client-supplied string for an error message.
-use crate::error::truncate;
-
-/// The route template for the log line: never ids or other client data.
-fn route_of(segs: &[&str]) -> &'static str {
-    let first = segs.first().map(|s| s.to_ascii_lowercase());
-    match (first.as_deref(), segs.len()) {
-        (Some("serviceproviderconfig"), 1) => "/ServiceProviderConfig",
-        (Some("resourcetypes"), 1) => "/ResourceTypes",
-        (Some("resourcetypes"), 2) => "/ResourceTypes/{name}",
-        (Some("schemas"), 1) => "/Schemas",
-        (Some("schemas"), 2) => "/Schemas/{id}",
-        (Some("users"), 1) => "/Users",
-        (Some("users"), 2) if segs[1] == ".search" => "/Users/.search",
-        (Some("users"), 2) => "/Users/{id}",
-        (Some("groups"), 1) => "/Groups",
-        (Some("groups"), 2) if segs[1] == ".search" => "/Groups/.search",
-        (Some("groups"), 2) => "/Groups/{id}",
-        (Some("roles"), 1) => "/Roles",
-        (Some("roles"), 2) if segs[1] == ".search" => "/Roles/.search",
-        (Some("roles"), 2) => "/Roles/{id}",
-        (Some(".search"), 1) => "/.search",
-        _ => "(unknown)",
-    }
 }
 
 #[cfg(test)]

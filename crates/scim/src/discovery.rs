@@ -3,6 +3,7 @@
 //! feature works.
 
 use crate::config::Config;
+use crate::error::{truncate, Result, ScimError};
 use crate::schema::Registry;
 use serde_json::{json, Value};
 
@@ -57,6 +58,7 @@ pub fn list_all(items: Vec<Value>) -> Value {
     })
 }
 
+/// `/ResourceTypes`: every resource type (RFC 7644 §4).
 pub fn resource_types(reg: &Registry, base_url: &str) -> Value {
     list_all(
         reg.resource_types()
@@ -66,8 +68,25 @@ pub fn resource_types(reg: &Registry, base_url: &str) -> Value {
     )
 }
 
+/// `/ResourceTypes/{name}`, the name compared case-insensitively.
+pub fn resource_type(reg: &Registry, name: &str, base_url: &str) -> Result<Value> {
+    reg.resource_types()
+        .into_iter()
+        .find(|rt| rt.name.eq_ignore_ascii_case(name))
+        .map(|rt| rt.to_json(base_url))
+        .ok_or_else(|| ScimError::not_found(format!("no resource type {:?}", truncate(name, 64))))
+}
+
+/// `/Schemas`: every schema (RFC 7644 §4).
 pub fn schemas(reg: &Registry, base_url: &str) -> Value {
     list_all(reg.schemas().iter().map(|s| s.to_json(base_url)).collect())
+}
+
+/// `/Schemas/{id}`, by URN.
+pub fn schema(reg: &Registry, urn: &str, base_url: &str) -> Result<Value> {
+    reg.schema(urn)
+        .map(|s| s.to_json(base_url))
+        .ok_or_else(|| ScimError::not_found(format!("no schema {:?}", truncate(urn, 200))))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod discovery;
 pub mod document;
+mod endpoints;
 pub mod error;
 pub mod filter;
 /// Attribute paths (RFC 7644 §3.10, §3.5.2): in `filter/`, since a value
@@ -17,8 +18,8 @@ pub mod list;
 pub mod patch;
 pub mod projection;
 pub mod quota;
-pub mod resources;
 pub mod roles;
+pub mod route;
 pub mod schema;
 pub mod storage;
 

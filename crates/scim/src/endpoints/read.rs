@@ -1,0 +1,242 @@
+//! Reading resources: `GET /{type}/{id}` (RFC 7644 §3.4.1), `GET /{type}`
+//! with filter, sort and paging (§3.4.2), `POST /{type}/.search` and
+//! `POST /.search` (§3.4.3).
+
+use super::precondition::etag_matches;
+use super::render::{
+    memberships_listed, query_projection, render, respond_one_with, wants, ListKeys,
+    UserMemberships, Wants,
+};
+use super::{canonical_id, empty_role_record, json_body, load_existing, not_found, valid_id, Ctx};
+use crate::error::{Result, ScimError};
+use crate::filter::IndexLookup;
+use crate::http::Response;
+use crate::list::{self, Params, Query};
+use crate::schema::Kind;
+use crate::storage::layout::{fold, IndexAttr};
+use crate::storage::records::Loaded;
+use serde_json::Value;
+
+/// Most ids a list scan reads per store round trip.
+const SCAN_BATCH: usize = 500;
+
+/// GET /{type}/{id} (RFC 7644 §3.4.1), 304 when `If-None-Match` names the
+/// current version.
+pub(crate) fn get(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
+    let proj = query_projection(ctx, kind)?;
+    let (loaded, ms) = if kind == Kind::User {
+        let (loaded, ms) = load_user(ctx, id, &wants(&proj, ctx.rt(kind), false))?;
+        (Some(loaded), Some(ms))
+    } else {
+        (load_existing(ctx, kind, id)?, None)
+    };
+    let rec = loaded.map(|l| l.record).unwrap_or_else(empty_role_record);
+    let id = canonical_id(kind, id);
+    if let Some(h) = ctx.req.header("if-none-match") {
+        if etag_matches(h, &rec.etag()) {
+            return Ok(Response::empty(304).with_header("etag", rec.etag()));
+        }
+    }
+    respond_one_with(ctx, kind, &id, rec, 200, proj, ms)
+}
+
+/// A user's record and the memberships `w` wants, in one store read for the
+/// record and its membership lists (404 if there is no such user).
+fn load_user(ctx: &Ctx, id: &str, w: &Wants) -> Result<(Loaded, UserMemberships)> {
+    if !valid_id(id) {
+        return Err(not_found(Kind::User, id));
+    }
+    let lists = ListKeys::new(ctx, &[id], w);
+    let (loaded, values) = ctx.repo.load_with(Kind::User, id, &lists.keys)?;
+    let loaded = loaded.ok_or_else(|| not_found(Kind::User, id))?;
+    let ms = memberships_listed(ctx, lists.owners.into_iter().zip(values).collect())?
+        .remove(id)
+        .unwrap_or_default();
+    Ok((loaded, ms))
+}
+/// GET /{type} (RFC 7644 §3.4.2): the query in the URL.
+pub(crate) fn list(ctx: &Ctx, kind: Kind) -> Result<Response> {
+    query(ctx, kind, Params::from_query(ctx.req))
+}
+
+/// POST /{type}/.search (RFC 7644 §3.4.3): the query in the body.
+pub(crate) fn search(ctx: &Ctx, kind: Kind) -> Result<Response> {
+    let body = json_body(ctx.req)?;
+    query(ctx, kind, Params::from_search(&body)?)
+}
+
+/// One page of the resources of `kind` that `params` asks for.
+fn query(ctx: &Ctx, kind: Kind, params: Params) -> Result<Response> {
+    let rt = ctx.rt(kind);
+    let q = params.parse(rt, ctx.cfg)?;
+    let w = wants(&q.projection, rt, q.filter_needs_members);
+    if kind != Kind::Role && q.filter.is_none() && q.sort_by.is_none() {
+        // A page costs the page: the list summary, the chunks it spans, the records.
+        let (total, ids, _) = ctx.repo.list_page(kind, q.start_index - 1, q.count)?;
+        let mut docs = load_docs(ctx, kind, &ids, &w)?;
+        docs.iter_mut().for_each(|d| q.projection.apply(rt, d));
+        return Ok(Response::json(
+            200,
+            &list::response(total, q.start_index, docs),
+        ));
+    }
+    let mut docs = matching(ctx, kind, &q, &w)?;
+    if let Some(path) = &q.sort_by {
+        list::sort(rt, &mut docs, path, q.descending);
+    }
+    let total = docs.len();
+    let mut page: Vec<Value> = docs
+        .into_iter()
+        .skip(q.start_index - 1)
+        .take(q.count)
+        .collect();
+    page.iter_mut().for_each(|d| q.projection.apply(rt, d));
+    Ok(Response::json(
+        200,
+        &list::response(total, q.start_index, page),
+    ))
+}
+
+/// Every resource of `kind` matching the query's filter, in list order.
+fn matching(ctx: &Ctx, kind: Kind, q: &Query, w: &Wants) -> Result<Vec<Value>> {
+    let rt = ctx.rt(kind);
+    let mut docs = if kind == Kind::Role {
+        role_docs(ctx, w)?
+    } else {
+        load_docs(ctx, kind, &candidates(ctx, kind, q)?, w)?
+    };
+    if let Some(f) = &q.filter {
+        docs.retain(|d| f.matches(rt, d));
+    }
+    Ok(docs)
+}
+
+/// POST /.search at the root (RFC 7644 §3.4.3): the query over every
+/// resource type; results carry their own `schemas` and `meta.resourceType`.
+pub(crate) fn search_root(ctx: &Ctx) -> Result<Response> {
+    let body = json_body(ctx.req)?;
+    let params = Params::from_search(&body)?;
+    let mut all = Vec::new();
+    let mut first_query = None;
+    for kind in [Kind::User, Kind::Group, Kind::Role] {
+        let rt = ctx.rt(kind);
+        let q = params.parse(rt, ctx.cfg)?;
+        let w = wants(&q.projection, rt, q.filter_needs_members);
+        let mut docs = matching(ctx, kind, &q, &w)?;
+        if let Some(path) = &q.sort_by {
+            list::sort(rt, &mut docs, path, q.descending);
+        }
+        docs.iter_mut().for_each(|d| q.projection.apply(rt, d));
+        all.extend(docs);
+        first_query.get_or_insert(q);
+    }
+    let q = first_query.expect("three resource types");
+    let total = all.len();
+    let page: Vec<Value> = all
+        .into_iter()
+        .skip(q.start_index - 1)
+        .take(q.count)
+        .collect();
+    Ok(Response::json(
+        200,
+        &list::response(total, q.start_index, page),
+    ))
+}
+
+/// Ids a filtered or sorted list must examine: an index lookup when the
+/// filter allows one, else every id (bounded by `filter_scan_max`).
+fn candidates(ctx: &Ctx, kind: Kind, q: &Query) -> Result<Vec<String>> {
+    let rt = ctx.rt(kind);
+    if let Some(lookup) = q.filter.as_ref().and_then(|f| f.index_lookup(rt)) {
+        let exact = ctx.name_case_exact();
+        return match lookup {
+            IndexLookup::Id(id) => Ok(vec![id]),
+            IndexLookup::UserName(v) if kind == Kind::User => Ok(ctx
+                .repo
+                .unique_lookup(kind, &fold(&v, exact))?
+                .into_iter()
+                .collect()),
+            IndexLookup::DisplayName(v) if kind == Kind::Group => Ok(ctx
+                .repo
+                .unique_lookup(kind, &fold(&v, exact))?
+                .into_iter()
+                .collect()),
+            IndexLookup::ExternalId(v) => ctx.repo.multi_lookup(kind, IndexAttr::ExternalId, &v),
+            IndexLookup::Email(v) if kind == Kind::User => {
+                ctx.repo
+                    .multi_lookup(kind, IndexAttr::Email, &fold(&v, false))
+            }
+            _ => scan_ids(ctx, kind),
+        };
+    }
+    scan_ids(ctx, kind)
+}
+/// Every id of `kind`, unless there are more than `scan_max`.
+fn scan_ids(ctx: &Ctx, kind: Kind) -> Result<Vec<String>> {
+    let total = ctx.repo.list_total(kind)?;
+    if total > ctx.cfg.scan_max {
+        return Err(ScimError::too_many(format!(
+            "this filter or sort needs a scan of {total} resources, more than the limit of {}; \
+             filter by id, userName, externalId, displayName or emails with eq",
+            ctx.cfg.scan_max
+        )));
+    }
+    ctx.repo.list_all(kind)
+}
+
+/// Load and render `ids` (missing ones skipped), in order.
+fn load_docs(ctx: &Ctx, kind: Kind, ids: &[String], w: &Wants) -> Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut seen = std::collections::HashSet::new();
+    for batch in ids.chunks(SCAN_BATCH) {
+        let batch: Vec<String> = batch
+            .iter()
+            .filter(|id| valid_id(id) && seen.insert((*id).clone()))
+            .cloned()
+            .collect();
+        // Users' records and membership lists in one read.
+        let ids: Vec<&str> = batch.iter().map(String::as_str).collect();
+        let lists = match kind {
+            Kind::User => ListKeys::new(ctx, &ids, w),
+            _ => ListKeys::new(ctx, &[], w),
+        };
+        let (recs, values) = ctx.repo.load_many_with(kind, &batch, &lists.keys)?;
+        let found: std::collections::HashSet<&str> = ids
+            .iter()
+            .zip(&recs)
+            .filter_map(|(id, r)| r.as_ref().map(|_| *id))
+            .collect();
+        let mut ms = memberships_listed(
+            ctx,
+            lists
+                .owners
+                .into_iter()
+                .zip(values)
+                .filter(|((uid, _), _)| found.contains(uid))
+                .collect(),
+        )?;
+        for (id, rec) in batch.iter().zip(recs) {
+            if let Some(rec) = rec {
+                let m = (kind == Kind::User).then(|| ms.remove(id.as_str()).unwrap_or_default());
+                out.push(render(ctx, kind, id, rec, w, m)?);
+            }
+        }
+    }
+    Ok(out)
+}
+/// Every catalog role, rendered.
+fn role_docs(ctx: &Ctx, w: &Wants) -> Result<Vec<Value>> {
+    let catalog = ctx.catalog()?;
+    let ids: Vec<String> = catalog
+        .roles
+        .iter()
+        .map(|r| r.id.to_ascii_lowercase())
+        .collect();
+    let recs = ctx.repo.load_many(Kind::Role, &ids)?;
+    let mut docs = Vec::with_capacity(ids.len());
+    for (id, rec) in ids.iter().zip(recs) {
+        let rec = rec.unwrap_or_else(empty_role_record);
+        docs.push(render(ctx, Kind::Role, id, rec, w, None)?);
+    }
+    Ok(docs)
+}
