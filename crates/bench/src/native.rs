@@ -4,134 +4,21 @@
 //! makes. The component builds its configuration and `Service` on every
 //! request; that setup is measured too.
 
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use scim::api::{Env, Service};
 use scim::config::Config;
 use scim::http::Request;
-use scim::storage::kv::{CasReport, Change, MemStore, Store, StoreResult};
+use scim::storage::counting::{Counting, Traffic};
+use scim::storage::memory::MemStore;
 use serde_json::{json, Value};
 
 use crate::scenarios::{external_id, user_body, user_name, Scenario, BIG_GROUP, GROUP, PATCH_OP};
 
-/// A store that counts keys and bytes read and written.
-struct Counting {
-    inner: MemStore,
-    reads: Cell<u64>,
-    read_bytes: Cell<u64>,
-    writes: Cell<u64>,
-    write_bytes: Cell<u64>,
-    calls: Cell<u64>,
-    /// Reads by key family (`r/U`, `m/G`, `l/U/*`, …): count and bytes.
-    by_family: RefCell<BTreeMap<String, (u64, u64)>>,
-}
-
-/// The family of a key (docs/storage.md), without tenant and ids.
-fn family(key: &str) -> String {
-    let rest = key
-        .strip_prefix("t/")
-        .and_then(|k| k.split_once('/'))
-        .map_or(key, |(_, r)| r);
-    let p: Vec<&str> = rest.split('/').collect();
-    match (p.first().copied(), p.len()) {
-        (Some("i"), n) if n >= 3 => format!("i/{}/{}", p[1], p[2]),
-        (Some("l"), 2) => format!("l/{}", p[1]),
-        (Some("l"), _) => format!("l/{}/<chunk>", p.get(1).unwrap_or(&"")),
-        (Some(f @ ("r" | "m" | "u")), n) if n >= 2 => format!("{f}/{}", p[1]),
-        (Some(f), _) => f.to_string(),
-        (None, _) => String::new(),
-    }
-}
-
-impl Counting {
-    fn note_family(&self, key: &str, v: &Option<Vec<u8>>) {
-        let mut m = self.by_family.borrow_mut();
-        let e = m.entry(family(key)).or_default();
-        e.0 += 1;
-        e.1 += v.as_ref().map_or(0, |v| v.len() as u64);
-    }
-
-    fn read(&self, v: &Option<Vec<u8>>) {
-        self.reads.set(self.reads.get() + 1);
-        self.read_bytes
-            .set(self.read_bytes.get() + v.as_ref().map_or(0, |v| v.len() as u64));
-    }
-    fn wrote(&self, n: usize) {
-        self.writes.set(self.writes.get() + 1);
-        self.write_bytes.set(self.write_bytes.get() + n as u64);
-    }
-    fn call(&self) {
-        self.calls.set(self.calls.get() + 1);
-    }
-    fn snapshot(&self) -> [u64; 5] {
-        [
-            self.calls.get(),
-            self.reads.get(),
-            self.read_bytes.get(),
-            self.writes.get(),
-            self.write_bytes.get(),
-        ]
-    }
-}
-
-impl Store for Counting {
-    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.call();
-        let v = self.inner.get(key)?;
-        self.read(&v);
-        self.note_family(key, &v);
-        Ok(v)
-    }
-    fn batch_get(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
-        self.call();
-        let vs = self.inner.batch_get(keys)?;
-        for (k, v) in keys.iter().zip(&vs) {
-            self.read(v);
-            self.note_family(k, v);
-        }
-        Ok(vs)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
-        self.call();
-        self.wrote(value.len());
-        self.inner.set(key, value)
-    }
-    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
-        self.call();
-        entries.iter().for_each(|(_, v)| self.wrote(v.len()));
-        self.inner.set_many(entries)
-    }
-    fn delete(&self, key: &str) -> StoreResult<()> {
-        self.call();
-        self.wrote(0);
-        self.inner.delete(key)
-    }
-    fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
-        self.call();
-        keys.iter().for_each(|_| self.wrote(0));
-        self.inner.delete_many(keys)
-    }
-    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
-        self.call();
-        self.wrote(8);
-        self.inner.increment(key, delta)
-    }
-    fn cas(&self, key: &str, change: &mut Change) -> StoreResult<CasReport> {
-        self.call();
-        let mut wrote = 0;
-        let report = self.inner.cas(key, &mut |cur| {
-            let new = change(cur);
-            wrote = new.as_ref().map_or(0, Vec::len);
-            new
-        })?;
-        if report != CasReport::Skipped {
-            self.wrote(wrote);
-        }
-        Ok(report)
-    }
+/// The traffic counters in the table's column order.
+fn snapshot(t: Traffic) -> [u64; 5] {
+    [t.calls, t.reads, t.read_bytes, t.writes, t.write_bytes]
 }
 
 struct NoFetch;
@@ -154,7 +41,7 @@ fn vars(name: &str) -> Option<String> {
 
 struct Engine<'a> {
     service: Service,
-    store: &'a Counting,
+    store: &'a Counting<MemStore>,
     token: String,
     catalog: Box<dyn Fn() -> Result<String, String>>,
 }
@@ -202,15 +89,7 @@ fn id(v: &Value) -> String {
 
 /// Runs the native profile at `n` users; returns the printed section.
 pub fn run(n: usize, per_scenario: Duration, only: Option<&[String]>) -> Result<String, String> {
-    let store = Counting {
-        inner: MemStore::new(),
-        reads: Cell::new(0),
-        read_bytes: Cell::new(0),
-        writes: Cell::new(0),
-        write_bytes: Cell::new(0),
-        calls: Cell::new(0),
-        by_family: RefCell::new(BTreeMap::new()),
-    };
+    let store = Counting::new(MemStore::new());
     let token = scim::auth::mint_hs256(
         SECRET,
         &scim::auth::DevClaims {
@@ -302,8 +181,8 @@ pub fn run(n: usize, per_scenario: Duration, only: Option<&[String]>) -> Result<
         if s == Scenario::FullRead || only.is_some_and(|o| !o.iter().any(|k| k == s.key())) {
             continue;
         }
-        let before = store.snapshot();
-        let families_before = store.by_family.borrow().clone();
+        let before = snapshot(store.traffic());
+        let families_before = store.reads_by_family();
         let t = Instant::now();
         let mut k = 0u64;
         let mut failed = None;
@@ -400,7 +279,7 @@ pub fn run(n: usize, per_scenario: Duration, only: Option<&[String]>) -> Result<
             }
         }
         let elapsed = t.elapsed();
-        let after = store.snapshot();
+        let after = snapshot(store.traffic());
         let per = |i: usize| (after[i] - before[i]) as f64 / k.max(1) as f64;
         let _ = writeln!(
             out,
@@ -418,8 +297,7 @@ pub fn run(n: usize, per_scenario: Duration, only: Option<&[String]>) -> Result<
         );
         // Where the bytes read come from, largest first.
         let mut fams: Vec<(String, f64, f64)> = store
-            .by_family
-            .borrow()
+            .reads_by_family()
             .iter()
             .map(|(f, (c, b))| {
                 let (c0, b0) = families_before.get(f).copied().unwrap_or_default();

@@ -250,7 +250,7 @@ fn method_not_allowed(method: &str) -> ScimError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::kv::MemStore;
+    use crate::storage::memory::MemStore;
 
     fn get(svc: &Service, path: &str) -> Outcome {
         let store = MemStore::new();

@@ -626,7 +626,8 @@ pub fn mint_hs256(secret: &str, claims: &DevClaims) -> Result<String, String> {
 mod tests {
     use super::*;
     use crate::jwks::{parse_jwks, JwksFetcher, Keys};
-    use crate::storage::kv::MemStore;
+    use crate::storage::counting::Counting;
+    use crate::storage::memory::MemStore;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     use serde_json::json;
@@ -840,7 +841,7 @@ mod tests {
             assert_eq!(p.scopes, ["scim.read", "scim.write"]);
         }
         // Through the store-backed key source too.
-        let store = MemStore::new();
+        let store = Counting::new(MemStore::new());
         let keys = Keys::new(
             c.jwks_sources(),
             &store,
@@ -851,7 +852,7 @@ mod tests {
         let t = sign("ES256", Some("ec256"), &payload());
         authenticate(&c, Some(&bearer(&t)), &keys, NOW).unwrap();
         assert_eq!(
-            store.ops().reads + store.ops().writes,
+            store.traffic().reads + store.traffic().writes,
             0,
             "inline keys need no store"
         );
@@ -1444,7 +1445,7 @@ mod tests {
             jwks_url: Some("https://idp.example/jwks".into()),
             ..cfg()
         };
-        let store = MemStore::new();
+        let store = Counting::new(MemStore::new());
         let keys = Keys::new(c.jwks_sources(), &store, &Down, "auth/jwks", NOW);
         let t = sign("ES256", Some("ec256"), &payload());
         let e = authenticate(&c, Some(&bearer(&t)), &keys, NOW).unwrap_err();
@@ -1460,7 +1461,7 @@ mod tests {
             ..c
         };
         let keys = Keys::new(c.jwks_sources(), &store, &Down, "auth/jwks", NOW);
-        store.reset_ops();
+        store.reset();
         authenticate(
             &c,
             Some(&bearer(&sign("HS256", None, &payload()))),
@@ -1468,7 +1469,7 @@ mod tests {
             NOW,
         )
         .unwrap();
-        assert_eq!(store.ops().reads, 0);
+        assert_eq!(store.traffic().reads, 0);
     }
 
     #[test]

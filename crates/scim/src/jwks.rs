@@ -518,7 +518,8 @@ impl KeySource for Keys<'_> {
 mod tests {
     use super::*;
     use crate::auth::AuthConfig;
-    use crate::storage::kv::MemStore;
+    use crate::storage::counting::Counting;
+    use crate::storage::memory::MemStore;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jwt_simple::prelude::{ES256KeyPair, ES384KeyPair};
     use serde_json::json;
@@ -634,7 +635,7 @@ mod tests {
 
     #[test]
     fn cache_ttl_is_respected() {
-        let store = MemStore::new();
+        let store = Counting::new(MemStore::new());
         let fetcher = Fake::new(Ok(set(&["k1"])));
         let c = cfg(300);
         let get = |now: u64, kid: Option<&str>| {
@@ -648,10 +649,10 @@ mod tests {
         assert_eq!(entry["fetched_at"], NOW);
         assert_eq!(entry["url"], URL);
         // Within the TTL: from the store, one read, no write, no fetch.
-        store.reset_ops();
+        store.reset();
         assert_eq!(get(NOW + 299, None).unwrap(), ["k1"]);
         assert_eq!(fetcher.calls.get(), 1);
-        assert_eq!((store.ops().reads, store.ops().writes), (1, 0));
+        assert_eq!((store.traffic().reads, store.traffic().writes), (1, 0));
         // Stale: refetched once, and the new set is served.
         *fetcher.reply.borrow_mut() = Ok(set(&["k2"]));
         assert_eq!(get(NOW + 300, None).unwrap(), ["k2"]);
@@ -805,7 +806,7 @@ mod tests {
 
     #[test]
     fn inline_and_url_keys_combine() {
-        let store = MemStore::new();
+        let store = Counting::new(MemStore::new());
         let fetcher = Fake::new(Ok(set(&["url"])));
         let c = AuthConfig {
             jwks: Some(set(&["inline"])),
@@ -823,10 +824,10 @@ mod tests {
             jwks: Some(set(&["inline"])),
             ..Default::default()
         };
-        store.reset_ops();
+        store.reset();
         let k = Keys::new(inline_only.jwks_sources(), &store, &NoFetcher, CACHE, NOW);
         assert!(k.keys(Some("url")).unwrap().is_empty());
-        assert_eq!(store.ops().reads + store.ops().writes, 0);
+        assert_eq!(store.traffic().reads + store.traffic().writes, 0);
         // A broken inline JWKS is an error, not silently no keys.
         let broken = AuthConfig {
             jwks: Some("{".into()),

@@ -62,7 +62,8 @@ pub fn charge(repo: &Repo, client: &str, limit: u64) -> Result<std::result::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::kv::{MemStore, Store};
+    use crate::storage::kv::Store;
+    use crate::storage::memory::MemStore;
 
     #[test]
     fn the_quota_is_per_client_and_per_hour() {

@@ -4,7 +4,7 @@
 
 mod support;
 
-use scim::storage::kv::MemStore;
+use scim::storage::memory::MemStore;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use support::Api;

@@ -15,7 +15,8 @@ use scim::api::{Env, Service};
 use scim::auth::{mint_hs256, DevClaims};
 use scim::config::Config;
 use scim::http::Request;
-use scim::storage::kv::{MemStore, Store};
+use scim::storage::kv::Store;
+use scim::storage::memory::MemStore;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

@@ -6,68 +6,17 @@
 
 mod support;
 
-use scim::storage::kv::{CasReport, Change, MemStore, Store, StoreResult};
+use scim::storage::counting::{Counting, Op};
+use scim::storage::memory::MemStore;
 use serde_json::json;
-use std::cell::RefCell;
 use support::Api;
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
-/// A store that records each call: (operation, keys).
-#[derive(Default)]
-struct Recording {
-    inner: MemStore,
-    calls: RefCell<Vec<(&'static str, Vec<String>)>>,
-}
+type Recording = Counting<MemStore>;
 
-impl Recording {
-    fn note(&self, op: &'static str, keys: &[&str]) {
-        let keys = keys.iter().map(|k| k.to_string()).collect();
-        self.calls.borrow_mut().push((op, keys));
-    }
-    fn take(&self) -> Vec<(&'static str, Vec<String>)> {
-        std::mem::take(&mut self.calls.borrow_mut())
-    }
-}
-
-fn strs(keys: &[String]) -> Vec<&str> {
-    keys.iter().map(String::as_str).collect()
-}
-
-impl Store for Recording {
-    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.note("get", &[key]);
-        self.inner.get(key)
-    }
-    fn batch_get(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
-        self.note("get_many", &strs(keys));
-        self.inner.batch_get(keys)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
-        self.note("set", &[key]);
-        self.inner.set(key, value)
-    }
-    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
-        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
-        self.note("set_many", &keys);
-        self.inner.set_many(entries)
-    }
-    fn delete(&self, key: &str) -> StoreResult<()> {
-        self.note("delete", &[key]);
-        self.inner.delete(key)
-    }
-    fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
-        self.note("delete_many", &strs(keys));
-        self.inner.delete_many(keys)
-    }
-    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
-        self.note("increment", &[key]);
-        self.inner.increment(key, delta)
-    }
-    fn cas(&self, key: &str, change: &mut Change) -> StoreResult<CasReport> {
-        self.note("cas", &[key]);
-        self.inner.cas(key, change)
-    }
+fn recording() -> Recording {
+    Counting::recording(MemStore::new())
 }
 
 /// Two users, both in one group.
@@ -84,20 +33,20 @@ fn two_members(api: &Api<Recording>) -> (String, String, String) {
 
 #[test]
 fn a_user_and_its_membership_lists_are_read_in_one_call() {
-    let api = Api::new(Recording::default());
+    let api = Api::new(recording());
     let (a, _, g) = two_members(&api);
-    api.store.take();
+    api.store.take_calls();
     let (status, v) = api.call("GET", &format!("/Users/{a}"), "", None);
     assert_eq!(status, 200);
     assert_eq!(v["groups"][0]["value"], g.as_str());
-    let calls = api.store.take();
+    let calls = api.store.take_calls();
     assert_eq!(
         calls.len(),
         2,
         "record and lists, then bucket and group: {calls:?}"
     );
-    let (op, keys) = &calls[0];
-    assert_eq!(*op, "get_many");
+    let (op, keys) = (calls[0].op, &calls[0].keys);
+    assert_eq!(op, Op::GetMany);
     assert!(keys[0].contains(&format!("/r/U/{a}")), "{keys:?}");
     assert!(
         keys.iter().any(|k| k.contains(&format!("/u/G/{a}"))),
@@ -112,26 +61,26 @@ fn a_user_and_its_membership_lists_are_read_in_one_call() {
         None,
     );
     assert_eq!(status, 404);
-    assert_eq!(api.store.take().len(), 1);
+    assert_eq!(api.store.take_calls().len(), 1);
 }
 
 #[test]
 fn deleting_a_member_reads_and_deletes_its_own_keys_in_one_call_each() {
-    let api = Api::new(Recording::default());
+    let api = Api::new(recording());
     let (a, b, g) = two_members(&api);
-    api.store.take();
+    api.store.take_calls();
     let (status, _) = api.call("DELETE", &format!("/Users/{a}"), "", None);
     assert_eq!(status, 204);
-    let calls = api.store.take();
-    let (op, keys) = &calls[0];
-    assert_eq!(*op, "get_many", "{calls:?}");
+    let calls = api.store.take_calls();
+    let (op, keys) = (calls[0].op, &calls[0].keys);
+    assert_eq!(op, Op::GetMany, "{calls:?}");
     assert!(keys[0].contains(&format!("/r/U/{a}")), "{keys:?}");
     let deletes: Vec<_> = calls
         .iter()
-        .filter(|(op, _)| op.starts_with("delete"))
+        .filter(|c| matches!(c.op, Op::Delete | Op::DeleteMany))
         .collect();
     assert_eq!(deletes.len(), 1, "{calls:?}");
-    let gone = &deletes[0].1;
+    let gone = &deletes[0].keys;
     assert!(
         gone[0].contains(&format!("/r/U/{a}")),
         "the record goes first: {gone:?}"
@@ -144,12 +93,12 @@ fn deleting_a_member_reads_and_deletes_its_own_keys_in_one_call_each() {
     // compare-and-swap to a tombstone (never deleted: docs/storage.md).
     let at = calls
         .iter()
-        .position(|(op, _)| op.starts_with("delete"))
+        .position(|c| matches!(c.op, Op::Delete | Op::DeleteMany))
         .unwrap();
     assert!(
         calls[at..]
             .iter()
-            .any(|(op, keys)| *op == "cas" && keys[0].ends_with("/ann")),
+            .any(|c| c.op == Op::Cas && c.keys[0].ends_with("/ann")),
         "the userName claim: {calls:?}"
     );
 

@@ -7,7 +7,7 @@
 
 mod support;
 
-use scim::storage::kv::{Flavor, MemStore};
+use scim::storage::memory::{Flavor, MemStore};
 use serde_json::{json, Value};
 use support::Api;
 

@@ -25,8 +25,6 @@
 //! [`MAX_VALUE_LEN`] bytes: Spin's limits, enforced here too so that what
 //! passes in unit tests passes on Spin.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fmt;
 
 use sha2::{Digest, Sha256};
@@ -330,160 +328,10 @@ pub fn check_value(value: &[u8]) -> StoreResult<()> {
     Ok(())
 }
 
-/// Which Spin store a [`MemStore`] behaves like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Flavor {
-    /// Spin's default SQLite store: `swap` compares a value `current()`
-    /// found and upserts when it found none.
-    #[default]
-    SpinSqlite,
-    /// Spin's Redis store: `swap` applies unless the key changed since
-    /// `current()` and always reports `cas-failed`; `get_many` fails for
-    /// more than one key, and for one key that exists.
-    SpinRedis,
-}
-
-/// Called between a CAS's `current()` and its `swap` with the key and the
-/// data: a test writes there what a concurrent request would.
-pub type Interference = Box<dyn FnMut(&str, &mut BTreeMap<String, Vec<u8>>)>;
-
-/// An in-memory store for tests, as weak as the Spin store it stands in for
-/// ([`Flavor`]). It counts operations so tests can assert how much work a
-/// request does.
-#[derive(Default)]
-pub struct MemStore {
-    data: RefCell<BTreeMap<String, Vec<u8>>>,
-    ops: RefCell<OpCounts>,
-    flavor: Flavor,
-    interference: RefCell<Option<Interference>>,
-}
-
-/// Number of keys read and written, for cost assertions in tests.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct OpCounts {
-    pub reads: usize,
-    pub writes: usize,
-}
-
-impl MemStore {
-    /// Like Spin's default SQLite store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn like(flavor: Flavor) -> Self {
-        MemStore {
-            flavor,
-            ..Self::default()
-        }
-    }
-    /// Run `f` between every CAS's read and its swap.
-    pub fn interfere(&self, f: Interference) {
-        *self.interference.borrow_mut() = Some(f);
-    }
-    pub fn ops(&self) -> OpCounts {
-        *self.ops.borrow()
-    }
-    pub fn reset_ops(&self) {
-        *self.ops.borrow_mut() = OpCounts::default();
-    }
-    pub fn len(&self) -> usize {
-        self.data.borrow().len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.data.borrow().is_empty()
-    }
-    /// All keys (tests only: Spin's equivalent is O(store)).
-    pub fn keys(&self) -> Vec<String> {
-        self.data.borrow().keys().cloned().collect()
-    }
-}
-
-impl Store for MemStore {
-    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        check_key(key)?;
-        self.ops.borrow_mut().reads += 1;
-        Ok(self.data.borrow().get(key).cloned())
-    }
-    fn batch_get(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
-        if self.flavor == Flavor::SpinRedis {
-            // `KEYS k1 k2 …`, read as (key, value) pairs.
-            let exists = keys
-                .first()
-                .is_some_and(|k| self.data.borrow().contains_key(k));
-            if keys.len() > 1 || exists {
-                return Err(StoreError(
-                    "ERR wrong number of arguments for 'keys'".into(),
-                ));
-            }
-        }
-        keys.iter().map(|k| self.get(k)).collect()
-    }
-    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
-        check_key(key)?;
-        check_value(value)?;
-        self.ops.borrow_mut().writes += 1;
-        self.data
-            .borrow_mut()
-            .insert(key.to_string(), value.to_vec());
-        Ok(())
-    }
-    fn delete(&self, key: &str) -> StoreResult<()> {
-        check_key(key)?;
-        self.ops.borrow_mut().writes += 1;
-        self.data.borrow_mut().remove(key);
-        Ok(())
-    }
-    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
-        check_key(key)?;
-        self.ops.borrow_mut().writes += 1;
-        let mut data = self.data.borrow_mut();
-        // As Spin's SQLite store keeps counters: 8 bytes, little-endian
-        // (its Redis store: decimal text; the engine never reads them back).
-        let now = match data.get(key) {
-            None => 0,
-            Some(v) => i64::from_le_bytes(
-                v.as_slice()
-                    .try_into()
-                    .map_err(|_| StoreError("increment of a value that is no counter".into()))?,
-            ),
-        };
-        let new = now + delta;
-        data.insert(key.to_string(), new.to_le_bytes().to_vec());
-        Ok(new)
-    }
-    fn cas(&self, key: &str, change: &mut Change) -> StoreResult<CasReport> {
-        check_key(key)?;
-        self.ops.borrow_mut().reads += 1;
-        let seen = self.data.borrow().get(key).cloned();
-        let Some(new) = change(seen.as_deref()) else {
-            return Ok(CasReport::Skipped);
-        };
-        check_value(&new)?;
-        if let Some(f) = self.interference.borrow_mut().as_mut() {
-            f(key, &mut self.data.borrow_mut());
-        }
-        let mut data = self.data.borrow_mut();
-        let unchanged = data.get(key) == seen.as_ref();
-        let applies = match (self.flavor, &seen) {
-            // INSERT … ON CONFLICT DO UPDATE: no compare.
-            (Flavor::SpinSqlite, None) => true,
-            // UPDATE … WHERE value = :old; Redis: WATCH … EXEC.
-            _ => unchanged,
-        };
-        if applies {
-            self.ops.borrow_mut().writes += 1;
-            data.insert(key.to_string(), new);
-        }
-        Ok(match (self.flavor, applies) {
-            (Flavor::SpinRedis, _) | (_, false) => CasReport::Failed,
-            (Flavor::SpinSqlite, true) => CasReport::Swapped,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::memory::{Flavor, MemStore};
 
     fn both() -> [MemStore; 2] {
         [

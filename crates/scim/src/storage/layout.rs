@@ -130,6 +130,25 @@ impl Keys {
     }
 }
 
+/// The family of a key (docs/storage.md), without tenant and ids: `r/U`
+/// (user records), `m/G` (group member buckets), `l/U/<chunk>` (list
+/// chunks), `i/U/n` (the userName index), … For cost reports.
+pub fn family(key: &str) -> String {
+    let rest = key
+        .strip_prefix("t/")
+        .and_then(|k| k.split_once('/'))
+        .map_or(key, |(_, r)| r);
+    let p: Vec<&str> = rest.split('/').collect();
+    match (p.first().copied(), p.len()) {
+        (Some("i"), n) if n >= 3 => format!("i/{}/{}", p[1], p[2]),
+        (Some("l"), 2) => format!("l/{}", p[1]),
+        (Some("l"), _) => format!("l/{}/<chunk>", p.get(1).unwrap_or(&"")),
+        (Some(f @ ("r" | "m" | "u")), n) if n >= 2 => format!("{f}/{}", p[1]),
+        (Some(f), _) => f.to_string(),
+        (None, _) => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

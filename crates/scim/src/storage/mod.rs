@@ -1,9 +1,13 @@
 //! Storage: the key-value interface the engine needs (`kv`), every key it
 //! writes (`layout`), resources and their indexes on top of it (`records`),
-//! and group/role memberships spread over buckets (`members`). See
+//! and group/role memberships spread over buckets (`members`); for tests
+//! and the bench, an in-memory store as weak as Spin's (`memory`) and a
+//! call-counting store (`counting`). See
 //! docs/storage.md for the design and its invariants.
 
+pub mod counting;
 pub mod kv;
 pub(crate) mod layout;
 pub(crate) mod members;
+pub mod memory;
 pub(crate) mod records;

@@ -559,7 +559,8 @@ impl<'a> Repo<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::kv::{Flavor, MemStore};
+    use crate::storage::counting::Counting;
+    use crate::storage::memory::{Flavor, MemStore};
 
     #[test]
     fn list_pages_follow_insertion_order_across_chunks() {
@@ -585,19 +586,19 @@ mod tests {
 
     #[test]
     fn a_page_reads_a_bounded_number_of_keys() {
-        let s = MemStore::new();
+        let s = Counting::new(MemStore::new());
         let r = Repo::new(&s, "t", 0);
         for i in 0..(CHUNK_SIZE * 8) {
             r.list_append(Kind::User, &format!("id{i}")).unwrap();
         }
-        s.reset_ops();
+        s.reset();
         r.list_page(Kind::User, CHUNK_SIZE * 6, 100).unwrap();
-        assert!(s.ops().reads <= 3, "{:?}", s.ops());
+        assert!(s.traffic().reads <= 3, "{:?}", s.traffic());
     }
 
     #[test]
     fn removal_with_the_records_chunk_reads_one_chunk() {
-        let s = MemStore::new();
+        let s = Counting::new(MemStore::new());
         let r = Repo::new(&s, "t", 0);
         let mut chunk_of_7 = 0;
         for i in 0..(CHUNK_SIZE * 6) {
@@ -607,10 +608,10 @@ mod tests {
             }
         }
         assert_eq!(chunk_of_7, 0);
-        s.reset_ops();
+        s.reset();
         r.list_remove(Kind::User, "id7", Some(chunk_of_7)).unwrap();
         // The chunk, its compare-and-swap, and the recount: not the other five chunks.
-        assert!(s.ops().reads <= 6, "{:?}", s.ops());
+        assert!(s.traffic().reads <= 6, "{:?}", s.traffic());
         assert_eq!(r.list_total(Kind::User).unwrap(), CHUNK_SIZE * 6 - 1);
         // A wrong hint still finds it.
         r.list_remove(Kind::User, "id300", Some(0)).unwrap();
