@@ -18,7 +18,9 @@ use std::fmt;
 pub struct AttrPath {
     /// The schema URN the path was qualified with, as written.
     pub urn: Option<String>,
+    /// The attribute name, as written.
     pub attr: String,
+    /// The sub-attribute name after `.`, as written.
     pub sub: Option<String>,
 }
 
@@ -214,10 +216,13 @@ fn schemas_attribute() -> &'static Attribute {
 pub(crate) struct Loc<'a> {
     /// The extension URN whose object holds the attribute; `None`: top level.
     pub ext: Option<&'a str>,
+    /// The attribute's key: its schema name when declared, else as written.
     pub key: &'a str,
+    /// The sub-attribute's key within each element, if the path has one.
     pub sub: Option<&'a str>,
     /// `None` for undeclared names of open schemas.
     pub attr: Option<&'a Attribute>,
+    /// The sub-attribute's definition, when declared.
     pub sub_attr: Option<&'a Attribute>,
 }
 
