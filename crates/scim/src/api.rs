@@ -17,6 +17,7 @@ use serde_json::Value;
 
 /// What a request needs from its surroundings.
 pub struct Env<'a> {
+    /// The key-value store (Spin's in the component).
     pub store: &'a dyn Store,
     /// Seconds since the Unix epoch.
     pub now: u64,
@@ -28,15 +29,22 @@ pub struct Env<'a> {
 
 /// The response plus what the request log line records about it.
 pub struct Outcome {
+    /// The HTTP response.
     pub response: Response,
     /// The route template (`/Users/{id}`), never the concrete path.
     pub route: &'static str,
+    /// The tenant of a valid token, if the request had one.
     pub tenant: Option<String>,
+    /// The OAuth client id of a valid token (never the token).
     pub client_id: Option<String>,
 }
 
+/// The SCIM service: configuration and schemas, built once per request by
+/// the component (cheap) and once per process in tests.
 pub struct Service {
+    /// The configuration.
     pub cfg: Config,
+    /// The schemas and resource types the configuration selects.
     pub registry: Registry,
 }
 

@@ -18,6 +18,8 @@ impl<F: Fn(&str) -> Option<String>> Vars for F {
     }
 }
 
+/// The service's configuration: Spin variables (`Config::from_vars`), or
+/// `Config::default()` in tests.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Default `count` of a list page (AFC pages by 10).
@@ -29,6 +31,7 @@ pub struct Config {
     pub scan_max: usize,
     /// Largest request body accepted; larger answers 413.
     pub max_body_bytes: usize,
+    /// Schema options (which attributes are case-exact, which extensions apply).
     pub schema: SchemaOptions,
     /// Path (inside the component) of the role catalog JSON file.
     pub roles_catalog_path: String,

@@ -4,24 +4,36 @@
 use serde_json::{json, Value};
 use std::fmt;
 
+/// The schema URN of every error response (RFC 7644 §3.12).
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 /// The `scimType` values of RFC 7644 §3.12, Table 9.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
+    /// The filter syntax is invalid or names an unsupported attribute or operator.
     InvalidFilter,
+    /// The filter would return more results than the server allows.
     TooMany,
+    /// A value the schema declares unique is already taken.
     Uniqueness,
+    /// The change would modify a readOnly or immutable attribute.
     Mutability,
+    /// The request body is not parsable or violates the schema structure.
     InvalidSyntax,
+    /// A PATCH path is invalid.
     InvalidPath,
+    /// A PATCH path matched nothing where something had to match.
     NoTarget,
+    /// A required value is missing or a value is of the wrong type.
     InvalidValue,
+    /// The SCIM protocol version is not supported.
     InvalidVers,
+    /// The request put sensitive information in the URI.
     Sensitive,
 }
 
 impl ScimType {
+    /// The `scimType` as it appears in the error body.
     pub fn as_str(self) -> &'static str {
         match self {
             ScimType::InvalidFilter => "invalidFilter",
@@ -41,14 +53,19 @@ impl ScimType {
 /// An error that becomes a SCIM error response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScimError {
+    /// The HTTP status.
     pub status: u16,
+    /// The `scimType`, for the 400 and 409 errors that have one.
     pub scim_type: Option<ScimType>,
+    /// What went wrong, for a person (never a token or personal data).
     pub detail: String,
 }
 
+/// The engine's result type: failures are SCIM errors.
 pub type Result<T, E = ScimError> = std::result::Result<T, E>;
 
 impl ScimError {
+    /// An error with `status`, `scim_type` and `detail`.
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
         ScimError {
             status,
@@ -60,33 +77,43 @@ impl ScimError {
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
         Self::new(400, Some(scim_type), detail)
     }
+    /// 400 `invalidFilter`.
     pub fn invalid_filter(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidFilter, detail)
     }
+    /// 400 `invalidPath`.
     pub fn invalid_path(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidPath, detail)
     }
+    /// 400 `invalidValue`.
     pub fn invalid_value(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidValue, detail)
     }
+    /// 400 `invalidSyntax`.
     pub fn invalid_syntax(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::InvalidSyntax, detail)
     }
+    /// 400 `noTarget`.
     pub fn no_target(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::NoTarget, detail)
     }
+    /// 400 `mutability`.
     pub fn mutability(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::Mutability, detail)
     }
+    /// 400 `tooMany`.
     pub fn too_many(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::TooMany, detail)
     }
+    /// 409 `uniqueness` (RFC 7644 §3.3).
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         Self::new(409, Some(ScimType::Uniqueness), detail)
     }
+    /// 404, without a `scimType`.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(404, None, detail)
     }
+    /// 500: a fault of the server or its store, never of the client.
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(500, None, detail)
     }

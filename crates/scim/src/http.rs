@@ -7,8 +7,10 @@ use serde_json::Value;
 /// Media type of every SCIM response (RFC 7644 §3.1, §8.1).
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
 
+/// One HTTP request as the engine sees it.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
+    /// The method, upper case as sent (`GET`, `PATCH`, …).
     pub method: String,
     /// The path below the SCIM base, e.g. `/Users/2819c223`.
     pub path: String,
@@ -16,6 +18,7 @@ pub struct Request {
     pub query: String,
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
+    /// The body, at most `max_body_bytes` (the adapter cuts it there).
     pub body: Vec<u8>,
     /// Absolute base URL of the SCIM API, e.g. `https://h/api/scim/v2`,
     /// used for `meta.location` and `Location`.
@@ -78,6 +81,7 @@ impl Request {
     }
 }
 
+/// Decode `%XX` escapes and `+` (as a space) in a query component; invalid escapes stay as they are.
 pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -121,14 +125,19 @@ impl Return {
     }
 }
 
+/// One HTTP response as the engine produces it.
 #[derive(Debug, Clone)]
 pub struct Response {
+    /// The HTTP status.
     pub status: u16,
+    /// Header names in lower case.
     pub headers: Vec<(String, String)>,
+    /// The body (JSON, or empty).
     pub body: Vec<u8>,
 }
 
 impl Response {
+    /// A SCIM JSON response.
     pub fn json(status: u16, body: &Value) -> Response {
         Response {
             status,
@@ -144,6 +153,7 @@ impl Response {
             body,
         }
     }
+    /// A response without a body (204, 304).
     pub fn empty(status: u16) -> Response {
         Response {
             status,
@@ -151,13 +161,16 @@ impl Response {
             body: Vec::new(),
         }
     }
+    /// The SCIM error response of `e` (RFC 7644 §3.12).
     pub fn error(e: &ScimError) -> Response {
         Response::json(e.status, &e.to_json())
     }
+    /// This response with one more header.
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
         self.headers.push((name.to_ascii_lowercase(), value.into()));
         self
     }
+    /// A header value by (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -4,7 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
-pub mod discovery;
+mod discovery;
 pub mod document;
 mod endpoints;
 pub mod error;
@@ -14,12 +14,12 @@ pub mod filter;
 pub use filter::path;
 pub mod http;
 pub mod jwks;
-pub mod list;
+mod list;
 pub mod patch;
-pub mod projection;
-pub mod quota;
-pub mod roles;
-pub mod route;
+mod projection;
+mod quota;
+mod roles;
+mod route;
 pub mod schema;
 pub mod storage;
 

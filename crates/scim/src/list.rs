@@ -13,8 +13,6 @@ use crate::schema::{get_ci, AttrType, ResourceType};
 use serde_json::{json, Value};
 use std::cmp::Ordering;
 
-pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-
 /// A parsed list or search query.
 pub struct Query {
     pub filter: Option<Filter>,

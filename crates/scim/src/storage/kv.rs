@@ -29,7 +29,9 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+/// Longest key Spin's key-value stores accept, in bytes.
 pub const MAX_KEY_LEN: usize = 256;
+/// Largest value Spin's key-value stores accept, in bytes.
 pub const MAX_VALUE_LEN: usize = 1024 * 1024;
 
 /// Creation guards ([`create`]) are counted per epoch of this many seconds:
@@ -44,6 +46,7 @@ pub const GUARD_EPOCH_SECS: u64 = 300;
 /// a key absent and claiming its guard.
 pub const GUARD_MARGIN_SECS: u64 = 30;
 
+/// A store call failed; the text says why (never a key's value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
 
@@ -61,11 +64,13 @@ impl From<StoreError> for crate::ScimError {
     }
 }
 
+/// The result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Outcome of a compare-and-swap, as the engine may rely on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Swap {
+    /// The swap applied: the key now holds our value.
     Done,
     /// The stored value was not the expected one (or the key was absent);
     /// nothing of ours was written.
@@ -99,20 +104,27 @@ pub enum CasReport {
 /// Computes a key's new value from its current one (`None`: no change).
 pub type Change<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
 
+/// The key-value store: Spin's raw interface (required methods) and what
+/// the engine builds on it (provided methods). See the module documentation.
 pub trait Store {
     // ---- Spin's interface, as weak as Spin ---------------------------------
 
+    /// `wasi:keyvalue/store.get`: the value of `key`, if any.
     fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     /// `wasi:keyvalue/batch.get-many`: values for `keys`, in order. May fail
     /// where Spin's does (its Redis store); call [`Store::get_many`].
     fn batch_get(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
         keys.iter().map(|k| self.get(k)).collect()
     }
+    /// `wasi:keyvalue/store.set`: `key` holds `value` (no compare).
     fn set(&self, key: &str, value: &[u8]) -> StoreResult<()>;
+    /// `wasi:keyvalue/batch.set-many`: every entry set (not atomic on Spin).
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
         entries.iter().try_for_each(|(k, v)| self.set(k, v))
     }
+    /// `wasi:keyvalue/store.delete`: `key` is absent (absent already is fine).
     fn delete(&self, key: &str) -> StoreResult<()>;
+    /// `wasi:keyvalue/batch.delete-many`: every key deleted (not atomic on Spin).
     fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
         keys.iter().try_for_each(|k| self.delete(k))
     }
@@ -310,6 +322,7 @@ pub fn back_off(lost: usize) {
     std::thread::sleep(std::time::Duration::from_millis(ms));
 }
 
+/// Spin's key length limit ([`MAX_KEY_LEN`]), checked before a call.
 pub fn check_key(key: &str) -> StoreResult<()> {
     if key.len() > MAX_KEY_LEN {
         return Err(StoreError(format!("key longer than {MAX_KEY_LEN} bytes")));
@@ -321,6 +334,7 @@ fn value_too_large() -> StoreError {
     StoreError(format!("value larger than {MAX_VALUE_LEN} bytes"))
 }
 
+/// Spin's value size limit ([`MAX_VALUE_LEN`]), checked before a call.
 pub fn check_value(value: &[u8]) -> StoreResult<()> {
     if value.len() > MAX_VALUE_LEN {
         return Err(value_too_large());

@@ -39,6 +39,7 @@ impl MemStore {
     pub fn new() -> Self {
         Self::default()
     }
+    /// Like the Spin store `flavor`, weak spots included.
     pub fn like(flavor: Flavor) -> Self {
         MemStore {
             flavor,
@@ -49,9 +50,11 @@ impl MemStore {
     pub fn interfere(&self, f: Interference) {
         *self.interference.borrow_mut() = Some(f);
     }
+    /// How many keys are stored.
     pub fn len(&self) -> usize {
         self.data.borrow().len()
     }
+    /// Whether no key is stored.
     pub fn is_empty(&self) -> bool {
         self.data.borrow().is_empty()
     }
