@@ -1094,7 +1094,7 @@ fn huge_member_lists_in_post_and_put_answer_in_bounded_time() {
 
 #[test]
 fn huge_member_lists_in_patch_answer_in_bounded_time() {
-    // Duplicate members are dropped with hash sets (patch.rs, members.rs):
+    // Duplicate members are dropped with hash sets (patch/, storage/members.rs):
     // linear in the request, so a 1 MiB body answers in bounded time.
     let (host, group) = group_host();
     let op = |op: &str, m: Vec<Value>| patch_op(json!([{"op": op, "path": "members", "value": m}]));

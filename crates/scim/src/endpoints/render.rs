@@ -141,7 +141,7 @@ pub(super) struct UserMemberships {
 /// `User.groups` / `User.roles` of many users in two batched store reads:
 /// the users' membership lists, then the member buckets and group records
 /// they name. Each list entry is confirmed against the bucket (the lists are
-/// supersets, see members.rs) by a byte search, without parsing the bucket.
+/// supersets, see storage/members.rs) by a byte search, without parsing the bucket.
 fn memberships_of(ctx: &Ctx, ids: &[&str], w: &Wants) -> Result<HashMap<String, UserMemberships>> {
     let lists = ListKeys::new(ctx, ids, w);
     if lists.keys.is_empty() {
