@@ -364,12 +364,9 @@ fn check_string(name: &str, s: &str, max: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Registry, SchemaOptions, ENTERPRISE_USER, SAP_USER};
+    use crate::schema::{ENTERPRISE_USER, SAP_USER};
+    use crate::testutil::reg;
     use serde_json::json;
-
-    fn reg() -> Registry {
-        Registry::new(&SchemaOptions::default())
-    }
 
     #[test]
     fn names_are_canonicalised_and_unknown_attributes_dropped() {

@@ -22,5 +22,7 @@ mod roles;
 mod route;
 pub mod schema;
 pub mod storage;
+#[cfg(test)]
+mod testutil;
 
 pub use error::{Result, ScimError, ScimType};

@@ -467,12 +467,9 @@ fn schema_has_hidden_subattributes(rt: &ResourceType) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Registry, SchemaOptions, ENTERPRISE_USER, SAP_USER};
+    use crate::schema::{ENTERPRISE_USER, SAP_USER};
+    use crate::testutil::reg;
     use serde_json::json;
-
-    fn reg() -> Registry {
-        Registry::new(&SchemaOptions::default())
-    }
 
     fn user() -> Value {
         json!({

@@ -134,7 +134,7 @@ fn check_compare(
 #[cfg(test)]
 mod tests {
     use crate::filter::parse;
-    use crate::filter::test_support::reg;
+    use crate::testutil::reg;
     use crate::ScimType;
 
     fn check_err(f: &str) -> String {

@@ -99,8 +99,8 @@ mod tests {
     }
 
     mod props {
-        use crate::filter::test_support::filter;
         use crate::filter::{parse, MAX_FILTER_LEN};
+        use crate::testutil::filter;
         use proptest::prelude::*;
 
         proptest! {

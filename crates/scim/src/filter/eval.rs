@@ -281,8 +281,8 @@ fn str_contains(h: &str, n: &str, case_exact: bool) -> bool {
 mod tests {
     use super::*;
     use crate::filter::parse;
-    use crate::filter::test_support::{m, mg, reg, user};
     use crate::schema::{Registry, SchemaOptions, SAP_USER};
+    use crate::testutil::{m, mg, reg, user};
     use serde_json::json;
 
     #[test]
@@ -600,7 +600,7 @@ mod tests {
     }
 
     mod props {
-        use crate::filter::test_support::filter;
+        use crate::testutil::filter;
         use proptest::prelude::*;
 
         proptest! {

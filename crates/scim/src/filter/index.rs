@@ -71,7 +71,7 @@ fn is_core_emails(rt: &ResourceType, p: &AttrPath) -> bool {
 mod tests {
     use super::*;
     use crate::filter::parse;
-    use crate::filter::test_support::reg;
+    use crate::testutil::reg;
 
     #[test]
     fn index_lookups() {

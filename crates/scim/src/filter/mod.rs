@@ -44,8 +44,6 @@ mod parse;
 pub mod path;
 mod scalar;
 mod target;
-#[cfg(test)]
-mod test_support;
 
 pub use parse::parse;
 pub(crate) use parse::parse_value_filter;

@@ -396,7 +396,7 @@ impl<'s> Parser<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::test_support::m;
+    use crate::testutil::m;
     use crate::ScimType;
 
     fn parse_err(f: &str) -> String {
@@ -567,7 +567,7 @@ mod tests {
 
     mod props {
         use super::super::*;
-        use crate::filter::test_support::filter;
+        use crate::testutil::filter;
         use proptest::prelude::*;
         use std::time::{Duration, Instant};
 

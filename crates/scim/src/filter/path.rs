@@ -402,13 +402,10 @@ pub(crate) fn snippet(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Registry, SchemaOptions, ENTERPRISE_USER, SAP_USER, USER};
+    use crate::schema::{ENTERPRISE_USER, SAP_USER, USER};
+    use crate::testutil::reg;
     use crate::ScimType;
     use serde_json::json;
-
-    fn reg() -> Registry {
-        Registry::new(&SchemaOptions::default())
-    }
 
     fn user_doc() -> Value {
         json!({

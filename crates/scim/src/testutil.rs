@@ -1,20 +1,21 @@
-//! Fixtures shared by the filter tests of every job: a schema registry,
-//! sample User and Group documents, match helpers and proptest strategies
-//! generating arbitrary [`Filter`]s (RFC 7644 §3.4.2.2 grammar).
+//! Test fixtures shared by the engine's unit tests: the default schema
+//! registry, sample User and Group documents (RFC 7643 §8.2 and §8.4),
+//! filter match helpers over them, and a proptest strategy generating
+//! arbitrary [`Filter`]s (RFC 7644 §3.4.2.2 grammar).
 
-use super::path::AttrPath;
-use super::{parse, CompValue, CompareOp, Filter, Test};
+use crate::filter::path::AttrPath;
+use crate::filter::{parse, CompValue, CompareOp, Filter, Test};
 use crate::schema::{Registry, SchemaOptions, ENTERPRISE_USER, GROUP, SAP_USER, USER};
 use proptest::prelude::*;
 use serde_json::{json, Number, Value};
 
 /// The default schema registry.
-pub(super) fn reg() -> Registry {
+pub(crate) fn reg() -> Registry {
     Registry::new(&SchemaOptions::default())
 }
 
 /// A sample User (RFC 7643 §8.2's Babs Jensen, with extensions).
-pub(super) fn user() -> Value {
+pub(crate) fn user() -> Value {
     json!({
         "schemas": [USER, ENTERPRISE_USER],
         "id": "2819c223-7f76-453a-919d-413861904646",
@@ -47,7 +48,7 @@ pub(super) fn user() -> Value {
 }
 
 /// A sample Group with two members.
-pub(super) fn group() -> Value {
+pub(crate) fn group() -> Value {
     json!({
         "schemas": [GROUP],
         "id": "e9e30dba",
@@ -58,7 +59,7 @@ pub(super) fn group() -> Value {
 }
 
 /// Does `f` match the sample user (after a successful check)?
-pub(super) fn m(f: &str) -> bool {
+pub(crate) fn m(f: &str) -> bool {
     let r = reg();
     let filter = parse(f).unwrap_or_else(|e| panic!("{f}: {e}"));
     filter.check(&r.user).unwrap_or_else(|e| panic!("{f}: {e}"));
@@ -66,7 +67,7 @@ pub(super) fn m(f: &str) -> bool {
 }
 
 /// Does `f` match the sample group (after a successful check)?
-pub(super) fn mg(f: &str) -> bool {
+pub(crate) fn mg(f: &str) -> bool {
     let r = reg();
     let filter = parse(f).unwrap();
     filter.check(&r.group).unwrap();
@@ -126,7 +127,7 @@ fn tree(l: BoxedStrategy<Filter>) -> impl Strategy<Value = Filter> {
 }
 
 /// Arbitrary well-formed filters, value paths included.
-pub(super) fn filter() -> impl Strategy<Value = Filter> {
+pub(crate) fn filter() -> impl Strategy<Value = Filter> {
     let val_filter = tree(leaf(simple_path().boxed()).boxed()).boxed();
     let vp = (path(), val_filter.clone()).prop_filter_map("no sub", |(p, f)| {
         p.sub.is_none().then(|| Filter::ValuePath(p, Box::new(f)))
