@@ -136,7 +136,7 @@ impl Store for Counting {
 
 struct NoFetch;
 
-impl scim::jwks::JwksFetcher for NoFetch {
+impl scim::auth::jwks::JwksFetcher for NoFetch {
     fn fetch(&self, _url: &str) -> Result<String, String> {
         Err("no outbound HTTP in the native bench".into())
     }

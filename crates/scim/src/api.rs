@@ -1,12 +1,12 @@
 //! The SCIM HTTP API (RFC 7644 §3): routes a [`Request`] to the endpoint that
 //! serves it and turns every failure into a SCIM error response.
 
+use crate::auth::jwks::{CachedKeys, JwksFetcher};
 use crate::auth::{self, Access, AuthError, Principal};
 use crate::config::Config;
 use crate::discovery;
 use crate::error::ScimError;
 use crate::http::{Request, Response};
-use crate::jwks::{JwksFetcher, Keys};
 use crate::resources::{self, Ctx};
 use crate::schema::Kind;
 use crate::schema::Registry;
@@ -120,7 +120,7 @@ impl Service {
                             .into(),
                 }));
             }
-            let keys = Keys::new(
+            let keys = CachedKeys::new(
                 self.cfg.auth.jwks_sources(),
                 env.store,
                 env.fetcher,
@@ -321,7 +321,7 @@ mod tests {
             &Env {
                 store: &store,
                 now: 0,
-                fetcher: &crate::jwks::NoFetcher,
+                fetcher: &crate::auth::jwks::NoFetcher,
                 catalog_source: &no_catalog,
             },
         )

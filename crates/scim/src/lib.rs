@@ -12,7 +12,6 @@ pub mod filter;
 /// path holds a filter and a filter holds attribute paths.
 pub use filter::path;
 pub mod http;
-pub mod jwks;
 pub mod list;
 pub mod patch;
 pub mod projection;
