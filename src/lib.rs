@@ -164,7 +164,7 @@ fn log_line(
 /// spin.toml's `allowed_outbound_hosts`).
 struct OutboundFetcher;
 
-impl scim::jwks::JwksFetcher for OutboundFetcher {
+impl scim::auth::jwks::JwksFetcher for OutboundFetcher {
     fn fetch(&self, url: &str) -> Result<String, String> {
         let request = Request::get(url)
             .header("accept", "application/json")

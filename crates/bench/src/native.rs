@@ -23,7 +23,7 @@ fn snapshot(t: Traffic) -> [u64; 5] {
 
 struct NoFetch;
 
-impl scim::jwks::JwksFetcher for NoFetch {
+impl scim::auth::jwks::JwksFetcher for NoFetch {
     fn fetch(&self, _url: &str) -> Result<String, String> {
         Err("no outbound HTTP in the native bench".into())
     }

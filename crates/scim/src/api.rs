@@ -2,13 +2,13 @@
 //! scopes, quota), routes it through the one route table to the endpoint
 //! that serves it, and turns every failure into a SCIM error response.
 
+use crate::auth::jwks::{CachedKeys, JwksFetcher};
 use crate::auth::{self, Access, AuthError, Principal};
 use crate::config::Config;
 use crate::discovery;
 use crate::endpoints::{delete, not_allowed, read, write, Ctx};
 use crate::error::{truncate, ScimError};
 use crate::http::{Request, Response};
-use crate::jwks::{JwksFetcher, Keys};
 use crate::route::Route;
 use crate::schema::{Kind, Registry};
 use crate::storage::kv::Store;
@@ -190,7 +190,7 @@ impl Service {
                             .into(),
                 }));
             }
-            let keys = Keys::new(
+            let keys = CachedKeys::new(
                 self.cfg.auth.jwks_sources(),
                 env.store,
                 env.fetcher,
@@ -274,7 +274,7 @@ mod tests {
             &Env {
                 store: &store,
                 now: 0,
-                fetcher: &crate::jwks::NoFetcher,
+                fetcher: &crate::auth::jwks::NoFetcher,
                 catalog_source: &no_catalog,
             },
         )

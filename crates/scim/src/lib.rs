@@ -13,7 +13,6 @@ pub mod filter;
 /// path holds a filter and a filter holds attribute paths.
 pub use filter::path;
 pub mod http;
-pub mod jwks;
 mod list;
 pub mod patch;
 mod projection;

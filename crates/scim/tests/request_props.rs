@@ -71,7 +71,7 @@ fn send(svc: &Service, store: &MemStore, req: &Request) -> scim::http::Response 
         &Env {
             store,
             now: NOW + 10,
-            fetcher: &scim::jwks::NoFetcher,
+            fetcher: &scim::auth::jwks::NoFetcher,
             catalog_source: &catalog,
         },
     )

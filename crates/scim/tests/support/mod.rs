@@ -52,7 +52,7 @@ impl<S: Store> Api<S> {
         let env = Env {
             store: &self.store,
             now: NOW + 10,
-            fetcher: &scim::jwks::NoFetcher,
+            fetcher: &scim::auth::jwks::NoFetcher,
             catalog_source: &catalog,
         };
         let r = self.svc.handle(&req, &env).response;

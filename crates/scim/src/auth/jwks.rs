@@ -1,4 +1,5 @@
-//! JSON Web Key Sets (RFC 7517) for bearer-token verification.
+//! JSON Web Key Sets (RFC 7517) for bearer-token verification: where the
+//! asymmetric verification keys come from.
 //!
 //! Keys come from two places, both optional:
 //! - an inline JWKS document in the configuration ([`JwksSources::inline`]);
@@ -6,14 +7,19 @@
 //!   (the component implements it with Spin outbound HTTP) and cached in the
 //!   key-value [`Store`] under a caller-chosen key, with a TTL.
 //!
-//! Accepted key types: RSA (`n`, `e`, 2048–4096 bits, `e` = 65537) and EC
-//! P-256 / P-384 (`x`, `y`). SAP XSUAA's `token_keys` format is accepted too:
-//! an RSA key whose `value` holds a PEM public key, used when `n`/`e` are
-//! absent. Symmetric (`oct`) keys are never taken from a key set: HS256 is
-//! verified only with the configured shared secret. Keys with `use` other than
-//! `sig`, `key_ops` without `verify`, unknown types or curves, weak RSA
-//! moduli and malformed members are skipped (counted, not fatal), so one odd
-//! key in an identity provider's set does not break the others.
+//! [`CachedKeys`] is one request's [`KeySource`] over both; token
+//! verification ([`crate::auth::authenticate`]) asks it for the keys with a
+//! token's `kid`.
+//!
+//! A document is a JWK Set (RFC 7517 §5) or a single JWK (§4). Accepted key
+//! types: RSA (`n`, `e`, 2048–4096 bits, `e` = 65537) and EC P-256 / P-384
+//! (`x`, `y`). SAP XSUAA's `token_keys` format is accepted too: an RSA key
+//! whose `value` holds a PEM public key, used when `n`/`e` are absent.
+//! Symmetric (`oct`) keys are never taken from a key set: HS256 is verified
+//! only with the configured shared secret. Keys with `use` other than `sig`
+//! (§4.2), `key_ops` without `verify` (§4.3), unknown types or curves, weak
+//! RSA moduli and malformed members are skipped (counted, not fatal), so one
+//! odd key in an identity provider's set does not break the others.
 //!
 //! Refresh policy (URL keys): the cached set is used while
 //! `now < fetched_at + ttl`. It is refetched when stale, and on a token whose
@@ -88,18 +94,30 @@ pub enum EcCurve {
 /// Public key material, decoded and validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyMaterial {
-    /// Big-endian modulus and exponent.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    /// An uncompressed SEC1 point (`04 || x || y`).
-    Ec { curve: EcCurve, point: Vec<u8> },
+    /// An RSA public key (RFC 7518 §6.3.1).
+    Rsa {
+        /// The modulus, big-endian.
+        n: Vec<u8>,
+        /// The public exponent, big-endian.
+        e: Vec<u8>,
+    },
+    /// An elliptic-curve public key (RFC 7518 §6.2.1).
+    Ec {
+        /// The curve (`crv`).
+        curve: EcCurve,
+        /// An uncompressed SEC1 point (`04 || x || y`).
+        point: Vec<u8>,
+    },
 }
 
 /// A public verification key from a JWKS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Jwk {
+    /// The key id (`kid`, RFC 7517 §4.5) a token header names, if any.
     pub kid: Option<String>,
     /// The JWK's `alg`, when it states one: a token must then use exactly it.
     pub alg: Option<String>,
+    /// The public key itself.
     pub material: KeyMaterial,
 }
 
@@ -143,7 +161,10 @@ pub fn key_type_for(alg: &str) -> &'static str {
 /// A parsed key set: the usable keys, and how many entries were skipped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JwkSet {
+    /// The usable keys, in document order (at most [`MAX_KEYS`]).
     pub keys: Vec<Jwk>,
+    /// How many entries were not usable verification keys (or beyond
+    /// [`MAX_KEYS`]).
     pub skipped: usize,
 }
 
@@ -285,7 +306,7 @@ struct CacheEntry {
 
 /// The key source of a request: inline keys plus URL keys cached in the
 /// store. Build one per request (it remembers that it already refreshed).
-pub struct Keys<'a> {
+pub struct CachedKeys<'a> {
     inline: Option<&'a str>,
     url: Option<&'a str>,
     ttl_secs: u64,
@@ -307,12 +328,15 @@ pub struct Keys<'a> {
 /// `token_jwks_url` and `token_jwks_cache_ttl_secs` settings).
 #[derive(Debug, Clone, Copy)]
 pub struct JwksSources<'a> {
+    /// An inline JWKS document, if configured.
     pub inline: Option<&'a str>,
+    /// A JWKS URL to fetch and cache, if configured.
     pub url: Option<&'a str>,
+    /// How long a fetched set is served from the cache.
     pub ttl_secs: u64,
 }
 
-impl<'a> Keys<'a> {
+impl<'a> CachedKeys<'a> {
     /// Nothing is read, parsed or fetched until [`KeySource::keys`] is called
     /// (an HS256 token never touches the key set).
     pub fn new(
@@ -322,7 +346,7 @@ impl<'a> Keys<'a> {
         cache_key: &'a str,
         now_unix: u64,
     ) -> Self {
-        Keys {
+        CachedKeys {
             inline: cfg.inline.filter(|s| !s.trim().is_empty()),
             url: cfg.url.filter(|s| !s.trim().is_empty()),
             ttl_secs: cfg.ttl_secs,
@@ -489,7 +513,7 @@ impl<'a> Keys<'a> {
     }
 }
 
-impl KeySource for Keys<'_> {
+impl KeySource for CachedKeys<'_> {
     fn keys(&self, kid: Option<&str>) -> Result<Vec<Jwk>, String> {
         let inline = self.inline_keys()?;
         let Some(url) = self.url else {
@@ -639,7 +663,7 @@ mod tests {
         let fetcher = Fake::new(Ok(set(&["k1"])));
         let c = cfg(300);
         let get = |now: u64, kid: Option<&str>| {
-            Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, now)
+            CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, now)
                 .keys(kid)
                 .map(|k| kids(&k))
         };
@@ -671,7 +695,7 @@ mod tests {
                 Ok(json!({"keys": [with(ec_jwk("o"), "kid", json!("o"))]}).to_string())
             }
         }
-        let k = Keys::new(other.jwks_sources(), &store, &Other, CACHE, NOW + 302)
+        let k = CachedKeys::new(other.jwks_sources(), &store, &Other, CACHE, NOW + 302)
             .keys(None)
             .unwrap();
         assert_eq!(kids(&k), ["o"]);
@@ -683,13 +707,13 @@ mod tests {
         let fetcher = Fake::new(Ok(set(&["k1"])));
         let c = cfg(0);
         for i in 0..MIN_REFRESH_INTERVAL_SECS {
-            let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + i)
+            let k = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + i)
                 .keys(None)
                 .unwrap();
             assert_eq!(kids(&k), ["k1"]);
         }
         assert_eq!(fetcher.calls.get(), 1);
-        Keys::new(
+        CachedKeys::new(
             c.jwks_sources(),
             &store,
             &fetcher,
@@ -706,25 +730,25 @@ mod tests {
         let store = MemStore::new();
         let fetcher = Fake::new(Ok(set(&["k1"])));
         let c = cfg(3600);
-        Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
+        CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
             .keys(None)
             .unwrap();
         assert_eq!(fetcher.calls.get(), 1);
         // Same request asking repeatedly: one refresh at most.
-        let keys = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 100);
+        let keys = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 100);
         for _ in 0..3 {
             assert!(keys.keys(Some("forged")).unwrap().is_empty());
         }
         assert_eq!(fetcher.calls.get(), 2);
         // Other requests within 30 s: none.
         for i in 1..MIN_REFRESH_INTERVAL_SECS {
-            let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 100 + i);
+            let k = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 100 + i);
             assert!(k.keys(Some("forged")).unwrap().is_empty());
             assert_eq!(kids(&k.keys(Some("k1")).unwrap()), ["k1"]);
         }
         assert_eq!(fetcher.calls.get(), 2);
         // A known kid never refreshes.
-        let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 1000);
+        let k = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 1000);
         assert_eq!(kids(&k.keys(Some("k1")).unwrap()), ["k1"]);
         assert_eq!(fetcher.calls.get(), 2);
         // No kid: no refresh either.
@@ -737,14 +761,14 @@ mod tests {
         let store = MemStore::new();
         let fetcher = Fake::new(Ok(set(&["k1"])));
         let c = cfg(3600);
-        Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
+        CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
             .keys(None)
             .unwrap();
         // Request A reads the entry; request B refreshes meanwhile; A's
         // compare-and-swap claim then fails and A does not fetch.
-        let a = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 60);
+        let a = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 60);
         let (raw, entry) = a.read_entry(URL);
-        Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 60)
+        CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 60)
             .keys(Some("new"))
             .unwrap();
         assert_eq!(fetcher.calls.get(), 2);
@@ -758,7 +782,7 @@ mod tests {
         let fetcher = Fake::new(Err("HTTP 502".into()));
         let c = cfg(300);
         // Nothing cached: an error (the caller answers 503) ...
-        let e = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
+        let e = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
             .keys(Some("k1"))
             .unwrap_err();
         assert!(e.contains("HTTP 502"), "{e}");
@@ -770,7 +794,7 @@ mod tests {
         // ... and no new attempt for 30 s.
         for i in 1..MIN_REFRESH_INTERVAL_SECS {
             assert!(
-                Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + i)
+                CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + i)
                     .keys(Some("k1"))
                     .is_err()
             );
@@ -781,7 +805,7 @@ mod tests {
         let t = NOW + MIN_REFRESH_INTERVAL_SECS;
         assert_eq!(
             kids(
-                &Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, t)
+                &CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, t)
                     .keys(Some("k1"))
                     .unwrap()
             ),
@@ -790,14 +814,14 @@ mod tests {
         assert_eq!(fetcher.calls.get(), 2);
         // Down again when the entry goes stale: the stale set is served.
         *fetcher.reply.borrow_mut() = Err("timeout".into());
-        let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, t + 400)
+        let k = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, t + 400)
             .keys(Some("k1"))
             .unwrap();
         assert_eq!(kids(&k), ["k1"]);
         assert_eq!(fetcher.calls.get(), 3);
         // An unparsable body counts as a failure too.
         *fetcher.reply.borrow_mut() = Ok("<html>".into());
-        let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, t + 500)
+        let k = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, t + 500)
             .keys(Some("k1"))
             .unwrap();
         assert_eq!(kids(&k), ["k1"]);
@@ -812,12 +836,12 @@ mod tests {
             jwks: Some(set(&["inline"])),
             ..cfg(300)
         };
-        let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW);
+        let k = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW);
         assert_eq!(kids(&k.keys(Some("inline")).unwrap()), ["inline"]);
         assert_eq!(kids(&k.keys(None).unwrap()), ["inline", "url"]);
         // A corrupt cache entry reads as nothing cached.
         store.set(CACHE, b"garbage").unwrap();
-        let k = Keys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 1);
+        let k = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 1);
         assert_eq!(kids(&k.keys(Some("url")).unwrap()), ["url"]);
         // Inline keys only: the store is never touched.
         let inline_only = AuthConfig {
@@ -825,7 +849,7 @@ mod tests {
             ..Default::default()
         };
         store.reset();
-        let k = Keys::new(inline_only.jwks_sources(), &store, &NoFetcher, CACHE, NOW);
+        let k = CachedKeys::new(inline_only.jwks_sources(), &store, &NoFetcher, CACHE, NOW);
         assert!(k.keys(Some("url")).unwrap().is_empty());
         assert_eq!(store.traffic().reads + store.traffic().writes, 0);
         // A broken inline JWKS is an error, not silently no keys.
@@ -834,7 +858,7 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            Keys::new(broken.jwks_sources(), &store, &NoFetcher, CACHE, NOW)
+            CachedKeys::new(broken.jwks_sources(), &store, &NoFetcher, CACHE, NOW)
                 .keys(None)
                 .is_err()
         );

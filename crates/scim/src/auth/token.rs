@@ -1,29 +1,17 @@
-//! Bearer-token authentication (RFC 6750) and scope authorization.
+//! Bearer-token verification: [`authenticate`] turns an `Authorization`
+//! header into a [`Principal`].
 //!
-//! Every SCIM request carries `Authorization: Bearer <JWT>`. The token is
-//! verified against the configured keys: a shared HS256 secret (development,
-//! `make token`) and/or asymmetric keys from a JWKS (inline or fetched, see
-//! [`crate::jwks`]): RS256/384/512, PS256/384/512, ES256, ES384.
-//!
-//! Checks, in order: the header is `Bearer <token>`; a key is configured at
-//! all (otherwise every request is refused, never accepted); the header `alg`
-//! is supported (`none` and anything else is refused); HS256 only with the
-//! configured secret, and HMAC is never computed with a public key (HS/RS
-//! confusion); an asymmetric key is selected by `kid` and must fit the `alg`
-//! (RSA for RS*/PS*, the right curve for ES*, and the JWK's own `alg` when it
-//! states one); the signature; `exp` (required), `nbf` and `iat` with
-//! [`AuthConfig::leeway_secs`]; `iss` when configured; `aud` (string or
-//! array) when audiences are configured; the tenant claim when configured.
-//! Then [`authorize`] checks the scope for the access wanted.
-//!
-//! Only the `Authorization` header is read. RFC 6750 §2.3 (`access_token` in
-//! the query string) is not supported: tokens in URLs end up in logs. The
-//! caller must not read a token from the query (and may refuse a request that
-//! carries `access_token` in it); likewise form-encoded body tokens (§2.2)
-//! are not supported.
-//!
-//! Error responses never echo the token or its claims: the
-//! `error_description` is one of a fixed set of phrases.
+//! RFC 6750 §2.1: only `Authorization: Bearer <token>` is read, the token in
+//! the b64token charset. The token is a JWT (RFC 7519) in JWS compact form
+//! (RFC 7515 §7.1), validated as RFC 7519 §7.2 and RFC 7515 §5.2 describe:
+//! the header `alg` must be supported (`none` and anything else is
+//! refused); HS256 only with the configured secret, and HMAC is never
+//! computed with a public key (HS/RS confusion); an asymmetric key is
+//! selected by `kid` (RFC 7515 §4.1.4) from the [`KeySource`] and must fit
+//! the `alg`; then the signature; `exp` (required), `nbf` and `iat` with
+//! [`AuthConfig::leeway_secs`] (RFC 7519 §4.1.4–§4.1.6); `iss` when
+//! configured (§4.1.1); `aud`, string or array, when audiences are
+//! configured (§4.1.3); the tenant claim when configured.
 
 use std::collections::HashSet;
 
@@ -31,20 +19,9 @@ use jwt_simple::prelude::*;
 use jwt_simple::JWTError;
 use serde_json::{Map, Value};
 
-use crate::jwks::{EcCurve, Jwk, KeyMaterial, KeySource};
-use crate::ScimError;
+use super::jwks::{EcCurve, Jwk, KeyMaterial, KeySource};
+use super::{AuthConfig, AuthError, Principal, DEFAULT_TENANT, MIN_HS256_SECRET_BYTES};
 
-/// The realm in `WWW-Authenticate` challenges.
-pub const REALM: &str = "scim";
-/// Default `exp`/`nbf` leeway.
-pub const DEFAULT_LEEWAY_SECS: u64 = 60;
-/// Default lifetime of a cached JWKS.
-pub const DEFAULT_JWKS_TTL_SECS: u64 = 3600;
-/// Tenant of every principal when no tenant claim is configured.
-pub const DEFAULT_TENANT: &str = "default";
-/// Shortest accepted HS256 secret, in bytes (RFC 7518 §3.2: at least the
-/// hash size).
-pub const MIN_HS256_SECRET_BYTES: usize = 32;
 /// Longest accepted token, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Longest accepted tenant value, in bytes.
@@ -54,242 +31,6 @@ pub const MAX_TENANT_BYTES: usize = 128;
 pub const ASYMMETRIC_ALGS: &[&str] = &[
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
 ];
-
-/// How tokens are verified and what they must grant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthConfig {
-    /// Required `iss`, when set.
-    pub issuer: Option<String>,
-    /// When non-empty, the token's `aud` (string or array) must contain one
-    /// of these.
-    pub audiences: Vec<String>,
-    /// HS256 shared secret (at least [`MIN_HS256_SECRET_BYTES`] bytes). HS256
-    /// tokens are refused unless it is set.
-    pub hs256_secret: Option<String>,
-    /// Inline JWKS JSON (standard or XSUAA `token_keys`).
-    pub jwks: Option<String>,
-    /// JWKS URL, fetched through a [`crate::jwks::JwksFetcher`] and cached.
-    pub jwks_url: Option<String>,
-    /// Lifetime of the cached JWKS (refreshes are at most every
-    /// [`crate::jwks::MIN_REFRESH_INTERVAL_SECS`] anyway).
-    pub jwks_ttl_secs: u64,
-    /// `exp`/`nbf`/`iat` clock-skew leeway.
-    pub leeway_secs: u64,
-    /// Scope granting read access, e.g. `scim.read`.
-    pub read_scope: String,
-    /// Scope granting write (and read) access, e.g. `scim.write`.
-    pub write_scope: String,
-    /// Claim holding the tenant (e.g. `zid` for XSUAA, `tid` for Entra ID);
-    /// `None`: every principal is in tenant [`DEFAULT_TENANT`].
-    pub tenant_claim: Option<String>,
-    /// Whether discovery endpoints (`/ServiceProviderConfig`, `/Schemas`,
-    /// `/ResourceTypes`) need a token too. The caller applies it.
-    pub discovery_requires_auth: bool,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig {
-            issuer: None,
-            audiences: Vec::new(),
-            hs256_secret: None,
-            jwks: None,
-            jwks_url: None,
-            jwks_ttl_secs: DEFAULT_JWKS_TTL_SECS,
-            leeway_secs: DEFAULT_LEEWAY_SECS,
-            read_scope: "scim.read".to_string(),
-            write_scope: "scim.write".to_string(),
-            tenant_claim: None,
-            discovery_requires_auth: true,
-        }
-    }
-}
-
-fn non_empty(s: &Option<String>) -> bool {
-    s.as_deref().is_some_and(|s| !s.trim().is_empty())
-}
-
-impl AuthConfig {
-    /// Where this configuration's JWKS keys come from.
-    pub fn jwks_sources(&self) -> crate::jwks::JwksSources<'_> {
-        crate::jwks::JwksSources {
-            inline: self.jwks.as_deref(),
-            url: self.jwks_url.as_deref(),
-            ttl_secs: self.jwks_ttl_secs,
-        }
-    }
-
-    /// Whether any verification key is configured. Without one, every
-    /// request is refused with 401; nothing is ever accepted unverified.
-    pub fn has_any_key(&self) -> bool {
-        self.hs256_secret
-            .as_deref()
-            .is_some_and(|s| s.len() >= MIN_HS256_SECRET_BYTES)
-            || non_empty(&self.jwks)
-            || non_empty(&self.jwks_url)
-    }
-
-    /// Configuration problems worth reporting at startup (a too-short secret,
-    /// an unparsable inline JWKS, empty scope names, ...). Empty when fine.
-    pub fn problems(&self) -> Vec<String> {
-        let mut p = Vec::new();
-        if let Some(s) = &self.hs256_secret {
-            if s.len() < MIN_HS256_SECRET_BYTES {
-                p.push(format!(
-                    "HS256 secret shorter than {MIN_HS256_SECRET_BYTES} bytes: HS256 disabled"
-                ));
-            }
-        }
-        if let Some(j) = self.jwks.as_deref().filter(|j| !j.trim().is_empty()) {
-            match crate::jwks::parse_jwks(j) {
-                Err(e) => p.push(format!("inline JWKS: {e}")),
-                Ok(set) if set.keys.is_empty() => {
-                    p.push("inline JWKS has no usable key".to_string())
-                }
-                Ok(set) if set.skipped > 0 => p.push(format!(
-                    "inline JWKS: {} unusable key(s) skipped",
-                    set.skipped
-                )),
-                Ok(_) => {}
-            }
-        }
-        if let Some(u) = self.jwks_url.as_deref().filter(|u| !u.trim().is_empty()) {
-            if !u.starts_with("https://") {
-                p.push("JWKS URL is not https".to_string());
-            }
-        }
-        if !self.has_any_key() {
-            p.push("no token verification key configured: every request is refused".to_string());
-        }
-        if self.read_scope.trim().is_empty() || self.write_scope.trim().is_empty() {
-            p.push("empty scope name: that access is never granted".to_string());
-        }
-        if self.leeway_secs > 300 {
-            p.push("token leeway above 5 minutes".to_string());
-        }
-        p
-    }
-}
-
-/// The access a request needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-}
-
-/// Who is calling, from a verified token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// From the configured tenant claim, else [`DEFAULT_TENANT`].
-    pub tenant: String,
-    /// `client_id`, else `azp`, else `cid`.
-    pub client_id: Option<String>,
-    /// `sub`.
-    pub subject: Option<String>,
-    /// From `scope` (space-separated string or array) and `scp`, as in the
-    /// token (XSUAA prefixes included).
-    pub scopes: Vec<String>,
-}
-
-impl Principal {
-    /// Whether the principal holds `scope`: exactly, or with an XSUAA
-    /// `<xsappname>.` prefix (`afc!t123.scim.read` holds `scim.read`).
-    pub fn has_scope(&self, scope: &str) -> bool {
-        !scope.is_empty()
-            && self.scopes.iter().any(|s| {
-                s == scope
-                    || (s.len() > scope.len()
-                        && s.ends_with(scope)
-                        && s.as_bytes()[s.len() - scope.len() - 1] == b'.')
-            })
-    }
-}
-
-/// A refused request: the HTTP status, the `WWW-Authenticate` value and a
-/// human-readable detail (never token content).
-///
-/// `status` is 401 (no or bad token) or 403 (insufficient scope); or 503 when
-/// the key set cannot be obtained at all (JWKS URL unreachable and nothing
-/// cached), with an empty `www_authenticate`: set the header only when it is
-/// non-empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthError {
-    pub status: u16,
-    pub www_authenticate: String,
-    pub detail: String,
-}
-
-impl AuthError {
-    /// 401 without an error code (RFC 6750 §3.1: no credentials, or an
-    /// unsupported scheme).
-    fn no_credentials(detail: &str) -> Self {
-        AuthError {
-            status: 401,
-            www_authenticate: format!("Bearer realm=\"{REALM}\""),
-            detail: detail.to_string(),
-        }
-    }
-
-    /// 401 `invalid_token`. `description` must be a fixed phrase.
-    fn invalid_token(description: &str) -> Self {
-        let d = sanitize(description);
-        AuthError {
-            status: 401,
-            www_authenticate: format!(
-                "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{d}\""
-            ),
-            detail: format!("invalid bearer token: {d}"),
-        }
-    }
-
-    /// 403 `insufficient_scope`, naming the scope required.
-    fn insufficient_scope(scope: &str) -> Self {
-        let s = sanitize(scope);
-        AuthError {
-            status: 403,
-            www_authenticate: format!(
-                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", \
-                 error_description=\"the token lacks the required scope\", scope=\"{s}\""
-            ),
-            detail: format!("insufficient scope: this request requires scope {s}"),
-        }
-    }
-
-    /// 503: the key set could not be obtained. The cause (from
-    /// [`KeySource::keys`]) is for the caller's log, not the response.
-    fn unavailable() -> Self {
-        AuthError {
-            status: 503,
-            www_authenticate: String::new(),
-            detail: "token verification keys are unavailable; retry later".to_string(),
-        }
-    }
-
-    /// The SCIM error response for this refusal (no `scimType`).
-    pub fn to_scim(&self) -> ScimError {
-        ScimError::new(self.status, None, self.detail.clone())
-    }
-}
-
-impl std::fmt::Display for AuthError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.status, self.detail)
-    }
-}
-
-impl std::error::Error for AuthError {}
-
-/// Keep a header parameter a valid quoted-string of printable ASCII.
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '"' | '\\' => '\'',
-            c if c.is_ascii() && !c.is_ascii_control() => c,
-            _ => '?',
-        })
-        .collect()
-}
 
 /// The token of an `Authorization: Bearer <token>` header value.
 fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
@@ -538,287 +279,18 @@ fn principal(cfg: &AuthConfig, claims: TokenClaims) -> Result<Principal, AuthErr
     })
 }
 
-/// Whether `p` may perform `access`: read needs the read or the write scope
-/// (write implies read); write needs the write scope. 403
-/// `insufficient_scope` otherwise.
-pub fn authorize(cfg: &AuthConfig, p: &Principal, access: Access) -> Result<(), AuthError> {
-    let ok = match access {
-        Access::Read => p.has_scope(&cfg.read_scope) || p.has_scope(&cfg.write_scope),
-        Access::Write => p.has_scope(&cfg.write_scope),
-    };
-    if ok {
-        return Ok(());
-    }
-    Err(AuthError::insufficient_scope(match access {
-        Access::Read => &cfg.read_scope,
-        Access::Write => &cfg.write_scope,
-    }))
-}
-
-/// Claims of a development token minted by [`mint_hs256`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DevClaims {
-    pub issuer: Option<String>,
-    /// One audience is written as a string, several as an array.
-    pub audiences: Vec<String>,
-    pub subject: Option<String>,
-    pub client_id: Option<String>,
-    /// Written as a space-separated `scope` string.
-    pub scopes: Vec<String>,
-    /// Tenant claim name and value, e.g. `("zid", "t1")`.
-    pub tenant: Option<(String, String)>,
-    /// Lifetime: `exp = iat + ttl_secs`.
-    pub ttl_secs: u64,
-    /// `iat` and `nbf`; `None`: the system clock.
-    pub issued_at: Option<u64>,
-    /// Header `kid`, if any.
-    pub kid: Option<String>,
-}
-
-/// Mint an HS256 development token (used by `make token` through the host
-/// binary, and by tests). Fails when the secret is shorter than
-/// [`MIN_HS256_SECRET_BYTES`].
-pub fn mint_hs256(secret: &str, claims: &DevClaims) -> Result<String, String> {
-    if secret.len() < MIN_HS256_SECRET_BYTES {
-        return Err(format!(
-            "HS256 secret must be at least {MIN_HS256_SECRET_BYTES} bytes"
-        ));
-    }
-    let iat = claims.issued_at.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    });
-    let mut custom = Map::new();
-    if let Some(c) = &claims.client_id {
-        custom.insert("client_id".into(), Value::String(c.clone()));
-    }
-    if !claims.scopes.is_empty() {
-        custom.insert("scope".into(), Value::String(claims.scopes.join(" ")));
-    }
-    if let Some((name, value)) = &claims.tenant {
-        custom.insert(name.clone(), Value::String(value.clone()));
-    }
-    let mut jwt = TokenClaims::new();
-    jwt.custom = custom;
-    jwt.issued_at = Some(UnixTimeStamp::from_secs(iat));
-    jwt.invalid_before = Some(UnixTimeStamp::from_secs(iat));
-    jwt.expires_at = Some(UnixTimeStamp::from_secs(
-        iat.saturating_add(claims.ttl_secs),
-    ));
-    jwt.issuer = claims.issuer.clone();
-    jwt.subject = claims.subject.clone();
-    jwt.audiences = match claims.audiences.as_slice() {
-        [] => None,
-        [one] => Some(Audiences::AsString(one.clone())),
-        many => Some(Audiences::AsSet(many.iter().cloned().collect())),
-    };
-    let mut key = HS256Key::from_bytes(secret.as_bytes());
-    if let Some(kid) = &claims.kid {
-        key = key.with_key_id(kid);
-    }
-    key.authenticate(jwt)
-        .map_err(|e| format!("minting failed: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwks::{parse_jwks, JwksFetcher, Keys};
+    use crate::auth::jwks::{parse_jwks, CachedKeys, JwksFetcher};
+    use crate::auth::testing::*;
+    use crate::auth::{authorize, Access};
     use crate::storage::counting::Counting;
     use crate::storage::memory::MemStore;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     use serde_json::json;
     use std::cell::{Cell, RefCell};
-    use std::sync::OnceLock;
-
-    const NOW: u64 = 1_700_000_000;
-    const ISS: &str = "https://idp.example";
-    const AUD: &str = "scim-api";
-    const SECRET: &str = "a-development-secret-of-32-bytes-or-more";
-
-    /// Keys generated once per test run.
-    struct Fixture {
-        rsa_der: Vec<u8>,
-        rsa_pub_pem: String,
-        rsa_pub_der: Vec<u8>,
-        rsa_other_der: Vec<u8>,
-        es256: ES256KeyPair,
-        es256_other: ES256KeyPair,
-        es384: ES384KeyPair,
-        jwks: String,
-    }
-
-    fn without_alg(jwk: &str) -> Value {
-        let mut v: Value = serde_json::from_str(jwk).unwrap();
-        v.as_object_mut().unwrap().remove("alg");
-        v
-    }
-
-    fn fx() -> &'static Fixture {
-        static F: OnceLock<Fixture> = OnceLock::new();
-        F.get_or_init(|| {
-            let rsa = RS256KeyPair::generate(2048).unwrap();
-            let rsa_other = RS256KeyPair::generate(2048).unwrap();
-            let es256 = ES256KeyPair::generate();
-            let es256_other = ES256KeyPair::generate();
-            let es384 = ES384KeyPair::generate();
-            let pk = rsa.public_key();
-            let jwks = json!({"keys": [
-                // No `alg`: fits every RSA algorithm.
-                without_alg(&pk.clone().with_key_id("rsa-any").to_jwk()),
-                // States RS256: only RS256 tokens.
-                serde_json::from_str::<Value>(&pk.clone().with_key_id("rsa-rs256").to_jwk()).unwrap(),
-                serde_json::from_str::<Value>(&es256.public_key().with_key_id("ec256").to_jwk()).unwrap(),
-                serde_json::from_str::<Value>(&es384.public_key().with_key_id("ec384").to_jwk()).unwrap(),
-                // Never used: a symmetric key in a JWKS is skipped.
-                {"kty": "oct", "kid": "oct1", "k": URL_SAFE_NO_PAD.encode(SECRET), "alg": "HS256"},
-            ]})
-            .to_string();
-            Fixture {
-                rsa_der: rsa.to_der().unwrap(),
-                rsa_pub_pem: pk.to_pem().unwrap(),
-                rsa_pub_der: pk.to_der().unwrap(),
-                rsa_other_der: rsa_other.to_der().unwrap(),
-                es256,
-                es256_other,
-                es384,
-                jwks,
-            }
-        })
-    }
-
-    fn cfg() -> AuthConfig {
-        AuthConfig {
-            issuer: Some(ISS.into()),
-            audiences: vec![AUD.into()],
-            jwks: Some(fx().jwks.clone()),
-            ..Default::default()
-        }
-    }
-
-    fn payload() -> Value {
-        json!({
-            "iss": ISS, "aud": AUD, "sub": "user-1", "client_id": "client-1",
-            "scope": "scim.read scim.write", "iat": NOW, "nbf": NOW, "exp": NOW + 600,
-        })
-    }
-
-    fn with(mut p: Value, k: &str, v: Value) -> Value {
-        p[k] = v;
-        p
-    }
-
-    fn without(mut p: Value, k: &str) -> Value {
-        p.as_object_mut().unwrap().remove(k);
-        p
-    }
-
-    fn claims(p: &Value) -> TokenClaims {
-        serde_json::from_value(p.clone()).unwrap()
-    }
-
-    /// A token signed with the fixture key for `alg` (the main RSA key for
-    /// RS*/PS*), with header `kid`.
-    fn sign(alg: &str, kid: Option<&str>, p: &Value) -> String {
-        let f = fx();
-        let c = claims(p);
-        macro_rules! rsa {
-            ($t:ty, $der:expr) => {{
-                let mut k = <$t>::from_der($der).unwrap();
-                if let Some(kid) = kid {
-                    k = k.with_key_id(kid);
-                }
-                k.sign(c).unwrap()
-            }};
-        }
-        match alg {
-            "RS256" => rsa!(RS256KeyPair, &f.rsa_der),
-            "RS384" => rsa!(RS384KeyPair, &f.rsa_der),
-            "RS512" => rsa!(RS512KeyPair, &f.rsa_der),
-            "PS256" => rsa!(PS256KeyPair, &f.rsa_der),
-            "PS512" => rsa!(PS512KeyPair, &f.rsa_der),
-            "RS256-other" => rsa!(RS256KeyPair, &f.rsa_other_der),
-            "ES256" | "ES256-other" => {
-                let src = if alg == "ES256" {
-                    &f.es256
-                } else {
-                    &f.es256_other
-                };
-                let mut k = ES256KeyPair::from_bytes(&src.to_bytes()).unwrap();
-                if let Some(kid) = kid {
-                    k = k.with_key_id(kid);
-                }
-                k.sign(c).unwrap()
-            }
-            "ES384" => {
-                let mut k = ES384KeyPair::from_bytes(&f.es384.to_bytes()).unwrap();
-                if let Some(kid) = kid {
-                    k = k.with_key_id(kid);
-                }
-                k.sign(c).unwrap()
-            }
-            "HS256" => hs256(SECRET.as_bytes(), kid, p),
-            _ => panic!("no signer for {alg}"),
-        }
-    }
-
-    fn hs256(key: &[u8], kid: Option<&str>, p: &Value) -> String {
-        let mut k = HS256Key::from_bytes(key);
-        if let Some(kid) = kid {
-            k = k.with_key_id(kid);
-        }
-        k.authenticate(claims(p)).unwrap()
-    }
-
-    fn b64(v: &Value) -> String {
-        URL_SAFE_NO_PAD.encode(v.to_string())
-    }
-
-    fn bearer(t: &str) -> String {
-        format!("Bearer {t}")
-    }
-
-    fn inline_keys() -> Vec<Jwk> {
-        parse_jwks(&fx().jwks).unwrap().keys
-    }
-
-    fn auth(cfg: &AuthConfig, token: &str) -> Result<Principal, AuthError> {
-        authenticate(cfg, Some(&bearer(token)), &inline_keys(), NOW)
-    }
-
-    /// A 401 `invalid_token` whose texts never contain the token.
-    fn assert_invalid(r: Result<Principal, AuthError>, token: &str, why: &str) -> AuthError {
-        let e = r.expect_err(why);
-        assert_eq!(e.status, 401, "{why}: {e:?}");
-        assert!(
-            e.www_authenticate.starts_with(
-                "Bearer realm=\"scim\", error=\"invalid_token\", error_description=\""
-            ),
-            "{why}: {}",
-            e.www_authenticate
-        );
-        for part in token.split('.').filter(|p| p.len() > 8) {
-            assert!(!e.detail.contains(part), "{why}: detail echoes the token");
-            assert!(
-                !e.www_authenticate.contains(part),
-                "{why}: header echoes the token"
-            );
-        }
-        assert!(!e.to_scim().detail.contains(token) || token.is_empty());
-        e
-    }
-
-    fn description(e: &AuthError) -> &str {
-        let d = e
-            .www_authenticate
-            .split("error_description=\"")
-            .nth(1)
-            .unwrap();
-        d.split('"').next().unwrap()
-    }
 
     #[test]
     fn valid_asymmetric_tokens_are_accepted() {
@@ -842,10 +314,10 @@ mod tests {
         }
         // Through the store-backed key source too.
         let store = Counting::new(MemStore::new());
-        let keys = Keys::new(
+        let keys = CachedKeys::new(
             c.jwks_sources(),
             &store,
-            &crate::jwks::NoFetcher,
+            &crate::auth::jwks::NoFetcher,
             "auth/jwks",
             NOW,
         );
@@ -1125,65 +597,6 @@ mod tests {
     }
 
     #[test]
-    fn scopes_are_authorized() {
-        let c = cfg();
-        let p = |scope: Value| {
-            let t = sign("ES256", Some("ec256"), &with(payload(), "scope", scope));
-            auth(&c, &t).unwrap()
-        };
-        let none = p(json!(""));
-        let e = authorize(&c, &none, Access::Read).unwrap_err();
-        assert_eq!(e.status, 403);
-        assert_eq!(
-            e.www_authenticate,
-            "Bearer realm=\"scim\", error=\"insufficient_scope\", \
-             error_description=\"the token lacks the required scope\", scope=\"scim.read\""
-        );
-        assert_eq!(e.to_scim().status, 403);
-        let reader = p(json!("openid scim.read"));
-        authorize(&c, &reader, Access::Read).unwrap();
-        let e = authorize(&c, &reader, Access::Write).unwrap_err();
-        assert_eq!(e.status, 403);
-        assert!(e.www_authenticate.ends_with("scope=\"scim.write\""));
-        let writer = p(json!("scim.write"));
-        authorize(&c, &writer, Access::Read).expect("write implies read");
-        authorize(&c, &writer, Access::Write).unwrap();
-        // `scp` (string or array) and a `scope` array are read too.
-        let t = sign(
-            "ES256",
-            Some("ec256"),
-            &with(without(payload(), "scope"), "scp", json!(["scim.write"])),
-        );
-        authorize(&c, &auth(&c, &t).unwrap(), Access::Write).unwrap();
-        let t = sign(
-            "ES256",
-            Some("ec256"),
-            &with(without(payload(), "scope"), "scp", json!("a scim.read")),
-        );
-        authorize(&c, &auth(&c, &t).unwrap(), Access::Read).unwrap();
-        authorize(&c, &p(json!(["scim.read"])), Access::Read).unwrap();
-        // Near misses do not match.
-        for s in [
-            "scim.readx",
-            "xscim.read",
-            "scim",
-            "read",
-            "scim.read.more",
-            "SCIM.READ",
-        ] {
-            let q = p(json!(s));
-            assert!(authorize(&c, &q, Access::Read).is_err(), "{s}");
-        }
-        // An empty configured scope is never granted.
-        let empty = AuthConfig {
-            read_scope: String::new(),
-            write_scope: String::new(),
-            ..cfg()
-        };
-        assert!(authorize(&empty, &p(json!("")), Access::Read).is_err());
-    }
-
-    #[test]
     fn xsuaa_shaped_token() {
         let f = fx();
         let rsa = RS256PublicKey::from_der(&f.rsa_pub_der).unwrap();
@@ -1400,7 +813,7 @@ mod tests {
         };
         let store = MemStore::new();
         let run = |t: &str, now: u64| {
-            let keys = Keys::new(c.jwks_sources(), &store, &fetcher, "auth/jwks", now);
+            let keys = CachedKeys::new(c.jwks_sources(), &store, &fetcher, "auth/jwks", now);
             authenticate(&c, Some(&bearer(t)), &keys, now)
         };
         let good = sign("ES256", Some("ec256"), &payload());
@@ -1430,7 +843,7 @@ mod tests {
         assert_eq!(fetcher.calls.get(), 3, "rotated set cached");
     }
 
-    const MIN_REFRESH: u64 = crate::jwks::MIN_REFRESH_INTERVAL_SECS;
+    const MIN_REFRESH: u64 = crate::auth::jwks::MIN_REFRESH_INTERVAL_SECS;
 
     #[test]
     fn jwks_unavailable_is_503_not_401() {
@@ -1446,7 +859,7 @@ mod tests {
             ..cfg()
         };
         let store = Counting::new(MemStore::new());
-        let keys = Keys::new(c.jwks_sources(), &store, &Down, "auth/jwks", NOW);
+        let keys = CachedKeys::new(c.jwks_sources(), &store, &Down, "auth/jwks", NOW);
         let t = sign("ES256", Some("ec256"), &payload());
         let e = authenticate(&c, Some(&bearer(&t)), &keys, NOW).unwrap_err();
         assert_eq!(e.status, 503);
@@ -1460,7 +873,7 @@ mod tests {
             hs256_secret: Some(SECRET.into()),
             ..c
         };
-        let keys = Keys::new(c.jwks_sources(), &store, &Down, "auth/jwks", NOW);
+        let keys = CachedKeys::new(c.jwks_sources(), &store, &Down, "auth/jwks", NOW);
         store.reset();
         authenticate(
             &c,
@@ -1470,82 +883,5 @@ mod tests {
         )
         .unwrap();
         assert_eq!(store.traffic().reads, 0);
-    }
-
-    #[test]
-    fn mint_hs256_round_trips() {
-        let dev = DevClaims {
-            issuer: Some(ISS.into()),
-            audiences: vec![AUD.into(), "other".into()],
-            subject: Some("dev".into()),
-            client_id: Some("dev-client".into()),
-            scopes: vec!["scim.read".into(), "scim.write".into()],
-            tenant: Some(("zid".into(), "t1".into())),
-            ttl_secs: 3600,
-            issued_at: Some(NOW),
-            kid: Some("dev".into()),
-        };
-        let t = mint_hs256(SECRET, &dev).unwrap();
-        let c = AuthConfig {
-            hs256_secret: Some(SECRET.into()),
-            jwks: None,
-            tenant_claim: Some("zid".into()),
-            ..cfg()
-        };
-        let p = authenticate(&c, Some(&bearer(&t)), &Vec::new(), NOW + 10).unwrap();
-        assert_eq!(
-            p,
-            Principal {
-                tenant: "t1".into(),
-                client_id: Some("dev-client".into()),
-                subject: Some("dev".into()),
-                scopes: vec!["scim.read".into(), "scim.write".into()],
-            }
-        );
-        authorize(&c, &p, Access::Write).unwrap();
-        // Expires after the TTL (plus leeway).
-        let e = authenticate(&c, Some(&bearer(&t)), &Vec::new(), NOW + 3600 + 61).unwrap_err();
-        assert_eq!(description(&e), "token expired");
-        // One audience is a string; the system clock is used without issued_at.
-        let t = mint_hs256(
-            SECRET,
-            &DevClaims {
-                audiences: vec![AUD.into()],
-                issued_at: None,
-                ..dev.clone()
-            },
-        )
-        .unwrap();
-        let payload: Value = serde_json::from_slice(
-            &URL_SAFE_NO_PAD
-                .decode(t.split('.').nth(1).unwrap())
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(payload["aud"], AUD);
-        assert_eq!(payload["scope"], "scim.read scim.write");
-        assert!(payload["iat"].as_u64().unwrap() > NOW);
-        assert!(mint_hs256("too-short", &dev).is_err());
-    }
-
-    #[test]
-    fn config_problems_are_reported() {
-        // The fixture set's `oct` key is reported as skipped; nothing else.
-        assert_eq!(cfg().problems(), ["inline JWKS: 1 unusable key(s) skipped"]);
-        let fine = AuthConfig {
-            hs256_secret: Some(SECRET.into()),
-            ..Default::default()
-        };
-        assert!(fine.problems().is_empty(), "{:?}", fine.problems());
-        let bad = AuthConfig {
-            jwks: Some("{not json".into()),
-            jwks_url: Some("http://idp/keys".into()),
-            read_scope: String::new(),
-            ..Default::default()
-        };
-        let p = bad.problems();
-        assert!(p.iter().any(|m| m.contains("inline JWKS")), "{p:?}");
-        assert!(p.iter().any(|m| m.contains("https")), "{p:?}");
-        assert!(p.iter().any(|m| m.contains("scope")), "{p:?}");
     }
 }
