@@ -140,7 +140,7 @@ impl AuthConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::testing::{cfg, SECRET};
+    use crate::testutil::tokens::{cfg, SECRET};
 
     #[test]
     fn config_problems_are_reported() {

@@ -83,8 +83,8 @@ pub fn mint_hs256(secret: &str, claims: &DevClaims) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::testing::{bearer, cfg, description, AUD, ISS, NOW, SECRET};
     use crate::auth::{authenticate, authorize, Access, AuthConfig, Principal};
+    use crate::testutil::tokens::{bearer, cfg, description, AUD, ISS, NOW, SECRET};
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
 

@@ -32,8 +32,6 @@ mod dev_token;
 mod error;
 pub mod jwks;
 mod scopes;
-#[cfg(test)]
-mod testing;
 mod token;
 
 pub use config::{AuthConfig, DEFAULT_JWKS_TTL_SECS, DEFAULT_LEEWAY_SECS, MIN_HS256_SECRET_BYTES};

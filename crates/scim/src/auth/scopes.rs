@@ -52,7 +52,7 @@ pub fn authorize(cfg: &AuthConfig, p: &Principal, access: Access) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::testing::{auth, cfg, payload, sign, with, without};
+    use crate::testutil::tokens::{auth, cfg, payload, sign, with, without};
     use serde_json::{json, Value};
 
     #[test]

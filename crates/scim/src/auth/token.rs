@@ -283,10 +283,10 @@ fn principal(cfg: &AuthConfig, claims: TokenClaims) -> Result<Principal, AuthErr
 mod tests {
     use super::*;
     use crate::auth::jwks::{parse_jwks, CachedKeys, JwksFetcher};
-    use crate::auth::testing::*;
     use crate::auth::{authorize, Access};
     use crate::storage::counting::Counting;
     use crate::storage::memory::MemStore;
+    use crate::testutil::tokens::*;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     use serde_json::json;

@@ -1,7 +1,10 @@
 //! Test fixtures shared by the engine's unit tests: the default schema
 //! registry, sample User and Group documents (RFC 7643 §8.2 and §8.4),
 //! filter match helpers over them, and a proptest strategy generating
-//! arbitrary [`Filter`]s (RFC 7644 §3.4.2.2 grammar).
+//! arbitrary [`Filter`]s (RFC 7644 §3.4.2.2 grammar); in [`tokens`], keys,
+//! a JWKS and JWT signing helpers for the authentication tests.
+
+pub(crate) mod tokens;
 
 use crate::filter::path::AttrPath;
 use crate::filter::{parse, CompValue, CompareOp, Filter, Test};

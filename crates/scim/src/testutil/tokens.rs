@@ -9,48 +9,48 @@ use base64::Engine as _;
 use jwt_simple::prelude::*;
 use serde_json::{json, Map, Value};
 
-use super::jwks::{parse_jwks, Jwk};
-use super::{authenticate, AuthConfig, AuthError, Principal};
+use crate::auth::jwks::{parse_jwks, Jwk};
+use crate::auth::{authenticate, AuthConfig, AuthError, Principal};
 
 /// The verification time of the tests (unix seconds).
-pub(super) const NOW: u64 = 1_700_000_000;
+pub(crate) const NOW: u64 = 1_700_000_000;
 /// The issuer [`cfg`] requires and [`payload`] carries.
-pub(super) const ISS: &str = "https://idp.example";
+pub(crate) const ISS: &str = "https://idp.example";
 /// The audience [`cfg`] requires and [`payload`] carries.
-pub(super) const AUD: &str = "scim-api";
+pub(crate) const AUD: &str = "scim-api";
 /// An HS256 secret long enough to be accepted.
-pub(super) const SECRET: &str = "a-development-secret-of-32-bytes-or-more";
+pub(crate) const SECRET: &str = "a-development-secret-of-32-bytes-or-more";
 
 /// Keys generated once per test run.
-pub(super) struct Fixture {
+pub(crate) struct Fixture {
     /// The main RSA key pair (PKCS#1 DER), in the JWKS as `rsa-any` (no
     /// `alg`) and `rsa-rs256` (`alg: RS256`).
-    pub(super) rsa_der: Vec<u8>,
+    pub(crate) rsa_der: Vec<u8>,
     /// Its public key, PEM.
-    pub(super) rsa_pub_pem: String,
+    pub(crate) rsa_pub_pem: String,
     /// Its public key, DER.
-    pub(super) rsa_pub_der: Vec<u8>,
+    pub(crate) rsa_pub_der: Vec<u8>,
     /// Another RSA key pair, not in the JWKS.
-    pub(super) rsa_other_der: Vec<u8>,
+    pub(crate) rsa_other_der: Vec<u8>,
     /// A P-256 key pair, in the JWKS as `ec256`.
-    pub(super) es256: ES256KeyPair,
+    pub(crate) es256: ES256KeyPair,
     /// Another P-256 key pair, not in the JWKS.
-    pub(super) es256_other: ES256KeyPair,
+    pub(crate) es256_other: ES256KeyPair,
     /// A P-384 key pair, in the JWKS as `ec384`.
-    pub(super) es384: ES384KeyPair,
+    pub(crate) es384: ES384KeyPair,
     /// The JWKS document (with an `oct` key that must be skipped).
-    pub(super) jwks: String,
+    pub(crate) jwks: String,
 }
 
 /// A JWK (JSON text) without its `alg` member.
-pub(super) fn without_alg(jwk: &str) -> Value {
+pub(crate) fn without_alg(jwk: &str) -> Value {
     let mut v: Value = serde_json::from_str(jwk).unwrap();
     v.as_object_mut().unwrap().remove("alg");
     v
 }
 
 /// The fixture keys, generated on first use.
-pub(super) fn fx() -> &'static Fixture {
+pub(crate) fn fx() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
         let rsa = RS256KeyPair::generate(2048).unwrap();
@@ -84,7 +84,7 @@ pub(super) fn fx() -> &'static Fixture {
 }
 
 /// Issuer, audience and the fixture JWKS inline; no HS256 secret.
-pub(super) fn cfg() -> AuthConfig {
+pub(crate) fn cfg() -> AuthConfig {
     AuthConfig {
         issuer: Some(ISS.into()),
         audiences: vec![AUD.into()],
@@ -94,7 +94,7 @@ pub(super) fn cfg() -> AuthConfig {
 }
 
 /// Claims [`cfg`] accepts at [`NOW`], with both scopes.
-pub(super) fn payload() -> Value {
+pub(crate) fn payload() -> Value {
     json!({
         "iss": ISS, "aud": AUD, "sub": "user-1", "client_id": "client-1",
         "scope": "scim.read scim.write", "iat": NOW, "nbf": NOW, "exp": NOW + 600,
@@ -102,13 +102,13 @@ pub(super) fn payload() -> Value {
 }
 
 /// `p` with claim `k` set to `v`.
-pub(super) fn with(mut p: Value, k: &str, v: Value) -> Value {
+pub(crate) fn with(mut p: Value, k: &str, v: Value) -> Value {
     p[k] = v;
     p
 }
 
 /// `p` without claim `k`.
-pub(super) fn without(mut p: Value, k: &str) -> Value {
+pub(crate) fn without(mut p: Value, k: &str) -> Value {
     p.as_object_mut().unwrap().remove(k);
     p
 }
@@ -119,7 +119,7 @@ fn claims(p: &Value) -> JWTClaims<Map<String, Value>> {
 
 /// A token signed with the fixture key for `alg` (the main RSA key for
 /// RS*/PS*), with header `kid`.
-pub(super) fn sign(alg: &str, kid: Option<&str>, p: &Value) -> String {
+pub(crate) fn sign(alg: &str, kid: Option<&str>, p: &Value) -> String {
     let f = fx();
     let c = claims(p);
     macro_rules! rsa {
@@ -163,7 +163,7 @@ pub(super) fn sign(alg: &str, kid: Option<&str>, p: &Value) -> String {
 }
 
 /// An HS256 token MACed with `key` (any bytes, public keys included).
-pub(super) fn hs256(key: &[u8], kid: Option<&str>, p: &Value) -> String {
+pub(crate) fn hs256(key: &[u8], kid: Option<&str>, p: &Value) -> String {
     let mut k = HS256Key::from_bytes(key);
     if let Some(kid) = kid {
         k = k.with_key_id(kid);
@@ -172,27 +172,27 @@ pub(super) fn hs256(key: &[u8], kid: Option<&str>, p: &Value) -> String {
 }
 
 /// `v` as unpadded base64url JSON, as in a JWS part.
-pub(super) fn b64(v: &Value) -> String {
+pub(crate) fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
 }
 
 /// An `Authorization` header value for `t`.
-pub(super) fn bearer(t: &str) -> String {
+pub(crate) fn bearer(t: &str) -> String {
     format!("Bearer {t}")
 }
 
 /// The fixture JWKS, parsed.
-pub(super) fn inline_keys() -> Vec<Jwk> {
+pub(crate) fn inline_keys() -> Vec<Jwk> {
     parse_jwks(&fx().jwks).unwrap().keys
 }
 
 /// [`authenticate`] `token` with the fixture keys at [`NOW`].
-pub(super) fn auth(cfg: &AuthConfig, token: &str) -> Result<Principal, AuthError> {
+pub(crate) fn auth(cfg: &AuthConfig, token: &str) -> Result<Principal, AuthError> {
     authenticate(cfg, Some(&bearer(token)), &inline_keys(), NOW)
 }
 
 /// A 401 `invalid_token` whose texts never contain the token.
-pub(super) fn assert_invalid(r: Result<Principal, AuthError>, token: &str, why: &str) -> AuthError {
+pub(crate) fn assert_invalid(r: Result<Principal, AuthError>, token: &str, why: &str) -> AuthError {
     let e = r.expect_err(why);
     assert_eq!(e.status, 401, "{why}: {e:?}");
     assert!(
@@ -213,7 +213,7 @@ pub(super) fn assert_invalid(r: Result<Principal, AuthError>, token: &str, why: 
 }
 
 /// The `error_description` of a refusal's challenge.
-pub(super) fn description(e: &AuthError) -> &str {
+pub(crate) fn description(e: &AuthError) -> &str {
     let d = e
         .www_authenticate
         .split("error_description=\"")
