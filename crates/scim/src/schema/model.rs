@@ -1,7 +1,12 @@
-//! Schema definitions (RFC 7643 §2, §4, §7, §8.7): attribute characteristics for
-//! the core User and Group, the Enterprise User extension, the project's Role
-//! extension and the SAP extensions IdPs send, plus lookup by (case-insensitive)
-//! attribute name as RFC 7643 §2.1 requires.
+//! The schema model (RFC 7643 §2, §6, §7): what an attribute definition, a
+//! schema and a resource type are, and the case-insensitive name lookup
+//! RFC 7643 §2.1 requires, on definitions ([`Attribute::sub`],
+//! [`Schema::attribute`], [`ResourceType::attribute`]) and on documents
+//! ([`get_ci`], [`key_ci`]). The concrete schemas are in `defs`.
+//!
+//! The common attributes (`id`, `externalId`, `meta`, RFC 7643 §3.1) are
+//! here rather than with the schemas: they belong to no schema, and
+//! [`ResourceType::attribute`] resolves them.
 
 use serde_json::{json, Map, Value};
 
@@ -17,31 +22,29 @@ pub enum Kind {
     Role,
 }
 
-pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-/// The Role resource is this project's own extension (AFC's URN is not public).
-pub const ROLE: &str = "urn:spin-scim:params:scim:schemas:extension:role:2.0:Role";
-/// Sent by SAP Cloud Identity Services on users.
-pub const SAP_USER: &str = "urn:ietf:params:scim:schemas:extension:sap:2.0:User";
-/// Sent by SAP Cloud Identity Services on groups.
-pub const SAP_GROUP: &str = "urn:sap:cloud:scim:schemas:extension:custom:2.0:Group";
-/// Forwarded by SAP Identity Provisioning on groups that have a type.
-pub const SAP_GROUP_TYPE: &str = "urn:ietf:params:scim:schemas:extension:sap:2.0:Group";
-
+/// An attribute's data type (RFC 7643 §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttrType {
+    /// `string` (§2.3.1).
     String,
+    /// `boolean` (§2.3.2).
     Boolean,
+    /// `decimal` (§2.3.3).
     Decimal,
+    /// `integer` (§2.3.4).
     Integer,
+    /// `dateTime` (§2.3.5), an xsd:dateTime.
     DateTime,
+    /// `binary` (§2.3.6), base64-encoded.
     Binary,
+    /// `reference` (§2.3.7), a URI.
     Reference,
+    /// `complex` (§2.3.8): sub-attributes.
     Complex,
 }
 
 impl AttrType {
+    /// The name used in `/Schemas` (`"dateTime"`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             AttrType::String => "string",
@@ -56,15 +59,21 @@ impl AttrType {
     }
 }
 
+/// Whether and when an attribute may be written (RFC 7643 §7 `mutability`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mutability {
+    /// Set by the server only.
     ReadOnly,
+    /// Written freely.
     ReadWrite,
+    /// Written once (while it has no value), then fixed.
     Immutable,
+    /// Written but never returned (`password`).
     WriteOnly,
 }
 
 impl Mutability {
+    /// The name used in `/Schemas` (`"readOnly"`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Mutability::ReadOnly => "readOnly",
@@ -75,15 +84,21 @@ impl Mutability {
     }
 }
 
+/// When an attribute is returned in a response (RFC 7643 §7 `returned`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Returned {
+    /// Always, even when `attributes` excludes it.
     Always,
+    /// Never.
     Never,
+    /// By default; `attributes` or `excludedAttributes` can leave it out.
     Default,
+    /// Only when `attributes` asks for it.
     Request,
 }
 
 impl Returned {
+    /// The name used in `/Schemas` (`"always"`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Returned::Always => "always",
@@ -94,14 +109,19 @@ impl Returned {
     }
 }
 
+/// How unique an attribute's value must be (RFC 7643 §7 `uniqueness`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Uniqueness {
+    /// No uniqueness.
     None,
+    /// Unique within the service provider (here: per tenant).
     Server,
+    /// Globally unique.
     Global,
 }
 
 impl Uniqueness {
+    /// The name used in `/Schemas` (`"server"`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Uniqueness::None => "none",
@@ -114,17 +134,29 @@ impl Uniqueness {
 /// One attribute definition (RFC 7643 §7).
 #[derive(Debug, Clone)]
 pub struct Attribute {
+    /// The attribute's name, in its canonical case.
     pub name: &'static str,
+    /// `type`.
     pub ty: AttrType,
+    /// `multiValued`.
     pub multi_valued: bool,
+    /// `required`.
     pub required: bool,
+    /// `caseExact`: values compare case-sensitively.
     pub case_exact: bool,
+    /// `mutability`.
     pub mutability: Mutability,
+    /// `returned`.
     pub returned: Returned,
+    /// `uniqueness`.
     pub uniqueness: Uniqueness,
+    /// `canonicalValues` (advertised, not enforced).
     pub canonical_values: &'static [&'static str],
+    /// `referenceTypes` of a reference attribute.
     pub reference_types: &'static [&'static str],
+    /// `subAttributes` of a complex attribute.
     pub sub_attributes: Vec<Attribute>,
+    /// `description`.
     pub description: &'static str,
 }
 
@@ -146,54 +178,67 @@ impl Attribute {
             description: "",
         }
     }
+    /// [`Attribute::new`] of type string.
     pub fn string(name: &'static str) -> Self {
         Self::new(name, AttrType::String)
     }
+    /// [`Attribute::new`] of type boolean.
     pub fn boolean(name: &'static str) -> Self {
         Self::new(name, AttrType::Boolean)
     }
+    /// A case-exact reference attribute to the given `referenceTypes`.
     pub fn reference(name: &'static str, types: &'static [&'static str]) -> Self {
         let mut a = Self::new(name, AttrType::Reference);
         a.reference_types = types;
         a.case_exact = true;
         a
     }
+    /// A complex attribute with these sub-attributes.
     pub fn complex(name: &'static str, subs: Vec<Attribute>) -> Self {
         let mut a = Self::new(name, AttrType::Complex);
         a.sub_attributes = subs;
         a
     }
+    /// Made multi-valued.
     pub fn multi(mut self) -> Self {
         self.multi_valued = true;
         self
     }
+    /// Made required.
     pub fn required(mut self) -> Self {
         self.required = true;
         self
     }
+    /// With `caseExact` set to `yes`.
     pub fn case_exact(mut self, yes: bool) -> Self {
         self.case_exact = yes;
         self
     }
+    /// With this mutability.
     pub fn mutability(mut self, m: Mutability) -> Self {
         self.mutability = m;
         self
     }
+    /// Made readOnly.
     pub fn read_only(self) -> Self {
         self.mutability(Mutability::ReadOnly)
     }
+    /// With this `returned`.
     pub fn returned(mut self, r: Returned) -> Self {
         self.returned = r;
         self
     }
+    /// With this uniqueness.
     pub fn uniqueness(mut self, u: Uniqueness) -> Self {
         self.uniqueness = u;
         self
     }
+    /// With these canonical values.
     pub fn canonical(mut self, values: &'static [&'static str]) -> Self {
         self.canonical_values = values;
         self
     }
+    /// With this description.
     pub fn describe(mut self, d: &'static str) -> Self {
         self.description = d;
         self
@@ -245,10 +290,15 @@ impl Attribute {
 /// declared (used for vendor extensions whose full definition is not public).
 #[derive(Debug, Clone)]
 pub struct Schema {
+    /// The schema URN.
     pub id: &'static str,
+    /// Human-readable name.
     pub name: &'static str,
+    /// Human-readable description.
     pub description: &'static str,
+    /// The top-level attributes.
     pub attributes: Vec<Attribute>,
+    /// Undeclared attributes are kept as sent instead of ignored.
     pub open: bool,
 }
 
@@ -260,6 +310,7 @@ impl Schema {
             .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
+    /// The `/Schemas/{id}` document (RFC 7643 §7), located under `base_url`.
     pub fn to_json(&self, base_url: &str) -> Value {
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
@@ -282,7 +333,9 @@ pub struct ResourceType {
     pub name: &'static str,
     /// "/Users", "/Groups", "/Roles".
     pub endpoint: &'static str,
+    /// Human-readable description.
     pub description: &'static str,
+    /// The core schema.
     pub schema: Schema,
     /// Extension schemas and whether each is required.
     pub extensions: Vec<(Schema, bool)>,
@@ -413,330 +466,6 @@ impl ResourceType {
     }
 }
 
-/// Options that change what the schemas say.
-#[derive(Debug, Clone, Default)]
-pub struct SchemaOptions {
-    /// userName compared case-exactly (AFC's behaviour) instead of RFC 7643's default.
-    pub user_name_case_exact: bool,
-}
-
-/// All resource types the server serves.
-#[derive(Debug, Clone)]
-pub struct Registry {
-    pub user: ResourceType,
-    pub group: ResourceType,
-    pub role: ResourceType,
-}
-
-impl Registry {
-    pub fn new(opts: &SchemaOptions) -> Self {
-        Registry {
-            user: ResourceType {
-                name: "User",
-                endpoint: "/Users",
-                description: "User Account",
-                schema: user_schema(opts),
-                extensions: vec![
-                    (enterprise_user_schema(), false),
-                    (sap_user_schema(), false),
-                ],
-            },
-            group: ResourceType {
-                name: "Group",
-                endpoint: "/Groups",
-                description: "Group",
-                schema: group_schema(),
-                extensions: vec![
-                    (sap_group_schema(), false),
-                    (sap_group_type_schema(), false),
-                ],
-            },
-            role: ResourceType {
-                name: "Role",
-                endpoint: "/Roles",
-                description: "Role (read-only catalog; membership is writable)",
-                schema: role_schema(),
-                extensions: vec![],
-            },
-        }
-    }
-
-    pub fn resource_types(&self) -> [&ResourceType; 3] {
-        [&self.user, &self.group, &self.role]
-    }
-
-    /// A resource type by name ("User") or endpoint segment ("Users"), case-insensitively.
-    pub fn by_name(&self, name: &str) -> Option<&ResourceType> {
-        self.resource_types().into_iter().find(|rt| {
-            rt.name.eq_ignore_ascii_case(name) || rt.endpoint[1..].eq_ignore_ascii_case(name)
-        })
-    }
-
-    /// Every distinct schema, in a stable order.
-    pub fn schemas(&self) -> Vec<&Schema> {
-        let mut out: Vec<&Schema> = Vec::new();
-        for rt in self.resource_types() {
-            out.push(&rt.schema);
-            for (s, _) in &rt.extensions {
-                out.push(s);
-            }
-        }
-        out
-    }
-
-    pub fn schema(&self, urn: &str) -> Option<&Schema> {
-        self.schemas()
-            .into_iter()
-            .find(|s| s.id.eq_ignore_ascii_case(urn))
-    }
-}
-
-const TYPES_EMAIL: &[&str] = &["work", "home", "other"];
-const TYPES_PHONE: &[&str] = &["work", "home", "mobile", "fax", "pager", "other"];
-const TYPES_IM: &[&str] = &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"];
-const TYPES_PHOTO: &[&str] = &["photo", "thumbnail"];
-const TYPES_ADDRESS: &[&str] = &["work", "home", "other"];
-const TYPES_MEMBER: &[&str] = &["User", "Group"];
-
-/// The sub-attributes of a typical multi-valued attribute (RFC 7643 §2.4).
-fn multi_subs(value_ty: AttrType, types: &'static [&'static str]) -> Vec<Attribute> {
-    vec![
-        Attribute::new("value", value_ty),
-        Attribute::string("display"),
-        Attribute::string("type").canonical(types),
-        Attribute::boolean("primary"),
-    ]
-}
-
-/// A membership list entry (RFC 7643 §4.2 `members`, §4.1.2 `groups`).
-fn member_subs(ref_types: &'static [&'static str], read_only: bool) -> Vec<Attribute> {
-    let m = if read_only {
-        Mutability::ReadOnly
-    } else {
-        Mutability::Immutable
-    };
-    vec![
-        Attribute::string("value").case_exact(true).mutability(m),
-        Attribute::reference("$ref", ref_types).mutability(m),
-        Attribute::string("display").mutability(m),
-        Attribute::string("type")
-            .canonical(TYPES_MEMBER)
-            .mutability(m),
-    ]
-}
-
-/// RFC 7643 §4.1 and §8.7.1.
-pub fn user_schema(opts: &SchemaOptions) -> Schema {
-    let user_name = Attribute::string("userName")
-        .required()
-        .case_exact(opts.user_name_case_exact)
-        .uniqueness(Uniqueness::Server)
-        .describe(if opts.user_name_case_exact {
-            "Unique identifier for the User, compared case-exactly (server setting)."
-        } else {
-            "Unique identifier for the User, compared case-insensitively."
-        });
-    Schema {
-        id: USER,
-        name: "User",
-        description: "User Account",
-        open: false,
-        attributes: vec![
-            user_name,
-            Attribute::complex(
-                "name",
-                vec![
-                    Attribute::string("formatted"),
-                    Attribute::string("familyName"),
-                    Attribute::string("givenName"),
-                    Attribute::string("middleName"),
-                    Attribute::string("honorificPrefix"),
-                    Attribute::string("honorificSuffix"),
-                ],
-            ),
-            Attribute::string("displayName"),
-            Attribute::string("nickName"),
-            Attribute::reference("profileUrl", &["external"]),
-            Attribute::string("title"),
-            Attribute::string("userType"),
-            Attribute::string("preferredLanguage"),
-            Attribute::string("locale"),
-            Attribute::string("timezone"),
-            Attribute::boolean("active"),
-            Attribute::string("password")
-                .case_exact(true)
-                .mutability(Mutability::WriteOnly)
-                .returned(Returned::Never)
-                .describe(
-                    "Write-only. Accepted and discarded: this server never stores passwords.",
-                ),
-            Attribute::complex("emails", multi_subs(AttrType::String, TYPES_EMAIL)).multi(),
-            Attribute::complex("phoneNumbers", multi_subs(AttrType::String, TYPES_PHONE)).multi(),
-            Attribute::complex("ims", multi_subs(AttrType::String, TYPES_IM)).multi(),
-            Attribute::complex("photos", {
-                let mut s = multi_subs(AttrType::Reference, TYPES_PHOTO);
-                s[0].reference_types = &["external"];
-                s[0].case_exact = true;
-                s
-            })
-            .multi(),
-            Attribute::complex(
-                "addresses",
-                vec![
-                    Attribute::string("formatted"),
-                    Attribute::string("streetAddress"),
-                    Attribute::string("locality"),
-                    Attribute::string("region"),
-                    Attribute::string("postalCode"),
-                    Attribute::string("country"),
-                    Attribute::string("type").canonical(TYPES_ADDRESS),
-                    Attribute::boolean("primary"),
-                ],
-            )
-            .multi(),
-            Attribute::complex(
-                "groups",
-                vec![
-                    Attribute::string("value").case_exact(true).read_only(),
-                    Attribute::reference("$ref", &["User", "Group"]).read_only(),
-                    Attribute::string("display").read_only(),
-                    Attribute::string("type")
-                        .canonical(&["direct", "indirect"])
-                        .read_only(),
-                ],
-            )
-            .multi()
-            .read_only(),
-            Attribute::complex("entitlements", multi_subs(AttrType::String, &[])).multi(),
-            Attribute::complex(
-                "roles",
-                vec![
-                    Attribute::string("value").case_exact(true).read_only(),
-                    Attribute::reference("$ref", &["Role"]).read_only(),
-                    Attribute::string("display").read_only(),
-                    Attribute::string("type").read_only(),
-                    Attribute::boolean("primary").read_only(),
-                ],
-            )
-            .multi()
-            .read_only()
-            .describe("Role memberships, managed through /Roles (read-only here)."),
-            Attribute::complex("x509Certificates", multi_subs(AttrType::Binary, &[])).multi(),
-        ],
-    }
-}
-
-/// RFC 7643 §4.3.
-pub fn enterprise_user_schema() -> Schema {
-    Schema {
-        id: ENTERPRISE_USER,
-        name: "EnterpriseUser",
-        description: "Enterprise User",
-        open: false,
-        attributes: vec![
-            Attribute::string("employeeNumber"),
-            Attribute::string("costCenter"),
-            Attribute::string("organization"),
-            Attribute::string("division"),
-            Attribute::string("department"),
-            Attribute::complex(
-                "manager",
-                vec![
-                    Attribute::string("value").case_exact(true),
-                    Attribute::reference("$ref", &["User"]),
-                    Attribute::string("displayName").read_only(),
-                ],
-            ),
-        ],
-    }
-}
-
-/// SAP Cloud Identity Services' user extension. Its full definition is not
-/// public, so the schema is open: what a client sends under it is stored and
-/// returned as sent.
-pub fn sap_user_schema() -> Schema {
-    Schema {
-        id: SAP_USER,
-        name: "SAP User Extension",
-        description: "Attributes SAP Cloud Identity Services sends; stored and returned as sent.",
-        open: true,
-        attributes: vec![
-            Attribute::string("userUuid"),
-            Attribute::boolean("mailVerified"),
-            Attribute::string("status"),
-        ],
-    }
-}
-
-/// SAP Cloud Identity Services' custom group extension (open, as above).
-pub fn sap_group_schema() -> Schema {
-    Schema {
-        id: SAP_GROUP,
-        name: "SAP Group Extension",
-        description:
-            "Attributes SAP Cloud Identity Services sends on groups; stored and returned as sent.",
-        open: true,
-        attributes: vec![
-            Attribute::string("name").case_exact(true),
-            Attribute::string("description"),
-        ],
-    }
-}
-
-/// SAP Identity Provisioning's group type extension (`type`,
-/// `supportedOperations`), forwarded without being listed in `schemas`;
-/// open, as above.
-pub fn sap_group_type_schema() -> Schema {
-    Schema {
-        id: SAP_GROUP_TYPE,
-        name: "SAP Group Type Extension",
-        description:
-            "Group type attributes SAP Identity Provisioning forwards; stored and returned as sent.",
-        open: true,
-        attributes: vec![
-            Attribute::string("type"),
-            Attribute::string("supportedOperations"),
-        ],
-    }
-}
-
-/// RFC 7643 §4.2.
-pub fn group_schema() -> Schema {
-    Schema {
-        id: GROUP,
-        name: "Group",
-        description: "Group",
-        open: false,
-        attributes: vec![
-            Attribute::string("displayName")
-                .required()
-                .uniqueness(Uniqueness::Server)
-                .describe("Human-readable name, unique per tenant (compared like userName)."),
-            Attribute::complex("members", member_subs(&["User"], false))
-                .multi()
-                .describe("Members; only users are members here. Unknown user ids are dropped."),
-        ],
-    }
-}
-
-/// The Role resource: a read-only catalog entry whose members are writable.
-pub fn role_schema() -> Schema {
-    Schema {
-        id: ROLE,
-        name: "Role",
-        description: "Role from the deployment's read-only catalog",
-        open: false,
-        attributes: vec![
-            Attribute::string("displayName")
-                .read_only()
-                .required()
-                .uniqueness(Uniqueness::Server),
-            Attribute::string("description").read_only(),
-            Attribute::complex("members", member_subs(&["User"], false)).multi(),
-        ],
-    }
-}
-
 /// Look up a key of a JSON object case-insensitively (RFC 7643 §2.1).
 pub fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     obj.get(name).or_else(|| {
@@ -759,6 +488,7 @@ pub fn key_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::{Registry, SchemaOptions, ENTERPRISE_USER, USER};
 
     #[test]
     fn attribute_lookup_is_case_insensitive() {
@@ -797,50 +527,5 @@ mod tests {
         assert_eq!(r.user.split_urn("urn:x:y:z"), (None, "urn:x:y:z"));
         let core = "urn:ietf:params:scim:schemas:core:2.0:User:userName";
         assert_eq!(r.user.split_urn(core), (Some(USER), "userName"));
-    }
-
-    #[test]
-    fn user_name_case_exactness_follows_the_option() {
-        let ci = Registry::new(&SchemaOptions::default());
-        assert!(!ci.user.attribute(None, "userName").unwrap().1.case_exact);
-        let ce = Registry::new(&SchemaOptions {
-            user_name_case_exact: true,
-        });
-        let a = ce.user.attribute(None, "userName").unwrap().1;
-        assert!(a.case_exact);
-        assert_eq!(a.to_json()["caseExact"], true);
-    }
-
-    #[test]
-    fn schema_documents_carry_every_attribute() {
-        let r = Registry::new(&SchemaOptions::default());
-        let doc = r.user.schema.to_json("http://h/api/scim/v2");
-        let names: Vec<_> = doc["attributes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["name"].as_str().unwrap().to_string())
-            .collect();
-        for n in [
-            "userName",
-            "name",
-            "password",
-            "emails",
-            "groups",
-            "roles",
-            "x509Certificates",
-            "addresses",
-        ] {
-            assert!(names.contains(&n.to_string()), "{n} missing");
-        }
-        let pw = doc["attributes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["name"] == "password")
-            .unwrap();
-        assert_eq!(pw["mutability"], "writeOnly");
-        assert_eq!(pw["returned"], "never");
-        assert!(r.by_name("users").is_some() && r.by_name("Group").is_some());
     }
 }
