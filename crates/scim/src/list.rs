@@ -5,9 +5,9 @@
 use crate::config::Config;
 use crate::discovery::LIST_SCHEMA;
 use crate::error::{Result, ScimError};
+use crate::filter::path::AttrPath;
 use crate::filter::Filter;
 use crate::http::Request;
-use crate::path::AttrPath;
 use crate::projection::Projection;
 use crate::schema::{get_ci, AttrType, ResourceType};
 use serde_json::{json, Value};

@@ -166,8 +166,8 @@ fn collect_eq(f: &Filter, out: &mut Vec<(String, Value)>) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::patch::apply;
-    use crate::patch::fixtures::*;
     use crate::schema::USER;
+    use crate::testutil::patching::*;
     use crate::ScimType;
     use serde_json::json;
 

@@ -148,8 +148,8 @@ fn member_filter_op(f: Filter) -> MemberOp {
 #[cfg(test)]
 mod tests {
     use super::parse_member;
-    use crate::patch::fixtures::*;
     use crate::patch::{apply, Member, MemberOp};
+    use crate::testutil::patching::*;
     use crate::ScimType;
     use serde_json::json;
 

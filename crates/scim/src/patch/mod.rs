@@ -193,95 +193,10 @@ fn take(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
     map.shift_remove(&key)
 }
 
-/// At most `max` characters of client text, for error messages.
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-/// Shared by the tests of every file: a registry, Barbara Jensen, a group,
-/// and shorthands to patch them.
-#[cfg(test)]
-mod fixtures {
-    use super::{apply, Member, MemberOp, PatchOutcome, PATCH_OP};
-    use crate::error::Result;
-    use crate::schema::{Registry, SchemaOptions, GROUP, USER};
-    use crate::ScimType;
-    use serde_json::{json, Value};
-
-    /// The default registry.
-    pub(super) fn reg() -> Registry {
-        Registry::new(&SchemaOptions::default())
-    }
-
-    /// Barbara Jensen, as stored.
-    pub(super) fn user() -> Value {
-        json!({
-            "schemas": [USER],
-            "id": "u1",
-            "userName": "bjensen",
-            "name": {"givenName": "Barbara", "familyName": "Jensen"},
-            "active": true,
-            "emails": [
-                {"value": "b@work", "type": "work", "primary": true},
-                {"value": "b@home", "type": "home"}
-            ],
-            "meta": {"resourceType": "User", "created": "2024-01-01T00:00:00Z"}
-        })
-    }
-
-    /// A PatchOp body with these operations.
-    pub(super) fn body(ops: Value) -> Value {
-        json!({"schemas": [PATCH_OP], "Operations": ops})
-    }
-
-    /// [`user`] patched with `ops`: the document and the outcome.
-    pub(super) fn patch_user(ops: Value) -> Result<(Value, PatchOutcome)> {
-        let r = reg();
-        let mut d = user();
-        let out = apply(&r.user, &mut d, &body(ops))?;
-        Ok((d, out))
-    }
-
-    /// The scimType of an expected error.
-    pub(super) fn err_type(r: Result<(Value, PatchOutcome)>) -> Option<ScimType> {
-        r.expect_err("expected an error").scim_type
-    }
-
-    /// A group without members, as stored.
-    pub(super) fn group() -> Value {
-        json!({"schemas": [GROUP], "id": "g1", "displayName": "Admins"})
-    }
-
-    /// [`group`] patched with `ops`: the document and the member ops.
-    pub(super) fn patch_group(ops: Value) -> Result<(Value, Vec<MemberOp>)> {
-        let r = reg();
-        let mut d = group();
-        let out = apply(&r.group, &mut d, &body(ops))?;
-        Ok((d, out.member_ops))
-    }
-
-    /// Owned ids.
-    pub(super) fn ids(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    /// A member with only an id.
-    pub(super) fn member(v: &str) -> Member {
-        Member {
-            value: v.into(),
-            display: None,
-            kind: None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::fixtures::*;
     use super::*;
+    use crate::testutil::patching::*;
     use crate::ScimType;
     use serde_json::json;
 
@@ -324,9 +239,9 @@ mod tests {
     }
 
     mod proptests {
-        use super::super::fixtures::*;
         use super::super::*;
         use crate::schema::USER;
+        use crate::testutil::patching::*;
         use proptest::prelude::*;
         use serde_json::json;
 

@@ -94,9 +94,9 @@ pub(super) fn check_mutability(
 
 #[cfg(test)]
 mod tests {
-    use crate::patch::fixtures::*;
     use crate::patch::{apply, MemberOp};
     use crate::schema::{Attribute, Mutability, ENTERPRISE_USER, ROLE};
+    use crate::testutil::patching::*;
     use crate::ScimType;
     use serde_json::json;
 

@@ -155,8 +155,8 @@ fn contains(item: &Value, given: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::patch::apply;
-    use crate::patch::fixtures::*;
     use crate::schema::USER;
+    use crate::testutil::patching::*;
     use serde_json::json;
 
     #[test]

@@ -5,7 +5,8 @@
 //! `schemas`, `operations` or `Operations`, `Add`/`REMOVE`, a blank or `null`
 //! path meaning none, and extra keys (`name`, `id`) ignored.
 
-use super::{truncate, Op, MAX_OPERATIONS, PATCH_OP};
+use super::{Op, MAX_OPERATIONS, PATCH_OP};
+use crate::error::truncate;
 use crate::error::{Result, ScimError};
 use crate::schema::get_ci;
 use serde_json::Value;
@@ -86,8 +87,8 @@ pub(super) fn operation(op: &Value) -> Result<Operation<'_>> {
 
 #[cfg(test)]
 mod tests {
-    use crate::patch::fixtures::*;
     use crate::patch::{apply, MAX_OPERATIONS, PATCH_OP};
+    use crate::testutil::patching::*;
     use crate::ScimType;
     use serde_json::{json, Value};
 

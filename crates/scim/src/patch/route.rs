@@ -9,9 +9,10 @@
 //! without its value filter.
 
 use super::request::{self, Operation};
-use super::{take, truncate, Op, Patcher};
+use super::{take, Op, Patcher};
+use crate::error::truncate;
 use crate::error::{Result, ScimError};
-use crate::path::{parse_patch_path, PatchPath};
+use crate::filter::path::{parse_patch_path, PatchPath};
 use crate::schema::{Mutability, Schema};
 use serde_json::{Map, Value};
 
@@ -172,8 +173,8 @@ fn is_urn(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::patch::apply;
-    use crate::patch::fixtures::*;
     use crate::schema::{ENTERPRISE_USER, SAP_USER, USER};
+    use crate::testutil::patching::*;
     use crate::ScimType;
     use serde_json::json;
 

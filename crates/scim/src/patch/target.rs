@@ -6,7 +6,8 @@
 //! that have attributes. Names resolve case-insensitively (RFC 7643 §2.1) and
 //! are written under their canonical spelling.
 
-use super::{is_empty, put, take, truncate, Patcher};
+use super::{is_empty, put, take, Patcher};
+use crate::error::truncate;
 use crate::error::{Result, ScimError};
 use crate::schema::{get_ci, key_ci, AttrType, Attribute};
 use serde_json::{Map, Value};
@@ -186,8 +187,8 @@ impl<'r> Patcher<'r> {
 #[cfg(test)]
 mod tests {
     use crate::patch::apply;
-    use crate::patch::fixtures::*;
     use crate::schema::{ENTERPRISE_USER, SAP_USER, USER};
+    use crate::testutil::patching::*;
     use serde_json::json;
 
     #[test]

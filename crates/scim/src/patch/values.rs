@@ -136,8 +136,8 @@ pub(super) fn check_len(d: &Attribute, items: &[Value]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use crate::patch::fixtures::*;
     use crate::schema::ENTERPRISE_USER;
+    use crate::testutil::patching::*;
     use crate::ScimType;
     use serde_json::json;
 

@@ -2,8 +2,10 @@
 //! registry, sample User and Group documents (RFC 7643 §8.2 and §8.4),
 //! filter match helpers over them, and a proptest strategy generating
 //! arbitrary [`Filter`]s (RFC 7644 §3.4.2.2 grammar); in [`tokens`], keys,
-//! a JWKS and JWT signing helpers for the authentication tests.
+//! a JWKS and JWT signing helpers for the authentication tests; in
+//! [`patching`], the documents and shorthands of the PATCH tests.
 
+pub(crate) mod patching;
 pub(crate) mod tokens;
 
 use crate::filter::path::AttrPath;
