@@ -52,7 +52,7 @@
 //! Layout, one step of [`apply`] per file:
 //! * `request`: the body's envelope and each operation's `op`/`path`/`value`,
 //!   with the dialects' spellings tolerated (RFC 7644 §3.5.2);
-//! * `route`: what an operation addresses — the keys of a no-path value, a
+//! * `dispatch`: what an operation addresses — the keys of a no-path value, a
 //!   schema URN, or an attribute path — and where it goes from there;
 //! * `target`: resolving `[urn:]attr[.sub]` to its definition and the object
 //!   holding it, reading and writing it there, keeping `schemas` in step;
@@ -62,12 +62,12 @@
 //! * `members`: operations on `members` turned into [`MemberOp`]s;
 //! * `mutability`: the mutability rules, checked on the result (§3.5.2).
 
+mod dispatch;
 mod filtered;
 mod members;
 mod mutability;
 mod plain;
 mod request;
-mod route;
 mod target;
 mod values;
 

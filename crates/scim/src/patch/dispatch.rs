@@ -1,4 +1,4 @@
-//! Routing an operation (RFC 7644 §3.5.2): what it addresses and where it
+//! Dispatching an operation (RFC 7644 §3.5.2): what it addresses and where it
 //! goes. Without a path (Okta's `{"op":"replace","value":{"active":false}}`,
 //! Entra's no-path replace), `value`'s keys are taken one by one, each in any
 //! form a path takes (`title`, `name.givenName`, URN-qualified, a value path)
