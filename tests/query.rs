@@ -178,6 +178,37 @@ fn count_above_the_advertised_maximum_is_clamped() {
     assert_eq!(rest["itemsPerPage"], 10 - max);
 }
 
+/// Numbers past 32 bits (the component is wasm32) saturate: a startIndex
+/// beyond every resource is an empty page, never the first page; a count
+/// beyond the maximum is the maximum, never 0. Past 64 bits too.
+#[test]
+fn huge_start_index_and_count_saturate_instead_of_wrapping() {
+    let host = Host::start();
+    for i in 0..3 {
+        new_user(&host, &format!("huge{i}"));
+    }
+    for start in ["4294967296", "4294967297", "18446744073709551617"] {
+        let page = list(&host, &format!("/Users?startIndex={start}"));
+        assert_eq!(page["totalResults"], 3, "{start}: {page}");
+        assert_eq!(
+            page["itemsPerPage"], 0,
+            "{start}: no resource that far: {page}"
+        );
+        assert!(page["startIndex"].as_u64().unwrap() >= 4294967295, "{page}");
+    }
+    for count in ["4294967296", "4294967297", "18446744073709551617"] {
+        let page = list(&host, &format!("/Users?count={count}"));
+        assert_eq!(
+            page["itemsPerPage"], 3,
+            "count={count} is clamped to the maximum: {page}"
+        );
+    }
+    let body = json!({"schemas": [SEARCH], "startIndex": 4294967296u64, "count": 4294967296u64});
+    let r = host.send_json("POST", "/Users/.search", &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["itemsPerPage"], 0);
+}
+
 // ---- sorting (RFC 7644 §3.4.2.3) ----------------------------------------------------
 
 #[test]

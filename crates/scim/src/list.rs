@@ -99,21 +99,12 @@ impl Params {
                 Some(parsed)
             }
         };
-        let number = |v: &Option<String>, name: &str| -> Result<Option<i64>> {
-            match v.as_deref().map(str::trim) {
-                None | Some("") => Ok(None),
-                Some(s) => s
-                    .parse::<i64>()
-                    .map(Some)
-                    .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer"))),
-            }
-        };
-        let start_index = number(&self.start_index, "startIndex")?.unwrap_or(1).max(1) as usize;
+        let start_index = saturating(number(&self.start_index, "startIndex")?.unwrap_or(1)).max(1);
         let count = match number(&self.count, "count")? {
             None => cfg.page_size_default,
             // RFC 7644 §3.4.2.4: negative counts mean 0; larger than the
             // maximum are clamped to it.
-            Some(c) => (c.max(0) as usize).min(cfg.page_size_max),
+            Some(c) => saturating(c).min(cfg.page_size_max),
         };
         let sort_by = match self.sort_by.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -240,6 +231,35 @@ fn compare(a: &Value, b: &Value, ty: AttrType, case_exact: bool) -> Ordering {
 }
 
 /// A ListResponse (RFC 7644 §3.4.2): the three numbers are JSON integers.
+/// An integer query parameter (RFC 7644 §3.4.2.4). Integers beyond 64 bits
+/// saturate rather than fail: `startIndex=99999999999999999999` is a page
+/// past the end, as a smaller large number is.
+fn number(v: &Option<String>, name: &str) -> Result<Option<i64>> {
+    let Some(s) = v.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    match s.parse::<i64>() {
+        Ok(n) => Ok(Some(n)),
+        Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Some(if s.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            }))
+        }
+        Err(_) => Err(ScimError::invalid_value(format!(
+            "{name} must be an integer"
+        ))),
+    }
+}
+
+/// A non-negative `usize` from `n`, saturating: on wasm32 a `usize` has 32
+/// bits, and `4294967296 as usize` would be 0.
+fn saturating(n: i64) -> usize {
+    usize::try_from(n.max(0)).unwrap_or(usize::MAX)
+}
+
 pub fn response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
     json!({
         "schemas": [LIST_SCHEMA],
