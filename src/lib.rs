@@ -19,11 +19,25 @@ const API_PREFIX: &str = "/api/scim/v2";
 async fn handle(req: IncomingRequest) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
-    let (response, route, tenant, client_id) = match serve(req).await {
-        Ok(o) => (o.response, o.route, o.tenant, o.client_id),
-        Err(e) => (ScimResponse::error(&e), "(unavailable)", None, None),
+    let (response, route, tenant, client_id, warnings) = match serve(req).await {
+        Ok(o) => (o.response, o.route, o.tenant, o.client_id, o.warnings),
+        Err(e) => (
+            ScimResponse::error(&e),
+            "(unavailable)",
+            None,
+            None,
+            Vec::new(),
+        ),
     };
-    log_line(&method, route, response.status, started, tenant, client_id);
+    log_line(
+        &method,
+        route,
+        response.status,
+        started,
+        tenant,
+        client_id,
+        warnings,
+    );
     let mut builder = Response::builder();
     builder.status(response.status);
     for (k, v) in &response.headers {
@@ -55,6 +69,7 @@ async fn serve(req: IncomingRequest) -> Result<scim::api::Outcome, ScimError> {
             route: "(too large)",
             tenant: None,
             client_id: None,
+            warnings: Vec::new(),
         });
     };
     let store = kv::SpinStore::open_default()?;
@@ -144,8 +159,9 @@ fn log_line(
     started: Instant,
     tenant: Option<String>,
     client_id: Option<String>,
+    warnings: Vec<String>,
 ) {
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "method": method,
         "route": route,
         "status": status,
@@ -153,6 +169,10 @@ fn log_line(
         "tenant": tenant,
         "client_id": client_id,
     });
+    // Stored records the request could not decode (ids, never content).
+    if !warnings.is_empty() {
+        line["warnings"] = serde_json::json!(warnings);
+    }
     // One write: `eprintln!` on an unbuffered stderr would hand every
     // formatting fragment to the host as a separate `fd_write`.
     let mut bytes = line.to_string().into_bytes();

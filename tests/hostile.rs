@@ -4,7 +4,7 @@
 //! a 4xx from the HTTP layer), in bounded time; the service keeps answering,
 //! and nothing stored changes.
 
-use e2e::{enc, id_of, patch_op, Host, Resp, ERROR, PATCH_OP, USER};
+use e2e::{enc, id_of, patch_op, Host, Resp, ERROR, PATCH_OP, SAP_USER, USER};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -334,6 +334,133 @@ fn hostile_input_is_refused_in_bounded_time_and_changes_nothing() {
         case("deep nesting inside a PATCH value", "PATCH", user.clone())
             .json(deep_patch_value)
             .want(SYNTAX),
+    );
+
+    // ---- open extensions that would not read back (issue 16) ---------------------
+    // An open vendor schema keeps what is sent; what it keeps must stay
+    // within what the store and the JSON reader can take back: nesting that
+    // parses in the request (under serde_json's 128 levels) but would be one
+    // level too deep stored, and strings without a bound.
+    let nested = |levels: usize| -> Value {
+        let mut v = json!("leaf");
+        for _ in 0..levels {
+            v = json!({ "n": v });
+        }
+        v
+    };
+    for levels in [40, 125] {
+        let doc = json!({"schemas": [USER, SAP_USER], "userName": format!("nest{levels}"),
+                         SAP_USER: {"deep": nested(levels)}});
+        cases.push(
+            case(
+                format!("open extension nested {levels} deep: POST"),
+                "POST",
+                "/Users",
+            )
+            .json(doc.to_string())
+            .want(VALUE),
+        );
+        let doc = json!({"schemas": [USER, SAP_USER], "userName": "keeper",
+                         SAP_USER: {"deep": nested(levels)}});
+        cases.push(
+            case(
+                format!("open extension nested {levels} deep: PUT"),
+                "PUT",
+                user.clone(),
+            )
+            .json(doc.to_string())
+            .want(VALUE),
+        );
+        cases.push(
+            case(
+                format!("open extension nested {levels} deep: PATCH"),
+                "PATCH",
+                user.clone(),
+            )
+            .json(patch_body(vec![json!({"op": "add",
+                    "path": format!("{SAP_USER}:deep"), "value": nested(levels)})]))
+            // 125 levels inside the PATCH envelope pass serde_json's reading
+            // limit already: refused as syntax then.
+            .want(Want::OneOf(&[
+                (400, Some("invalidValue")),
+                (400, Some("invalidSyntax")),
+            ])),
+        );
+    }
+    let long_open = json!({"schemas": [USER, SAP_USER], "userName": "longopen",
+                           SAP_USER: {"note": "x".repeat(100_000)}});
+    cases.push(
+        case("open extension string of 100 KB", "POST", "/Users")
+            .json(long_open.to_string())
+            .want(VALUE),
+    );
+    // A body within the advertised limit whose stored record would pass the
+    // store's 1 MiB per value: refused before anything is written (the name
+    // stays free, no list slot is taken).
+    let filled = |user_name: &str, target_len: usize| -> Vec<u8> {
+        let mut ext = serde_json::Map::new();
+        let mut doc = json!({"schemas": [USER, SAP_USER], "userName": user_name});
+        let mut i = 0;
+        while doc.to_string().len() + 4_200 < target_len {
+            ext.insert(format!("f{i}"), json!("y".repeat(4_000)));
+            doc[SAP_USER] = Value::Object(ext.clone());
+            i += 1;
+        }
+        // Pad to exactly `target_len` bytes.
+        let rest = target_len - doc.to_string().len() - r#","pad":"""#.len();
+        ext.insert("pad".into(), json!("p".repeat(rest.min(4_000))));
+        doc[SAP_USER] = Value::Object(ext);
+        doc.to_string().into_bytes()
+    };
+    let near_limit = filled("bigrecord", max_body - 16);
+    assert!(near_limit.len() <= max_body && near_limit.len() > max_body - 100);
+    cases.push(
+        case(
+            "a record past the store's value limit: POST",
+            "POST",
+            "/Users",
+        )
+        .json(near_limit)
+        .want(TOO_LARGE),
+    );
+    cases.push(
+        case(
+            "a record past the store's value limit: PUT",
+            "PUT",
+            user.clone(),
+        )
+        .json(filled("keeper", max_body - 16))
+        .want(TOO_LARGE),
+    );
+    // One no-path add whose fields fill the body: stored beside the user's
+    // other attributes, the record passes the limit.
+    let mut fields = serde_json::Map::new();
+    let mut i = 0;
+    while patch_body(vec![
+        json!({"op": "add", "value": {SAP_USER: fields.clone()}}),
+    ])
+    .len()
+        + 4_100
+        < max_body
+    {
+        fields.insert(format!("g{i}"), json!("z".repeat(4_000)));
+        i += 1;
+    }
+    let len = patch_body(vec![
+        json!({"op": "add", "value": {SAP_USER: fields.clone()}}),
+    ])
+    .len();
+    fields.insert("pad".into(), json!("p".repeat(max_body - len - 32)));
+    let many_fields = vec![json!({"op": "add", "value": {SAP_USER: fields}})];
+    assert!(patch_body(many_fields.clone()).len() <= max_body);
+    cases.push(
+        case(
+            "a record past the store's value limit: PATCH",
+            "PATCH",
+            user.clone(),
+        )
+        .json(patch_body(many_fields))
+        .want(TOO_LARGE),
     );
 
     // ---- huge arrays ------------------------------------------------------------

@@ -37,6 +37,10 @@ pub struct Outcome {
     pub tenant: Option<String>,
     /// The OAuth client id of a valid token (never the token).
     pub client_id: Option<String>,
+    /// What the log line should warn about: stored records this request
+    /// could not decode and skipped (or salvaged to delete). Key names and
+    /// ids only, never document content.
+    pub warnings: Vec<String>,
 }
 
 /// The SCIM service: configuration and schemas, built once per request by
@@ -64,9 +68,10 @@ impl Service {
     pub fn handle(&self, req: &Request, env: &Env) -> Outcome {
         let route = Route::parse(&req.path);
         let mut principal = None;
+        let mut warnings = Vec::new();
         let response = match self.admit(req, env, &route, &mut principal) {
             Ok(tenant) => self
-                .dispatch(req, env, route, &tenant)
+                .dispatch(req, env, route, &tenant, &mut warnings)
                 .unwrap_or_else(|e| Response::error(&e)),
             Err(refused) => refused,
         };
@@ -75,16 +80,19 @@ impl Service {
             route: route.template(),
             tenant: principal.as_ref().map(|p: &Principal| p.tenant.clone()),
             client_id: principal.and_then(|p| p.client_id),
+            warnings,
         }
     }
 
-    /// The route table: one `match` on (method, route).
+    /// The route table: one `match` on (method, route). Notes on stored
+    /// records that did not decode go to `warnings`.
     fn dispatch(
         &self,
         req: &Request,
         env: &Env,
         route: Route,
         tenant: &str,
+        warnings: &mut Vec<String>,
     ) -> Result<Response, ScimError> {
         let base = req.base_url.as_str();
         let reg = &self.registry;
@@ -102,7 +110,7 @@ impl Service {
             Route::Search(kind) if req.method != "POST" => Route::Resource(kind, ".search"),
             r => r,
         };
-        match (req.method.as_str(), route) {
+        let response = match (req.method.as_str(), route) {
             ("GET" | "HEAD", Route::ServiceProviderConfig) => {
                 json(discovery::service_provider_config(&self.cfg, base))
             }
@@ -145,7 +153,9 @@ impl Service {
                 "no SCIM endpoint at {:?}",
                 truncate(&req.path, 200)
             ))),
-        }
+        };
+        warnings.extend(ctx.take_skipped());
+        response
     }
 
     /// Whether the request may proceed, and for which tenant: its bearer

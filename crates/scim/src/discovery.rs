@@ -38,6 +38,13 @@ pub fn service_provider_config(cfg: &Config, base_url: &str) -> Value {
             "defaultPageSize": cfg.page_size_default,
             "maxPageSize": cfg.page_size_max,
             "maxScannedResources": cfg.scan_max,
+            // What a stored resource may hold (issue 16: everything accepted
+            // reads back).
+            "maxStringBytes": crate::document::MAX_STRING_LEN,
+            "maxNameBytes": crate::document::MAX_NAME_LEN,
+            "maxMultiValues": crate::document::MAX_MULTI_VALUES,
+            "maxExtensionDepth": crate::document::MAX_OPEN_DEPTH,
+            "maxResourceBytes": crate::storage::records::MAX_RECORD_BYTES,
         },
         "meta": {
             "resourceType": "ServiceProviderConfig",
@@ -101,6 +108,8 @@ mod tests {
         // RFC 7643 §3: the extension holding the limits is named in schemas.
         assert_eq!(v["schemas"][1], LIMITS_SCHEMA);
         assert!(v[LIMITS_SCHEMA]["maxBodyBytes"].is_u64());
+        assert!(v[LIMITS_SCHEMA]["maxExtensionDepth"].is_u64());
+        assert!(v[LIMITS_SCHEMA]["maxResourceBytes"].is_u64());
         for k in ["patch", "bulk", "filter", "changePassword", "sort", "etag"] {
             assert!(v[k]["supported"].is_boolean(), "{k}");
         }

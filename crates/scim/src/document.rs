@@ -12,6 +12,10 @@ pub const MAX_STRING_LEN: usize = 4096;
 pub const MAX_NAME_LEN: usize = 512;
 /// Most values in one multi-valued attribute (members are limited separately).
 pub const MAX_MULTI_VALUES: usize = 1000;
+/// Deepest nesting of a value kept under an open extension (levels of
+/// objects and arrays). Far below serde_json's 128-level reading limit, so
+/// what is stored reads back inside the record's own wrapping.
+pub const MAX_OPEN_DEPTH: usize = 16;
 
 /// Canonicalise a client document for `rt`:
 /// - attribute names matched case-insensitively and rewritten canonically (RFC 7643 §2.1);
@@ -148,6 +152,7 @@ fn put_attribute(
     };
     let Some(attr) = schema.attribute(name) else {
         if schema.open && !value.is_null() {
+            check_open(key, value, 0)?;
             out.insert(key.to_string(), value.clone());
         }
         return Ok(()); // unknown attribute of a declared schema: ignored
@@ -335,6 +340,49 @@ fn normalize_single(attr: &Attribute, value: &Value) -> Result<Option<Value>> {
                 Some(Value::Object(out))
             })
         }
+    }
+}
+
+/// An undeclared attribute of an open extension is kept as sent, within the
+/// bounds every other attribute has: nesting up to [`MAX_OPEN_DEPTH`],
+/// strings and names up to [`MAX_STRING_LEN`] bytes, arrays and objects up
+/// to [`MAX_MULTI_VALUES`] entries. Without them a document could be stored
+/// that no reader takes back (issue 16).
+fn check_open(name: &str, value: &Value, depth: usize) -> Result<()> {
+    if depth > MAX_OPEN_DEPTH {
+        return Err(ScimError::invalid_value(format!(
+            "{}: nested deeper than {MAX_OPEN_DEPTH} levels",
+            crate::error::truncate(name, 200)
+        )));
+    }
+    let too_many = |n: usize| {
+        (n > MAX_MULTI_VALUES).then(|| {
+            ScimError::invalid_value(format!(
+                "{}: more than {MAX_MULTI_VALUES} entries",
+                crate::error::truncate(name, 200)
+            ))
+        })
+    };
+    match value {
+        Value::String(s) => check_string(name, s, MAX_STRING_LEN),
+        Value::Array(items) => {
+            if let Some(e) = too_many(items.len()) {
+                return Err(e);
+            }
+            items
+                .iter()
+                .try_for_each(|v| check_open(name, v, depth + 1))
+        }
+        Value::Object(o) => {
+            if let Some(e) = too_many(o.len()) {
+                return Err(e);
+            }
+            o.iter().try_for_each(|(k, v)| {
+                check_string(name, k, MAX_NAME_LEN)?;
+                check_open(name, v, depth + 1)
+            })
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
     }
 }
 

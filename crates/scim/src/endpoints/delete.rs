@@ -3,7 +3,7 @@
 
 use super::index::{index_after, indexed, Indexed};
 use super::precondition::check_if_match;
-use super::{load_existing, not_found, valid_id, Ctx};
+use super::{not_found, valid_id, Ctx};
 use crate::error::Result;
 use crate::http::Response;
 use crate::patch::MemberOp;
@@ -28,7 +28,8 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
         .map(|c| ctx.repo.keys.memberships(*c, id))
         .collect();
     // The record and the membership lists in one read.
-    let (loaded, lists) = ctx.repo.load_with(kind, id, &list_keys)?;
+    // A record that no longer decodes is salvaged, to go with its claims.
+    let (loaded, lists) = ctx.repo.load_for_delete(kind, id, &list_keys)?;
     let loaded = loaded.ok_or_else(|| not_found(kind, id))?;
     check_if_match(ctx.req, Some(&loaded.record))?;
     let mut ix = indexed(ctx, kind, &loaded.record.doc);
@@ -74,7 +75,11 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
 /// buckets, index entries and list slot.
 pub(crate) fn delete_group(ctx: &Ctx, id: &str) -> Result<Response> {
     let kind = Kind::Group;
-    let loaded = load_existing(ctx, kind, id)?.ok_or_else(|| not_found(kind, id))?;
+    if !valid_id(id) {
+        return Err(not_found(kind, id));
+    }
+    let (loaded, _) = ctx.repo.load_for_delete(kind, id, &[])?;
+    let loaded = loaded.ok_or_else(|| not_found(kind, id))?;
     check_if_match(ctx.req, Some(&loaded.record))?;
     let ix = indexed(ctx, kind, &loaded.record.doc);
     // The record first: members' `groups` confirm against it, so the group
@@ -91,7 +96,10 @@ fn bump(ctx: &Ctx, kind: Kind, id: &str) -> Result<()> {
     let now = ctx.now_rfc3339();
     ctx.repo.update(&ctx.repo.keys.record(kind, id), |cur| {
         let Some(cur) = cur else { return Ok(None) };
-        let mut rec = Record::decode(cur)?;
+        // A group record that no longer decodes keeps its version.
+        let Ok(mut rec) = Record::decode(cur) else {
+            return Ok(None);
+        };
         rec.rev += 1;
         if let Some(m) = rec.doc.get_mut("meta").and_then(Value::as_object_mut) {
             m.insert("lastModified".into(), Value::String(now.clone()));

@@ -51,6 +51,10 @@ impl<'a> Ctx<'a> {
             catalog: OnceCell::new(),
         }
     }
+    /// Notes on stored records this request could not decode.
+    pub(crate) fn take_skipped(&self) -> Vec<String> {
+        self.repo.take_skipped()
+    }
     /// The base URL resource locations start with.
     fn base(&self) -> &str {
         &self.req.base_url

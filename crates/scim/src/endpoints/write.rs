@@ -41,21 +41,25 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     } else {
         resolve_members(ctx, vec![MemberOp::Add(member_list)])?
     };
-    let new_ix = indexed(ctx, kind, &doc);
+    let mut rec = Record {
+        rev: 1,
+        buckets: members::added_bits(&ops),
+        // Sized at its widest until the list slot is known.
+        chunk: Some(usize::MAX),
+        doc,
+    };
+    // Everything that could refuse the request, before the first write.
+    rec.check_size()?;
+    members::check_room(&ctx.repo, kind, &id, 0, &ops)?;
+    let new_ix = indexed(ctx, kind, &rec.doc);
     // Order (docs/storage.md): claims and indexes, list slot, users' lists,
     // the record, then member buckets.
     index_before(ctx, kind, &id, &Indexed::default(), &new_ix)?;
-    let chunk = ctx.repo.list_append(kind, &id)?;
+    rec.chunk = Some(ctx.repo.list_append(kind, &id)?);
     for uid in added_ids(&ops) {
         ctx.repo
             .update_id_list(&ctx.repo.keys.memberships(kind, &uid), &id, true)?;
     }
-    let rec = Record {
-        rev: 1,
-        buckets: members::added_bits(&ops),
-        chunk: Some(chunk),
-        doc,
-    };
     ctx.repo.put_new_record(kind, &id, &rec)?;
     apply_members(ctx, kind, &id, 0, &ops)?;
     respond_one(ctx, kind, &id, rec, 201)
@@ -127,19 +131,22 @@ fn update(
         if let Some(meta) = doc.get_mut("meta").and_then(Value::as_object_mut) {
             meta.insert("lastModified".into(), Value::String(ctx.now_rfc3339()));
         }
-        let old_ix = indexed(ctx, kind, &old.doc);
-        let new_ix = indexed(ctx, kind, &doc);
-        index_before(ctx, kind, id, &old_ix, &new_ix)?;
-        for uid in added_ids(&ops) {
-            ctx.repo
-                .update_id_list(&ctx.repo.keys.memberships(kind, &uid), id, true)?;
-        }
         let rec = Record {
             rev: old.rev + 1,
             buckets: old.buckets | members::added_bits(&ops),
             chunk: old.chunk,
             doc,
         };
+        // Everything that could refuse the request, before the first write.
+        rec.check_size()?;
+        members::check_room(&ctx.repo, kind, id, old.buckets, &ops)?;
+        let old_ix = indexed(ctx, kind, &old.doc);
+        let new_ix = indexed(ctx, kind, &rec.doc);
+        index_before(ctx, kind, id, &old_ix, &new_ix)?;
+        for uid in added_ids(&ops) {
+            ctx.repo
+                .update_id_list(&ctx.repo.keys.memberships(kind, &uid), id, true)?;
+        }
         match ctx.repo.swap_record(kind, id, raw.as_deref(), &rec)? {
             Swap::Done => {
                 index_after(ctx, kind, id, &old_ix, &new_ix)?;

@@ -109,6 +109,80 @@ fn entry_at(bucket: &[u8], user_id: &str) -> Option<usize> {
     memchr::memmem::find(bucket, needle.as_bytes())
 }
 
+/// 413 unless the buckets `ops` add members to stay within one store value
+/// (Spin's 1 MiB) once written: checked before a write's first store call,
+/// so that a PATCH, PUT or POST never applies in part (RFC 7644 §3.5.2:
+/// PATCH is atomic). Buckets whose bit is not in `existing` (the record's
+/// bitmap, a superset of the buckets holding members) are empty and not
+/// read; the others are read in one call. Conservative: an added member
+/// already present counts as growth.
+pub fn check_room(
+    repo: &Repo,
+    kind: Kind,
+    id: &str,
+    existing: u32,
+    ops: &[MemberOp],
+) -> Result<()> {
+    let mut added: HashMap<u32, usize> = HashMap::new();
+    let mut cleared = false;
+    for op in ops {
+        match op {
+            MemberOp::RemoveAll => {
+                cleared = true;
+                added.clear();
+            }
+            MemberOp::Add(ms) => {
+                for m in ms {
+                    let entry = Stored {
+                        value: m.value.clone(),
+                        display: m.display.clone(),
+                    };
+                    let n = serde_json::to_vec(&entry).map_or(usize::MAX, |v| v.len() + 1);
+                    let e = added.entry(bucket_of(&m.value)).or_default();
+                    *e = e.saturating_add(n);
+                }
+            }
+            MemberOp::Remove(_) | MemberOp::RemoveWhere(_) => {}
+        }
+    }
+    let limit = crate::storage::kv::MAX_VALUE_LEN;
+    let mut to_read: Vec<u32> = Vec::new();
+    for (b, n) in &added {
+        if *n > limit {
+            return Err(bucket_full(*n, limit));
+        }
+        if !cleared && existing & bit(*b) != 0 {
+            to_read.push(*b);
+        }
+    }
+    if to_read.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = to_read
+        .iter()
+        .map(|b| repo.keys.members(kind, id, *b))
+        .collect();
+    for (b, raw) in to_read.iter().zip(repo.store.get_many(&keys)?) {
+        let n = raw.map_or(0, |r| r.len()).saturating_add(added[b]);
+        if n > limit {
+            return Err(bucket_full(n, limit));
+        }
+    }
+    Ok(())
+}
+
+fn bucket_full(n: usize, limit: usize) -> crate::ScimError {
+    crate::ScimError::new(
+        413,
+        None,
+        format!(
+            "these members would need {n} bytes in one of the group's {MEMBER_BUCKETS} member \
+             buckets, more than the store's limit of {limit}; add fewer members, or shorter \
+             display names"
+        ),
+    )
+}
+
 /// Buckets an operation list touches (for the record's bitmap and for reads).
 pub fn touched(ops: &[MemberOp], existing: u32) -> u32 {
     let mut bits = 0;
@@ -363,6 +437,49 @@ mod tests {
             .filter(|id| bucket_of(id) == b)
             .take(n)
             .collect()
+    }
+
+    /// A bucket near the store's value limit refuses more members before
+    /// anything is written; an empty or cleared bucket does not need a read.
+    #[test]
+    fn check_room_refuses_what_would_pass_the_value_limit() {
+        use crate::storage::counting::Counting;
+        use crate::storage::kv::{Store, MAX_VALUE_LEN};
+        use crate::storage::memory::MemStore;
+        let store = Counting::new(MemStore::new());
+        let repo = Repo::new(&store, "t", 0);
+        let ids = ids_in_bucket(3, 2);
+        let key = repo.keys.members(Kind::Group, "g", 3);
+        store.set(&key, &vec![b' '; MAX_VALUE_LEN - 40]).unwrap();
+        let add = |id: &str, display: Option<&str>| [MemberOp::Add(vec![member(id, display)])];
+        // 3 is in the record's bitmap: read, and refused with a display name.
+        let e = check_room(
+            &repo,
+            Kind::Group,
+            "g",
+            bit(3),
+            &add(&ids[0], Some("a long name")),
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 413);
+        assert!(check_room(&repo, Kind::Group, "g", bit(3), &add(&ids[1], None)).is_err());
+        // Not in the bitmap: nothing stored there, nothing read.
+        store.reset();
+        check_room(&repo, Kind::Group, "g", 0, &add(&ids[0], None)).unwrap();
+        assert_eq!(store.traffic().calls, 0);
+        // A PUT replaces the members: the bucket's current size does not count.
+        let mut ops = vec![MemberOp::RemoveAll];
+        ops.extend(add(&ids[0], None));
+        check_room(&repo, Kind::Group, "g", bit(3), &ops).unwrap();
+        // Far too many added members for one bucket: refused without a read.
+        let huge = "d".repeat(4_000);
+        let many: Vec<Member> = ids_in_bucket(5, 300)
+            .iter()
+            .map(|id| member(id, Some(&huge)))
+            .collect();
+        store.reset();
+        assert!(check_room(&repo, Kind::Group, "g", 0, &[MemberOp::Add(many)]).is_err());
+        assert_eq!(store.traffic().calls, 0);
     }
 
     /// What the general path writes for `ops` on `raw` (None: no change).

@@ -11,6 +11,7 @@ use crate::storage::kv::{self, Rmw, Store, Swap};
 use crate::storage::layout::{IndexAttr, Keys, CHUNK_SIZE};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::cell::RefCell;
 
 /// How often a compare-and-swap is retried before the request gives up with 503.
 pub const MAX_RETRIES: usize = 200;
@@ -46,10 +47,29 @@ impl Record {
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("records serialise")
     }
+    /// 413 unless the record fits in one store value (Spin's 1 MiB): checked
+    /// before a write's first store call, so nothing is half-written.
+    pub fn check_size(&self) -> Result<()> {
+        let n = serde_json::to_vec(self).map_or(usize::MAX, |v| v.len());
+        if n > MAX_RECORD_BYTES {
+            return Err(ScimError::new(
+                413,
+                None,
+                format!(
+                    "the resource would take {n} bytes stored, more than the limit of \
+                     {MAX_RECORD_BYTES}"
+                ),
+            ));
+        }
+        Ok(())
+    }
     pub fn decode(raw: &[u8]) -> Result<Record> {
         serde_json::from_slice(raw).map_err(|e| ScimError::internal(format!("corrupt record: {e}")))
     }
 }
+
+/// Largest stored record: one key-value store value.
+pub const MAX_RECORD_BYTES: usize = crate::storage::kv::MAX_VALUE_LEN;
 
 /// A record as read, with the bytes a compare-and-swap must expect.
 #[derive(Debug, Clone)]
@@ -108,6 +128,9 @@ pub struct Repo<'a> {
     pub store: &'a dyn Store,
     pub keys: Keys,
     pub now: u64,
+    /// Records this request found undecodable and skipped or salvaged: one
+    /// note each for the request's log line.
+    skipped: RefCell<Vec<String>>,
 }
 
 /// Values read from the store, in the order of the keys asked for.
@@ -134,7 +157,62 @@ impl<'a> Repo<'a> {
             store,
             keys: Keys::for_tenant(tenant),
             now,
+            skipped: RefCell::new(Vec::new()),
         }
+    }
+
+    /// The notes on undecodable records this request met, for its log line.
+    pub fn take_skipped(&self) -> Vec<String> {
+        std::mem::take(&mut self.skipped.borrow_mut())
+    }
+
+    /// `raw` decoded, or `None` with a note: lists and scans skip a record
+    /// that does not decode rather than failing the whole page (issue 16).
+    fn decode_or_skip(&self, kind: Kind, id: &str, raw: &[u8]) -> Option<Record> {
+        match Record::decode(raw) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.note(format!("skipped {kind:?} {id}: {}", e.detail));
+                None
+            }
+        }
+    }
+
+    fn note(&self, text: String) {
+        let mut skipped = self.skipped.borrow_mut();
+        // A page meets at most a few; keep the log line bounded anyway.
+        if skipped.len() < 10 {
+            skipped.push(crate::error::truncate(&text, 300).to_string());
+        }
+    }
+
+    /// [`Self::load_with`] for a delete: a record that does not decode is
+    /// salvaged (its outline and shallow attributes, see
+    /// [`salvage`](super::salvage)), so that it can be removed with its
+    /// index entries.
+    pub fn load_for_delete(
+        &self,
+        kind: Kind,
+        id: &str,
+        extra: &[String],
+    ) -> Result<(Option<Loaded>, Values)> {
+        let mut keys = Vec::with_capacity(1 + extra.len());
+        keys.push(self.keys.record(kind, id));
+        keys.extend_from_slice(extra);
+        let mut values = self.store.get_many(&keys)?;
+        let extra_values = values.split_off(1);
+        let Some(raw) = values.pop().flatten() else {
+            return Ok((None, extra_values));
+        };
+        let record = match Record::decode(&raw) {
+            Ok(r) => r,
+            Err(e) => {
+                let r = super::salvage::salvage(&raw).ok_or(e)?;
+                self.note(format!("salvaged {kind:?} {id} to delete it"));
+                r
+            }
+        };
+        Ok((Some(Loaded { record, raw }), extra_values))
     }
 
     // ---- records ----------------------------------------------------------
@@ -165,8 +243,9 @@ impl<'a> Repo<'a> {
         let extra_values = values.split_off(ids.len());
         let records = values
             .into_iter()
-            .map(|raw| raw.map(|r| Record::decode(&r)).transpose())
-            .collect::<Result<_>>()?;
+            .zip(ids)
+            .map(|(raw, id)| raw.and_then(|r| self.decode_or_skip(kind, id, &r)))
+            .collect();
         Ok((records, extra_values))
     }
 

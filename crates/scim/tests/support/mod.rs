@@ -1,7 +1,7 @@
 //! The engine called in-process, as the component calls it, with a dev
 //! token that may read and write (shared by the engine's integration tests).
 
-use scim::api::{Env, Service};
+use scim::api::{Env, Outcome, Service};
 use scim::auth::{mint_hs256, DevClaims};
 use scim::config::Config;
 use scim::http::Request;
@@ -37,6 +37,15 @@ impl<S: Store> Api<S> {
 
     /// Status and JSON body (`Null` when there is none).
     pub fn call(&self, method: &str, path: &str, query: &str, body: Option<Value>) -> (u16, Value) {
+        let r = self.outcome(method, path, query, body).response;
+        (
+            r.status,
+            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+        )
+    }
+
+    /// The whole outcome: response and what the log line records.
+    pub fn outcome(&self, method: &str, path: &str, query: &str, body: Option<Value>) -> Outcome {
         let req = Request {
             method: method.into(),
             path: path.into(),
@@ -55,11 +64,7 @@ impl<S: Store> Api<S> {
             fetcher: &scim::auth::jwks::NoFetcher,
             catalog_source: &catalog,
         };
-        let r = self.svc.handle(&req, &env).response;
-        (
-            r.status,
-            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-        )
+        self.svc.handle(&req, &env)
     }
 
     /// POSTs `body` to `path`, expects 201 and returns the new id.
