@@ -40,3 +40,26 @@ fn over_the_quota_answers_429_with_retry_after() {
     host.token = Some(token_with(&["scim.read"], None));
     assert_eq!(host.get("/Users").status, 429);
 }
+
+/// Refused credentials count too, per client address (Spin passes it as
+/// `spin-client-addr`): guessing tokens is limited like any other request,
+/// while a client with a valid token keeps its own budget.
+#[test]
+fn refused_tokens_count_against_the_client_address() {
+    let mut host = Host::start_with(&[("SPIN_VARIABLE_RATE_LIMIT_PER_HOUR", "5")]);
+    host.token = Some("not-a-token".into());
+    for i in 0..5 {
+        let r = host.get("/Users");
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.text());
+    }
+    let r = host.get("/Users");
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(r.json()["schemas"][0], ERROR);
+    host.token = Some(token_with(&["scim.read"], None));
+    assert_eq!(
+        host.get("/Users").status,
+        200,
+        "a valid client is not the address"
+    );
+}

@@ -158,6 +158,36 @@ impl Service {
         response
     }
 
+    /// The response to a refused credential: the SCIM error, and the
+    /// `WWW-Authenticate` challenge when there is one (RFC 6750 §3). With a
+    /// request quota set, refusals count against the client's address
+    /// (`spin-client-addr`, without its port), so that guessing tokens is
+    /// limited too: past the quota, 429.
+    fn refusal(&self, req: &Request, env: &Env, e: &AuthError) -> Response {
+        let limit = self.cfg.rate_limit_per_hour;
+        if limit > 0 {
+            let addr = req
+                .header("spin-client-addr")
+                .map(client_ip)
+                .unwrap_or("unknown");
+            let repo = Repo::new(env.store, auth::DEFAULT_TENANT, env.now);
+            match crate::quota::charge(&repo, &format!("addr:{addr}"), limit) {
+                Err(e) => return Response::error(&e),
+                Ok(Err(over)) => {
+                    return Response::error(&over.to_scim())
+                        .with_header("retry-after", over.retry_after.to_string())
+                }
+                Ok(Ok(())) => {}
+            }
+        }
+        let r = Response::error(&e.to_scim());
+        if e.www_authenticate.is_empty() {
+            r
+        } else {
+            r.with_header("www-authenticate", e.www_authenticate.clone())
+        }
+    }
+
     /// Whether the request may proceed, and for which tenant: its bearer
     /// token (RFC 6750 §2.1, never the query), the scope its method needs,
     /// and the client's hourly quota. Unknown routes and, unless configured
@@ -188,7 +218,7 @@ impl Service {
                 .iter()
                 .any(|(k, _)| k.eq_ignore_ascii_case("access_token"))
             {
-                return Err(refusal(&AuthError {
+                return Err(self.refusal(req, env, &AuthError {
                     status: 401,
                     www_authenticate: format!(
                         "Bearer realm=\"{}\", error=\"invalid_request\", \
@@ -208,7 +238,7 @@ impl Service {
                 env.now,
             );
             let p = auth::authenticate(&self.cfg.auth, req.header("authorization"), &keys, env.now)
-                .map_err(|e| refusal(&e))?;
+                .map_err(|e| self.refusal(req, env, &e))?;
             let access = if route.only_reads(&req.method) {
                 Access::Read
             } else {
@@ -216,7 +246,7 @@ impl Service {
             };
             let checked = auth::authorize(&self.cfg.auth, &p, access);
             *principal = Some(p);
-            checked.map_err(|e| refusal(&e))?;
+            checked.map_err(|e| self.refusal(req, env, &e))?;
         }
         let tenant = principal
             .as_ref()
@@ -242,14 +272,13 @@ impl Service {
     }
 }
 
-/// The response to a refused credential: the SCIM error, and the
-/// `WWW-Authenticate` challenge when there is one (RFC 6750 §3).
-fn refusal(e: &AuthError) -> Response {
-    let r = Response::error(&e.to_scim());
-    if e.www_authenticate.is_empty() {
-        r
-    } else {
-        r.with_header("www-authenticate", e.www_authenticate.clone())
+/// The IP address of a `spin-client-addr` value (`ip:port`, `[v6]:port`).
+fn client_ip(addr: &str) -> &str {
+    match addr.rsplit_once(':') {
+        Some((ip, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+            ip.trim_start_matches('[').trim_end_matches(']')
+        }
+        _ => addr,
     }
 }
 
