@@ -68,6 +68,7 @@ impl<S: Store> Api<S> {
     }
 
     /// POSTs `body` to `path`, expects 201 and returns the new id.
+    #[allow(dead_code)] // not every test file creates this way
     pub fn create(&self, path: &str, body: Value) -> String {
         let (status, v) = self.call("POST", path, "", Some(body));
         assert_eq!(status, 201, "{v}");
