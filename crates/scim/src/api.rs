@@ -169,27 +169,10 @@ impl Service {
         }
         // Unknown routes answer 404 without looking at credentials: there is
         // nothing there to protect.
-        let known = *route != Route::Unknown;
-        if known && (!route.is_discovery() || self.cfg.auth.discovery_requires_auth) {
-            // RFC 6750 §2.3 allows tokens in the query; we never accept them:
-            // URLs end up in logs and browser histories.
-            if req
-                .query_pairs()
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case("access_token"))
-            {
-                return Err(refusal(&AuthError {
-                    status: 401,
-                    www_authenticate: format!(
-                        "Bearer realm=\"{}\", error=\"invalid_request\", \
-                         error_description=\"tokens in the query string are not accepted\"",
-                        auth::REALM
-                    ),
-                    detail:
-                        "tokens in the query string are not accepted; use the Authorization header"
-                            .into(),
-                }));
-            }
+        if auth::required_for(&self.cfg.auth, route) {
+            // One Authorization header, never a token in the query (RFC 6750
+            // §2.3: URLs end up in logs and browser histories).
+            let authorization = auth::presented(req).map_err(|e| refusal(&e))?;
             let keys = CachedKeys::new(
                 self.cfg.auth.jwks_sources(),
                 env.store,
@@ -197,7 +180,7 @@ impl Service {
                 JWKS_CACHE,
                 env.now,
             );
-            let p = auth::authenticate(&self.cfg.auth, req.header("authorization"), &keys, env.now)
+            let p = auth::authenticate(&self.cfg.auth, Some(authorization), &keys, env.now)
                 .map_err(|e| refusal(&e))?;
             let access = if route.only_reads(&req.method) {
                 Access::Read
@@ -232,15 +215,11 @@ impl Service {
     }
 }
 
-/// The response to a refused credential: the SCIM error, and the
-/// `WWW-Authenticate` challenge when there is one (RFC 6750 §3).
+/// The response to a refused credential: the SCIM error, the
+/// `WWW-Authenticate` challenge (RFC 6750 §3) and `Retry-After` when they
+/// apply.
 fn refusal(e: &AuthError) -> Response {
-    let r = Response::error(&e.to_scim());
-    if e.www_authenticate.is_empty() {
-        r
-    } else {
-        r.with_header("www-authenticate", e.www_authenticate.clone())
-    }
+    e.response()
 }
 
 /// 405 on a discovery endpoint.
