@@ -7,10 +7,11 @@ use futures::StreamExt;
 use scim::api::{Env, Service};
 use scim::config::Config;
 use scim::http::{Request as ScimRequest, Response as ScimResponse};
+use scim::storage::kv::{guard_key, Store};
 use scim::ScimError;
-use spin_sdk::http::{IncomingRequest, Request, Response};
+use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::http_component;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where the SCIM API is mounted (spin.toml's trigger route without `/...`).
 const API_PREFIX: &str = "/api/scim/v2";
@@ -58,20 +59,7 @@ async fn serve(req: IncomingRequest) -> Result<scim::api::Outcome, ScimError> {
             .filter(|v| !v.is_empty())
     })
     .map_err(|e| ScimError::internal(format!("configuration: {e}")))?;
-    let Some(scim_req) = to_scim_request(req, cfg.max_body_bytes).await? else {
-        // Over the limit: answered without reading the rest of the body.
-        return Ok(scim::api::Outcome {
-            response: ScimResponse::error(&ScimError::new(
-                413,
-                None,
-                format!("request body larger than {} bytes", cfg.max_body_bytes),
-            )),
-            route: "(too large)",
-            tenant: None,
-            client_id: None,
-            warnings: Vec::new(),
-        });
-    };
+    let mut head = request_head(&req);
     let store = kv::SpinStore::open_default()?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -80,31 +68,76 @@ async fn serve(req: IncomingRequest) -> Result<scim::api::Outcome, ScimError> {
     let catalog_path = cfg.roles_catalog_path.clone();
     let catalog_source =
         move || std::fs::read_to_string(&catalog_path).map_err(|e| format!("{catalog_path}: {e}"));
+    let fetcher = OutboundFetcher {
+        timeout: Duration::from_millis(cfg.auth.jwks_timeout_ms),
+    };
     let service = Service::new(cfg);
-    Ok(service.handle(
-        &scim_req,
-        &Env {
-            store: &store,
-            now,
-            fetcher: &OutboundFetcher,
-            catalog_source: &catalog_source,
-        },
-    ))
+    let env = Env {
+        store: &store,
+        now,
+        fetcher: &fetcher,
+        catalog_source: &catalog_source,
+    };
+    let cfg = &service.cfg;
+    // Credentials first (RFC 6750 §2.1): a request without one usable
+    // Authorization header is answered before a byte of its body is read,
+    // so it cannot hold this instance by announcing a body it never sends.
+    if let Some(refused) = service.refuse_before_body(&head, &env) {
+        return Ok(refused);
+    }
+    head.base_url =
+        match scim::http::base_url(&head.headers, cfg.trust_forwarded_headers, API_PREFIX) {
+            Ok(url) => url,
+            Err(e) => return Ok(outcome(ScimResponse::error(&e), "(invalid host)")),
+        };
+    let Some(body) = read_body(req, cfg.max_body_bytes).await? else {
+        // Over the limit: answered without reading the rest of the body.
+        return Ok(outcome(
+            ScimResponse::error(&ScimError::new(
+                413,
+                None,
+                format!("request body larger than {} bytes", cfg.max_body_bytes),
+            )),
+            "(too large)",
+        ));
+    };
+    let scim_req = ScimRequest { body, ..head };
+    warn_about_configuration(cfg, &store, now);
+    Ok(service.handle(&scim_req, &env))
 }
 
-/// The engine's request; `None` when the body exceeds `max_body` bytes (the
-/// body is read in chunks and reading stops there, so memory stays bounded).
-async fn to_scim_request(
-    req: IncomingRequest,
-    max_body: usize,
-) -> Result<Option<ScimRequest>, ScimError> {
+/// An answer given before the engine saw the whole request.
+fn outcome(response: ScimResponse, route: &'static str) -> scim::api::Outcome {
+    scim::api::Outcome {
+        response,
+        route,
+        tenant: None,
+        client_id: None,
+        warnings: Vec::new(),
+    }
+}
+
+/// The engine's request without its body (and without its base URL, which
+/// [`scim::http::base_url`] computes): what can be judged before the body is
+/// read. Header names are lower case; values that are not UTF-8 are dropped,
+/// except `Authorization`'s, kept (lossily) so that a second one is seen.
+fn request_head(req: &IncomingRequest) -> ScimRequest {
     let headers: Vec<(String, String)> = req
         .headers()
         .entries()
         .into_iter()
-        .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), String::from_utf8(v).ok()?)))
+        .filter_map(|(k, v)| {
+            let k = k.to_ascii_lowercase();
+            let v = match String::from_utf8(v) {
+                Ok(v) => v,
+                Err(e) if k == "authorization" => {
+                    String::from_utf8_lossy(e.as_bytes()).into_owned()
+                }
+                Err(_) => return None,
+            };
+            Some((k, v))
+        })
         .collect();
-    let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     let path_with_query = req.path_with_query().unwrap_or_default();
     let (full_path, query) = path_with_query
         .split_once('?')
@@ -113,9 +146,19 @@ async fn to_scim_request(
         .strip_prefix(API_PREFIX)
         .unwrap_or(full_path)
         .to_string();
-    let query = query.to_string();
-    let method = req.method().to_string();
-    let base_url = base_url(&header);
+    ScimRequest {
+        method: req.method().to_string(),
+        base_url: String::new(),
+        path,
+        query: query.to_string(),
+        headers,
+        body: Vec::new(),
+    }
+}
+
+/// The request body; `None` when it exceeds `max_body` bytes (the body is
+/// read in chunks and reading stops there, so memory stays bounded).
+async fn read_body(req: IncomingRequest, max_body: usize) -> Result<Option<Vec<u8>>, ScimError> {
     let mut body = Vec::new();
     let mut stream = req.into_body_stream();
     while let Some(chunk) = stream.next().await {
@@ -126,28 +169,7 @@ async fn to_scim_request(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Some(ScimRequest {
-        method,
-        base_url,
-        path,
-        query,
-        headers,
-        body,
-    }))
-}
-
-/// `scheme://authority/api/scim/v2` as the client addressed it. Spin passes the
-/// full URL in `spin-full-url`; a proxy in front may pass `x-forwarded-*`.
-fn base_url(header: &dyn Fn(&str) -> Option<String>) -> String {
-    let full = header("spin-full-url").unwrap_or_default();
-    let (scheme, rest) = full.split_once("://").unwrap_or(("http", full.as_str()));
-    let authority = rest.split('/').next().unwrap_or("");
-    let scheme = header("x-forwarded-proto").unwrap_or_else(|| scheme.to_string());
-    let host = header("x-forwarded-host")
-        .or_else(|| Some(authority.to_string()).filter(|a| !a.is_empty()))
-        .or_else(|| header("host"))
-        .unwrap_or_else(|| "localhost".into());
-    format!("{scheme}://{host}{API_PREFIX}")
+    Ok(Some(body))
 }
 
 /// One JSON line per request on stderr: no tokens, no personal data, only the
@@ -173,6 +195,20 @@ fn log_line(
     if !warnings.is_empty() {
         line["warnings"] = serde_json::json!(warnings);
     }
+    write_line(&line);
+}
+
+/// A warning line on stderr: `"level": "warn"`, an `event` name and what
+/// the event needs; never a token, never personal data.
+fn warn_line(event: &str, fields: serde_json::Value) {
+    let mut line = serde_json::json!({ "level": "warn", "event": event });
+    if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
+        line.extend(fields);
+    }
+    write_line(&line);
+}
+
+fn write_line(line: &serde_json::Value) {
     // One write: `eprintln!` on an unbuffered stderr would hand every
     // formatting fragment to the host as a separate `fd_write`.
     let mut bytes = line.to_string().into_bytes();
@@ -180,21 +216,155 @@ fn log_line(
     let _ = std::io::Write::write_all(&mut std::io::stderr(), &bytes);
 }
 
+/// The store key counting, per hour, the requests that found configuration
+/// problems.
+const CONFIG_WARNED: &str = "_log/config-problems";
+
+/// Logs [`scim::auth::AuthConfig::problems`] as one warning line, once per
+/// hour and store. Spin runs every request in a fresh instance, so "once per
+/// instance" would be every request: the store's atomic `increment` picks
+/// the one request of the hour that logs (after a read, so that the others
+/// pay one read and no write). A deployment without problems pays nothing.
+fn warn_about_configuration(cfg: &Config, store: &kv::SpinStore, now: u64) {
+    let problems = cfg.auth.problems();
+    if problems.is_empty() {
+        return;
+    }
+    let hour = now / 3600;
+    let key = guard_key(CONFIG_WARNED, hour);
+    if !matches!(store.get(&key), Ok(None)) {
+        return;
+    }
+    if let Ok(1) = scim::storage::kv::increment(store, &key, 1) {
+        if hour > 0 {
+            let _ = store.delete(&guard_key(CONFIG_WARNED, hour - 1));
+        }
+        warn_line("config", serde_json::json!({ "problems": problems }));
+    }
+}
+
 /// Fetches a JWKS document with Spin's outbound HTTP (the host must be in
-/// spin.toml's `allowed_outbound_hosts`).
-struct OutboundFetcher;
+/// spin.toml's `allowed_outbound_hosts`: `jwks_allowed_host`), in bounded
+/// time: `timeout` is set as the `wasi:http` connect, first-byte and
+/// between-bytes timeouts (Spin's default for each is 600 s) and is the
+/// deadline of the whole fetch, checked while waiting for the response head
+/// and after every body chunk; the body is cut at
+/// [`MAX_JWKS_BYTES`](scim::auth::jwks::MAX_JWKS_BYTES). A hung identity
+/// provider holds the one fetching request for `timeout`, a trickling one
+/// for at most one between-bytes wait more; the engine's fetch lock keeps
+/// every other request from waiting.
+struct OutboundFetcher {
+    timeout: Duration,
+}
 
 impl scim::auth::jwks::JwksFetcher for OutboundFetcher {
     fn fetch(&self, url: &str) -> Result<String, String> {
-        let request = Request::get(url)
-            .header("accept", "application/json")
-            .build();
-        let response: Response = spin_sdk::http::run(spin_sdk::http::send(request))
-            .map_err(|e| format!("JWKS fetch failed: {e}"))?;
-        let status = *response.status();
-        if !(200..300).contains(&status) {
-            return Err(format!("JWKS fetch answered HTTP {status}"));
+        use spin_sdk::wit::wasi::http0_2_0::{outgoing_handler, types as wasi_http};
+        let started = Instant::now();
+        let (scheme, rest) = url.split_once("://").ok_or("JWKS URL has no scheme")?;
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "https" => wasi_http::Scheme::Https,
+            "http" => wasi_http::Scheme::Http,
+            _ => return Err("JWKS URL is not http or https".to_string()),
+        };
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let path = if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_string()
+        };
+        let headers =
+            wasi_http::Fields::from_list(&[("accept".to_string(), b"application/json".to_vec())])
+                .map_err(|e| format!("request headers: {e:?}"))?;
+        let request = wasi_http::OutgoingRequest::new(headers);
+        let invalid = |what: &str| format!("JWKS URL: invalid {what}");
+        request
+            .set_method(&wasi_http::Method::Get)
+            .map_err(|()| invalid("method"))?;
+        request
+            .set_scheme(Some(&scheme))
+            .map_err(|()| invalid("scheme"))?;
+        request
+            .set_authority(Some(authority))
+            .map_err(|()| invalid("host"))?;
+        request
+            .set_path_with_query(Some(&path))
+            .map_err(|()| invalid("path"))?;
+        let options = wasi_http::RequestOptions::new();
+        let nanos = u64::try_from(self.timeout.as_nanos()).unwrap_or(u64::MAX);
+        // An error would mean the host does not support that timeout; Spin
+        // and the local host support all three.
+        let _ = options.set_connect_timeout(Some(nanos));
+        let _ = options.set_first_byte_timeout(Some(nanos));
+        let _ = options.set_between_bytes_timeout(Some(nanos));
+        let pending = outgoing_handler::handle(request, Some(options)).map_err(describe)?;
+        // The host bounds the wait for the response head (Spin: DNS,
+        // connect, TLS and first byte within the first-byte timeout); the
+        // component bounds it too, polling, so that a host that does not
+        // (the local host does not bound a TLS handshake) cannot hold it.
+        let ready = pending.subscribe();
+        while !ready.ready() {
+            if started.elapsed() > self.timeout {
+                return Err(format!(
+                    "no response within {} ms",
+                    self.timeout.as_millis()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
-        String::from_utf8(response.into_body()).map_err(|_| "JWKS is not UTF-8".to_string())
+        drop(ready);
+        let response = match pending.get() {
+            Some(Ok(Ok(r))) => r,
+            Some(Ok(Err(e))) => return Err(describe(e)),
+            Some(Err(())) | None => return Err("no response".to_string()),
+        };
+        let status = response.status();
+        if !(200..300).contains(&status) {
+            return Err(format!("HTTP status {status}"));
+        }
+        let limit = scim::auth::jwks::MAX_JWKS_BYTES;
+        let body = spin_sdk::http::run(async {
+            let mut body = Vec::new();
+            let mut chunks = response.take_body_stream();
+            while let Some(chunk) = chunks.next().await {
+                let chunk =
+                    chunk.map_err(|e| format!("reading the body: {}", e.to_debug_string()))?;
+                body.extend_from_slice(&chunk);
+                if body.len() > limit {
+                    return Err(format!("the document is larger than {limit} bytes"));
+                }
+                if started.elapsed() > self.timeout {
+                    return Err(format!(
+                        "the document took longer than {} ms",
+                        self.timeout.as_millis()
+                    ));
+                }
+            }
+            Ok(body)
+        })?;
+        String::from_utf8(body).map_err(|_| "JWKS is not UTF-8".to_string())
+    }
+
+    fn failed(&self, reason: &str) {
+        warn_line("jwks_fetch_failed", serde_json::json!({ "detail": reason }));
+    }
+}
+
+/// A `wasi:http` error in words (Spin reports a first-byte timeout as
+/// `connection-read-timeout`; a between-bytes timeout fails the body read).
+fn describe(e: spin_sdk::http::ErrorCode) -> String {
+    use spin_sdk::http::ErrorCode as E;
+    match e {
+        E::ConnectionTimeout => "connect timeout".to_string(),
+        E::ConnectionReadTimeout => "timeout waiting for the response".to_string(),
+        E::ConnectionRefused => "connection refused".to_string(),
+        E::HttpRequestDenied => {
+            "the JWKS host is not allowed (jwks_allowed_host, allowed_outbound_hosts)".to_string()
+        }
+        E::DnsError(_) => "DNS lookup failed".to_string(),
+        other => format!("{other:?}"),
     }
 }

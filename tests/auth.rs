@@ -1,7 +1,9 @@
 //! Bearer JWT validation through the real `.wasm` (RFC 6750, issue #6): a
 //! token-attack matrix (alg none, wrong keys, HS/RS confusion, time claims,
-//! issuer, audience), scopes, where tokens may come from, a deployment with
-//! no key, and discovery with and without authentication.
+//! issuer, audience), scopes (matched exactly, RFC 6750 §3.1), where tokens
+//! may come from (one `Authorization` header, checked before the body is
+//! read), a deployment with no key, discovery with and without
+//! authentication, and the proxy headers the service trusts.
 
 use e2e::{patch_op, token_with, Host, Resp, ERROR, TEST_SECRET};
 use jwt_simple::prelude::*;
@@ -451,9 +453,50 @@ fn scopes_are_enforced_with_403_insufficient_scope() {
     let r = host.get("/Users");
     assert_eq!(r.status, 200, "write implies read");
     assert_eq!(r.json()["totalResults"], 0);
-    // XSUAA-style prefixed scopes count.
+    // Scopes match exactly: no suffix match, and without a configured
+    // XSUAA prefix no prefixed scope counts either.
+    for scope in [
+        "evil.scim.write",
+        ".scim.write",
+        "afc!t1.scim.write",
+        "scim.write.evil",
+        "SCIM.WRITE",
+    ] {
+        host.token = Some(token_with(&[scope], None));
+        insufficient(&host.send_json("POST", "/Users", &user), "scim.write");
+        insufficient(&host.get("/Users"), "scim.read");
+    }
+}
+
+#[test]
+fn the_configured_xsuaa_prefix_and_nothing_else_is_accepted() {
+    let mut host = Host::start_with(&[("SPIN_VARIABLE_TOKEN_SCOPE_PREFIX", "afc!t1")]);
+    let post = |host: &Host, name: &str| {
+        host.send_json("POST", "/Users", &json!({ "userName": name }))
+            .status
+    };
+    // `<xsappname>.scim.write` with the configured xsappname, and the bare
+    // scope.
     host.token = Some(token_with(&["afc!t1.scim.write"], None));
-    assert_eq!(host.send_json("POST", "/Users", &user).status, 201);
+    assert_eq!(post(&host, "prefixed"), 201);
+    host.token = Some(token_with(&["afc!t1.scim.read"], None));
+    assert_eq!(host.get("/Users").status, 200);
+    assert_eq!(post(&host, "read-only"), 403);
+    host.token = Some(token_with(&["scim.write"], None));
+    assert_eq!(post(&host, "bare"), 201);
+    // Any other prefix, a doubled one, or a partial one is refused.
+    for scope in [
+        "afc!t2.scim.write",
+        "evil.scim.write",
+        "afc!t1.afc!t1.scim.write",
+        "xafc!t1.scim.write",
+        "t1.scim.write",
+        "afc!t1scim.write",
+        "afc!t1.",
+    ] {
+        host.token = Some(token_with(&[scope], None));
+        assert_eq!(post(&host, "never"), 403, "{scope}");
+    }
 }
 
 #[test]
@@ -600,4 +643,242 @@ fn discovery_needs_a_token_unless_configured_otherwise() {
     // Discovery endpoints are read-only either way.
     let r = open.send_json("POST", "/Schemas", &json!({}));
     assert_scim_error(&r, 405);
+}
+
+/// Sends a request head announcing `content_length` body bytes and only
+/// `sent` of them; returns the response and how long it took.
+fn head_without_body(
+    host: &Host,
+    target: &str,
+    headers: &[(&str, &str)],
+    content_length: usize,
+    sent: usize,
+) -> (Resp, std::time::Duration) {
+    use std::io::{Read, Write};
+    let start = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(&host.addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut head = format!(
+        "POST {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/scim+json\r\n\
+         content-length: {content_length}\r\n",
+        host.addr
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&b"{\"userName\": \"x\""[..sent]).unwrap();
+    // Read the response head and the body its content-length announces;
+    // the connection stays open (the client has not sent its body).
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("no answer within 20 s: {e}"));
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse().unwrap())
+                .unwrap_or(0);
+            if raw.len() >= end + 4 + len {
+                break;
+            }
+        }
+    }
+    let took = start.elapsed();
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..end]).to_string();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (
+        Resp {
+            status,
+            headers,
+            body: raw[end + 4..].to_vec(),
+        },
+        took,
+    )
+}
+
+#[test]
+fn credentials_are_checked_before_the_body_is_read() {
+    // A 50 MB body announced, ten bytes sent, the rest never: without a
+    // usable Authorization header the answer comes at once.
+    let host = Host::start();
+    let valid = bearer(host.token.as_deref().unwrap());
+    let target = format!("{}/Users", e2e::BASE);
+    for (headers, status) in [
+        (vec![], 401),
+        (vec![("authorization", "Basic dXNlcjpwYXNz")], 401),
+        (vec![("authorization", "Bearer not-a-jwt")], 401),
+        (
+            vec![
+                ("authorization", valid.as_str()),
+                ("authorization", valid.as_str()),
+            ],
+            400,
+        ),
+    ] {
+        let (r, took) = head_without_body(&host, &target, &headers, 50_000_000, 10);
+        assert_scim_error(&r, status);
+        assert!(r.header("www-authenticate").is_some(), "{:?}", r.headers);
+        assert!(
+            took < std::time::Duration::from_secs(3),
+            "{headers:?}: answered after {took:?}"
+        );
+    }
+    // A query-string token too (RFC 6750 §2.3 is not supported).
+    let (r, _) = head_without_body(
+        &host,
+        &format!("{target}?access_token=abc"),
+        &[],
+        50_000_000,
+        10,
+    );
+    assert_401(&r);
+}
+
+#[test]
+fn two_authorization_headers_are_refused() {
+    let mut host = Host::start();
+    let valid = bearer(host.token.as_deref().unwrap());
+    host.token = None;
+    // RFC 6750 §3.1: a request that repeats a parameter is an
+    // invalid_request (400).
+    for pair in [
+        [valid.as_str(), valid.as_str()],
+        [valid.as_str(), "Bearer garbage"],
+        ["Bearer garbage", valid.as_str()],
+        [valid.as_str(), "Basic dXNlcjpwYXNz"],
+    ] {
+        for (method, path, body) in [
+            ("GET", "/Users", None),
+            ("POST", "/Users", Some(&br#"{"userName": "twice"}"#[..])),
+        ] {
+            let r = host.request(
+                method,
+                path,
+                &[
+                    ("authorization", pair[0]),
+                    ("authorization", pair[1]),
+                    ("content-type", "application/scim+json"),
+                ],
+                body,
+            );
+            assert_scim_error(&r, 400);
+            let c = r.header("www-authenticate").expect("a Bearer challenge");
+            assert!(c.starts_with("Bearer realm=\"scim\""), "{c}");
+            assert!(c.contains("error=\"invalid_request\""), "{c}");
+        }
+    }
+    // Nothing was created.
+    let r = get_with(&host, "/Users", &valid);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["totalResults"], 0);
+}
+
+/// `Location` and `meta.location` of a user created with these headers.
+fn locations(host: &Host, name: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut all = headers.to_vec();
+    all.push(("content-type", "application/scim+json"));
+    let body = json!({ "userName": name }).to_string();
+    let r = host.request("POST", "/Users", &all, Some(body.as_bytes()));
+    if r.status != 201 {
+        return (r.status, String::new(), r.text());
+    }
+    let meta = r.json()["meta"]["location"].as_str().unwrap().to_string();
+    (r.status, r.header("location").unwrap().to_string(), meta)
+}
+
+#[test]
+fn forwarded_headers_are_honoured_only_behind_a_trusted_proxy() {
+    let hostile = [
+        ("x-forwarded-proto", "javascript"),
+        ("x-forwarded-host", "attacker.example"),
+    ];
+    // Default: no proxy is trusted; the headers are ignored.
+    let host = Host::start();
+    let (status, location, meta) = locations(&host, "direct", &hostile);
+    assert_eq!(status, 201, "{meta}");
+    let own = format!("http://{}/api/scim/v2/Users/", host.addr);
+    assert!(location.starts_with(&own), "{location}");
+    assert_eq!(location, meta);
+
+    // Behind a trusted proxy: honoured, when they are an http(s) scheme and
+    // a host name (with an optional port).
+    let proxied = Host::start_with(&[("SPIN_VARIABLE_TRUST_FORWARDED_HEADERS", "true")]);
+    let (status, location, _) = locations(
+        &proxied,
+        "proxied",
+        &[
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "scim.example.com"),
+        ],
+    );
+    assert_eq!(status, 201);
+    assert!(
+        location.starts_with("https://scim.example.com/api/scim/v2/Users/"),
+        "{location}"
+    );
+    let (_, location, _) = locations(
+        &proxied,
+        "proxied-port",
+        &[("x-forwarded-host", "[2001:db8::1]:8443")],
+    );
+    assert!(
+        location.starts_with("http://[2001:db8::1]:8443/api/scim/v2/Users/"),
+        "{location}"
+    );
+    // Proxies append: the value the nearest proxy added (the last) counts.
+    let (_, location, _) = locations(
+        &proxied,
+        "appended",
+        &[
+            ("x-forwarded-proto", "http, https"),
+            ("x-forwarded-host", "attacker.example, scim.example.com"),
+        ],
+    );
+    assert!(
+        location.starts_with("https://scim.example.com/api/scim/v2/"),
+        "{location}"
+    );
+    // Anything else is refused, never reflected.
+    for (k, v) in [
+        ("x-forwarded-proto", "javascript"),
+        ("x-forwarded-proto", "https://evil"),
+        ("x-forwarded-proto", "ftp"),
+        ("x-forwarded-host", "attacker.example/path"),
+        ("x-forwarded-host", "attacker.example\\x"),
+        ("x-forwarded-host", "user@attacker.example"),
+        ("x-forwarded-host", "attacker.example:99999"),
+        ("x-forwarded-host", "attacker.example:"),
+        ("x-forwarded-host", "<script>"),
+        ("x-forwarded-host", "a b"),
+    ] {
+        let name = format!("bad-{}", v.len());
+        let (status, location, text) = locations(&proxied, &name, &[(k, v)]);
+        assert_eq!(status, 400, "{k}: {v:?} gave {location} {text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["schemas"][0], ERROR, "{body}");
+    }
 }

@@ -2,6 +2,22 @@
 //! make, in Spin's `scheme://host[:port]` syntax (`*` wildcards for the
 //! scheme, the host, a leading `*.` subdomain, or the port; no port means
 //! the scheme's default port).
+//!
+//! Timeouts: an allowed request is sent by wasmtime-wasi-http's
+//! `default_send_request` (`host.rs`), which applies the `wasi:http`
+//! request options as Spin 4.0.2 does (`factor-outbound-http/src/wasi.rs`):
+//! each unset one defaults to 600 s; `connect-timeout` bounds the TCP
+//! connect, `first-byte-timeout` the wait for the response head
+//! (`connection-read-timeout` when it fires), `between-bytes-timeout` every
+//! gap between body frames (a timer reset per frame, as Spin's
+//! `BetweenBytesTimeoutBody`). Checked end to end by `tests/jwks_url.rs`,
+//! under both. One difference is left: Spin runs DNS, connect and the TLS
+//! handshake inside its first-byte timeout, wasmtime bounds DNS and connect
+//! by the connect timeout and the TLS handshake not at all: a TLS peer that
+//! stalls its handshake is cut off by Spin, not here. (The component keeps
+//! its own deadline, so its JWKS fetch ends in time under both;
+//! `tests/jwks_url.rs` checks that too.) The fix belongs in `host.rs`: wrap
+//! `default_send_request` in `tokio::time::timeout(first_byte_timeout, ..)`.
 
 use wasmtime::{bail, format_err, Result};
 

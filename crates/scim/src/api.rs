@@ -158,8 +158,25 @@ impl Service {
         response
     }
 
-    /// The response to a refused credential: the SCIM error, and the
-    /// `WWW-Authenticate` challenge when there is one (RFC 6750 §3). With a
+    /// Credentials judged from the request's head alone (`head.body` is not
+    /// looked at), before the adapter reads a body: the refusal when the
+    /// route needs a token and the head has no usable one (none, two, not
+    /// Bearer, not JWT-shaped, or one in the query). Counted against the
+    /// quota like every refusal.
+    pub fn refuse_before_body(&self, head: &Request, env: &Env) -> Option<Outcome> {
+        let refused = auth::precheck(&self.cfg.auth, head).err()?;
+        Some(Outcome {
+            response: self.refusal(head, env, &refused.error),
+            route: refused.route,
+            tenant: None,
+            client_id: None,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// The response to a refused credential: the SCIM error, the
+    /// `WWW-Authenticate` challenge (RFC 6750 §3) and `Retry-After` when they
+    /// apply. With a
     /// request quota set, refusals count against the client's address
     /// (`spin-client-addr`, without its port), so that guessing tokens is
     /// limited too: past the quota, 429.
@@ -180,12 +197,7 @@ impl Service {
                 Ok(Ok(())) => {}
             }
         }
-        let r = Response::error(&e.to_scim());
-        if e.www_authenticate.is_empty() {
-            r
-        } else {
-            r.with_header("www-authenticate", e.www_authenticate.clone())
-        }
+        e.response()
     }
 
     /// Whether the request may proceed, and for which tenant: its bearer
@@ -209,27 +221,10 @@ impl Service {
         }
         // Unknown routes answer 404 without looking at credentials: there is
         // nothing there to protect.
-        let known = *route != Route::Unknown;
-        if known && (!route.is_discovery() || self.cfg.auth.discovery_requires_auth) {
-            // RFC 6750 §2.3 allows tokens in the query; we never accept them:
-            // URLs end up in logs and browser histories.
-            if req
-                .query_pairs()
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case("access_token"))
-            {
-                return Err(self.refusal(req, env, &AuthError {
-                    status: 401,
-                    www_authenticate: format!(
-                        "Bearer realm=\"{}\", error=\"invalid_request\", \
-                         error_description=\"tokens in the query string are not accepted\"",
-                        auth::REALM
-                    ),
-                    detail:
-                        "tokens in the query string are not accepted; use the Authorization header"
-                            .into(),
-                }));
-            }
+        if auth::required_for(&self.cfg.auth, route) {
+            // One Authorization header, never a token in the query (RFC 6750
+            // §2.3: URLs end up in logs and browser histories).
+            let authorization = auth::presented(req).map_err(|e| self.refusal(req, env, &e))?;
             let keys = CachedKeys::new(
                 self.cfg.auth.jwks_sources(),
                 env.store,
@@ -237,7 +232,7 @@ impl Service {
                 JWKS_CACHE,
                 env.now,
             );
-            let p = auth::authenticate(&self.cfg.auth, req.header("authorization"), &keys, env.now)
+            let p = auth::authenticate(&self.cfg.auth, Some(authorization), &keys, env.now)
                 .map_err(|e| self.refusal(req, env, &e))?;
             let access = if route.only_reads(&req.method) {
                 Access::Read

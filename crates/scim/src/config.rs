@@ -44,6 +44,11 @@ pub struct Config {
     /// the default: the representation of a large group is megabytes of
     /// members nobody reads) or `Representation` (200 with the resource).
     pub group_patch_response: Return,
+    /// Whether a proxy in front sets `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host`, so that the base URL of `Location` and
+    /// `meta.location` may follow them ([`crate::http::base_url`]). Off by
+    /// default: a client could send them.
+    pub trust_forwarded_headers: bool,
 }
 
 impl Default for Config {
@@ -58,9 +63,14 @@ impl Default for Config {
             auth: AuthConfig::default(),
             rate_limit_per_hour: 0,
             group_patch_response: Return::Minimal,
+            trust_forwarded_headers: false,
         }
     }
 }
+
+/// Longest accepted `token_jwks_timeout_ms`: a JWKS fetch holds a request
+/// (and blocks other requests' fetches) for up to about twice this long.
+pub const MAX_JWKS_TIMEOUT_MS: usize = 30_000;
 
 /// Parse a boolean variable leniently ("true", "1", "yes", "on").
 pub fn parse_bool(v: &str) -> Option<bool> {
@@ -125,10 +135,22 @@ impl Config {
                 write_scope: vars
                     .get("scope_write")
                     .unwrap_or(d.auth.write_scope.clone()),
+                scope_prefix: vars
+                    .get("token_scope_prefix")
+                    .map(|p| p.trim().trim_end_matches('.').to_string()),
+                jwks_timeout_ms: match num("token_jwks_timeout_ms", d.auth.jwks_timeout_ms as usize)? {
+                    t @ 1..=MAX_JWKS_TIMEOUT_MS => t as u64,
+                    t => {
+                        return Err(format!(
+                            "variable token_jwks_timeout_ms: {t} is not between 1 and {MAX_JWKS_TIMEOUT_MS}"
+                        ))
+                    }
+                },
                 tenant_claim: vars.get("tenant_claim"),
                 discovery_requires_auth: flag("discovery_requires_auth", true)?,
             },
             rate_limit_per_hour: num("rate_limit_per_hour", 0)? as u64,
+            trust_forwarded_headers: flag("trust_forwarded_headers", false)?,
             group_patch_response: match vars.get("group_patch_response") {
                 None => d.group_patch_response,
                 Some(v) => match v.trim().to_ascii_lowercase().as_str() {
@@ -187,6 +209,25 @@ mod tests {
         assert_eq!(c.auth.tenant_claim.as_deref(), Some("zid"));
         assert_eq!(c.auth.read_scope, "r");
         assert_eq!(c.auth.write_scope, "scim.write");
+        assert_eq!(c.auth.scope_prefix, None);
+        assert_eq!(c.auth.jwks_timeout_ms, crate::auth::DEFAULT_JWKS_TIMEOUT_MS);
+        assert!(!c.trust_forwarded_headers);
+        let c = Config::from_vars(&vars(&[
+            ("token_scope_prefix", " afc!t1. "),
+            ("token_jwks_timeout_ms", "1500"),
+            ("trust_forwarded_headers", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.auth.scope_prefix.as_deref(), Some("afc!t1"));
+        assert_eq!(c.auth.jwks_timeout_ms, 1500);
+        assert!(c.trust_forwarded_headers);
+        for bad in ["0", "30001", "soon"] {
+            assert!(
+                Config::from_vars(&vars(&[("token_jwks_timeout_ms", bad)])).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(Config::from_vars(&vars(&[("trust_forwarded_headers", "maybe")])).is_err());
     }
 
     #[test]

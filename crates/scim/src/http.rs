@@ -34,6 +34,16 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a header, in order: one per header line with that
+    /// (case-insensitive) name. Where a repeated header is an attack
+    /// (`Authorization`, RFC 6750 §3.1 `invalid_request`), count them.
+    pub fn header_values<'r>(&'r self, name: &'r str) -> impl Iterator<Item = &'r str> + 'r {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The `return` preference of a `Prefer` header (RFC 7240 §4.2):
     /// `return=minimal` or `return=representation`, whichever comes first
     /// among the request's preferences. Unknown preferences are ignored, as
@@ -79,6 +89,124 @@ impl Request {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
     }
+}
+
+/// The absolute base URL of the API as the client addressed it
+/// (`scheme://authority` + `api_prefix`), for `Location` and `meta.location`
+/// (RFC 7644 §3.1). `headers` are the request's (lower-case names).
+///
+/// The scheme and authority come from `spin-full-url` (which Spin builds from
+/// the request), else `Host` (RFC 9110 §7.2). `X-Forwarded-Proto` and
+/// `X-Forwarded-Host` replace them only when `trust_forwarded` says a proxy
+/// in front sets them; a client could send them otherwise. A proxy appends
+/// to a list it received, so the last value (the nearest proxy's) counts.
+///
+/// Whatever is used is validated: the scheme must be `http` or `https`, the
+/// authority a host name, IPv4 address or bracketed IPv6 address with an
+/// optional port (RFC 3986 §3.2, no user info, no path). Anything else is a
+/// 400 (RFC 9112 §3.2 answers an invalid `Host` so), never reflected.
+pub fn base_url(
+    headers: &[(String, String)],
+    trust_forwarded: bool,
+    api_prefix: &str,
+) -> Result<String, ScimError> {
+    let first = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    };
+    // The nearest proxy's value: the last element of the last header line.
+    let forwarded = |name: &str| {
+        headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let full = first("spin-full-url").unwrap_or("");
+    let (mut scheme, rest) = match full.split_once("://") {
+        Some((s, rest)) => (s.to_string(), rest),
+        None => ("http".to_string(), ""),
+    };
+    let mut host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .filter(|a| !a.is_empty())
+        .or_else(|| first("host").filter(|h| !h.is_empty()))
+        .unwrap_or("localhost")
+        .to_string();
+    if trust_forwarded {
+        if let Some(p) = forwarded("x-forwarded-proto") {
+            scheme = p.to_string();
+        }
+        if let Some(h) = forwarded("x-forwarded-host") {
+            host = h.to_string();
+        }
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(ScimError::new(
+            400,
+            None,
+            "the request's scheme is not http or https",
+        ));
+    }
+    if !valid_authority(&host) {
+        return Err(ScimError::new(
+            400,
+            None,
+            "the request's host is not a valid host name with an optional port",
+        ));
+    }
+    Ok(format!("{scheme}://{host}{api_prefix}"))
+}
+
+/// `host[:port]` (RFC 3986 §3.2.2, §3.2.3), restricted to what a base URL
+/// may carry: a registered name of letters, digits, `-`, `.`, `_` (at most
+/// 253 bytes), or a bracketed IPv6 address, and a port of 1–65535.
+fn valid_authority(a: &str) -> bool {
+    let (host, port) = if let Some(v6) = a.strip_prefix('[') {
+        let Some((addr, after)) = v6.split_once(']') else {
+            return false;
+        };
+        if addr.is_empty()
+            || addr.len() > 45
+            || !addr
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return false;
+        }
+        match after {
+            "" => return true,
+            p => match p.strip_prefix(':') {
+                Some(p) => (None, Some(p)),
+                None => return false,
+            },
+        }
+    } else {
+        match a.split_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(a), None),
+        }
+    };
+    let host_ok = host.is_none_or(|h| {
+        !h.is_empty()
+            && h.len() <= 253
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+            && !h.starts_with(['.', '-'])
+    });
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n))
+    });
+    host_ok && port_ok
 }
 
 /// Decode `%XX` escapes and `+` (as a space) in a query component; invalid escapes stay as they are.
@@ -193,6 +321,80 @@ mod tests {
         assert_eq!(r.query_param("COUNT").unwrap(), "5");
         assert_eq!(r.query_param("bad").unwrap(), "%zz%");
         assert_eq!(r.query_param("missing"), None);
+    }
+
+    fn base(headers: &[(&str, &str)], trusted: bool) -> Result<String, u16> {
+        let h: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        base_url(&h, trusted, "/api").map_err(|e| e.status)
+    }
+
+    #[test]
+    fn the_base_url_trusts_forwarded_headers_only_when_told_and_validates_always() {
+        let full = ("spin-full-url", "http://svc.local:3000/api/Users?x=1");
+        let hostile = [
+            full,
+            ("x-forwarded-proto", "javascript"),
+            ("x-forwarded-host", "attacker.example"),
+        ];
+        assert_eq!(base(&[full], false).unwrap(), "http://svc.local:3000/api");
+        assert_eq!(base(&hostile, false).unwrap(), "http://svc.local:3000/api");
+        assert_eq!(base(&hostile, true), Err(400));
+        let proxied = [
+            full,
+            ("x-forwarded-proto", "HTTPS"),
+            ("x-forwarded-host", "a.example, scim.example.com:8443"),
+        ];
+        assert_eq!(
+            base(&proxied, true).unwrap(),
+            "https://scim.example.com:8443/api"
+        );
+        assert_eq!(base(&proxied, false).unwrap(), "http://svc.local:3000/api");
+        // Without spin-full-url: Host, else localhost.
+        assert_eq!(
+            base(&[("host", "h.example")], false).unwrap(),
+            "http://h.example/api"
+        );
+        assert_eq!(base(&[], false).unwrap(), "http://localhost/api");
+        assert_eq!(
+            base(&[("host", "[::1]:80")], false).unwrap(),
+            "http://[::1]:80/api"
+        );
+        for bad in [
+            "a/b", "a\\b", "u@h", "h:", "h:0", "h:65536", "h:1x", "<x>", "a b", "[::1", "[]",
+            "[::1]x", "[zz]", ".h", "-h", "h:80:80",
+        ] {
+            assert_eq!(base(&[("host", bad)], false), Err(400), "{bad}");
+            assert_eq!(
+                base(&[full, ("x-forwarded-host", bad)], true),
+                Err(400),
+                "{bad}"
+            );
+        }
+        for bad in ["ftp", "javascript", "https://x", ""] {
+            let r = base(&[("spin-full-url", &format!("{bad}://h/api"))], false);
+            assert_eq!(r, Err(400), "{bad}");
+        }
+    }
+
+    #[test]
+    fn repeated_headers_are_all_seen() {
+        let r = Request {
+            headers: vec![
+                ("authorization".into(), "Bearer a".into()),
+                ("accept".into(), "x".into()),
+                ("Authorization".into(), "Bearer b".into()),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            r.header_values("AUTHORIZATION").collect::<Vec<_>>(),
+            ["Bearer a", "Bearer b"]
+        );
+        assert_eq!(r.header("authorization"), Some("Bearer a"));
+        assert_eq!(r.header_values("none").count(), 0);
     }
 
     fn with_prefer(values: &[&str]) -> Request {

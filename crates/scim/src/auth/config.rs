@@ -5,8 +5,10 @@
 //! (RFC 7518 §3.2: at least as long as the hash), the JWKS sources (RFC
 //! 7517 §5, see [`super::jwks`]), the clock-skew leeway for `exp`/`nbf`/`iat`
 //! (RFC 7519 §4.1.4–§4.1.6), the scopes that grant read and write access
-//! (RFC 6750 §3), and the claim that names the tenant.
-//! [`AuthConfig::problems`] reports misconfigurations at startup.
+//! (RFC 6750 §3) and the one XSUAA prefix they may carry, the claim that
+//! names the tenant, and how long a JWKS fetch may take.
+//! [`AuthConfig::problems`] reports misconfigurations (the component logs
+//! them as a warning line).
 
 use super::jwks::{parse_jwks, JwksSources};
 
@@ -17,6 +19,9 @@ pub const DEFAULT_JWKS_TTL_SECS: u64 = 3600;
 /// Shortest accepted HS256 secret, in bytes (RFC 7518 §3.2: at least the
 /// hash size).
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
+/// Default time a JWKS fetch may take for each of connecting, the first
+/// response byte, the gap between two body bytes, and the whole fetch.
+pub const DEFAULT_JWKS_TIMEOUT_MS: u64 = 3000;
 
 /// How tokens are verified and what they must grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +49,14 @@ pub struct AuthConfig {
     pub read_scope: String,
     /// Scope granting write (and read) access, e.g. `scim.write`.
     pub write_scope: String,
+    /// The one XSUAA application name (`xsappname`, e.g. `afc!t123`) whose
+    /// prefixed scopes count too: `afc!t123.scim.write` holds `scim.write`.
+    /// `None`: only the scopes exactly as configured.
+    pub scope_prefix: Option<String>,
+    /// The most a JWKS fetch may take for connecting, for the first response
+    /// byte, between two body bytes and in total, in milliseconds (the
+    /// component sets them as `wasi:http` request options).
+    pub jwks_timeout_ms: u64,
     /// Claim holding the tenant (e.g. `zid` for XSUAA, `tid` for Entra ID);
     /// `None`: every principal is in tenant
     /// [`DEFAULT_TENANT`](super::DEFAULT_TENANT).
@@ -65,6 +78,8 @@ impl Default for AuthConfig {
             leeway_secs: DEFAULT_LEEWAY_SECS,
             read_scope: "scim.read".to_string(),
             write_scope: "scim.write".to_string(),
+            scope_prefix: None,
+            jwks_timeout_ms: DEFAULT_JWKS_TIMEOUT_MS,
             tenant_claim: None,
             discovery_requires_auth: true,
         }
@@ -82,6 +97,7 @@ impl AuthConfig {
             inline: self.jwks.as_deref(),
             url: self.jwks_url.as_deref(),
             ttl_secs: self.jwks_ttl_secs,
+            timeout_ms: self.jwks_timeout_ms,
         }
     }
 
@@ -95,8 +111,11 @@ impl AuthConfig {
             || non_empty(&self.jwks_url)
     }
 
-    /// Configuration problems worth reporting at startup (a too-short secret,
-    /// an unparsable inline JWKS, empty scope names, ...). Empty when fine.
+    /// Configuration problems worth a warning (a too-short secret, an
+    /// unparsable inline JWKS, a JWKS URL that is not https, identity
+    /// provider keys without an issuer or audience check, empty scope
+    /// names, ...). Empty when fine. The texts name settings, never their
+    /// values.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         if let Some(s) = &self.hs256_secret {
@@ -121,9 +140,35 @@ impl AuthConfig {
         }
         if let Some(u) = self.jwks_url.as_deref().filter(|u| !u.trim().is_empty()) {
             if !u.starts_with("https://") {
-                p.push("JWKS URL is not https".to_string());
+                p.push("JWKS URL is not https: keys can be forged on the way".to_string());
             }
         }
+        // An identity provider signs every application's tokens with the
+        // same keys: without these checks a token it issued for another
+        // application is accepted (RFC 7519 §4.1.1, §4.1.3). A shared secret
+        // is this service's alone, so HS256 alone needs neither.
+        if non_empty(&self.jwks) || non_empty(&self.jwks_url) {
+            if !non_empty(&self.issuer) {
+                p.push(
+                    "JWKS keys without token_issuer: tokens of any issuer using these keys \
+                     are accepted"
+                        .to_string(),
+                );
+            }
+            if self.audiences.is_empty() {
+                p.push(
+                    "JWKS keys without token_audience: tokens the identity provider issued \
+                     for other applications are accepted"
+                        .to_string(),
+                );
+            }
+        }
+        if let Some(prefix) = &self.scope_prefix {
+            if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+                p.push("token_scope_prefix is empty or has spaces: it never matches".to_string());
+            }
+        }
+
         if !self.has_any_key() {
             p.push("no token verification key configured: every request is refused".to_string());
         }
@@ -161,5 +206,33 @@ mod tests {
         assert!(p.iter().any(|m| m.contains("inline JWKS")), "{p:?}");
         assert!(p.iter().any(|m| m.contains("https")), "{p:?}");
         assert!(p.iter().any(|m| m.contains("scope")), "{p:?}");
+        assert!(p.iter().any(|m| m.contains("token_issuer")), "{p:?}");
+        assert!(p.iter().any(|m| m.contains("token_audience")), "{p:?}");
+        // Identity-provider keys without issuer and audience checks are a
+        // problem; a shared secret alone is not.
+        let idp = AuthConfig {
+            jwks_url: Some("https://idp/keys".into()),
+            ..Default::default()
+        };
+        assert_eq!(idp.problems().len(), 2, "{:?}", idp.problems());
+        let checked = AuthConfig {
+            issuer: Some("https://idp".into()),
+            audiences: vec!["scim".into()],
+            ..idp.clone()
+        };
+        assert!(checked.problems().is_empty(), "{:?}", checked.problems());
+        let spaced = AuthConfig {
+            scope_prefix: Some("a b".into()),
+            ..checked
+        };
+        assert_eq!(spaced.problems().len(), 1, "{:?}", spaced.problems());
+        // The texts never carry a configured value.
+        let secret = AuthConfig {
+            hs256_secret: Some("short-secret-value".into()),
+            ..Default::default()
+        };
+        for m in secret.problems() {
+            assert!(!m.contains("short-secret-value"), "{m}");
+        }
     }
 }

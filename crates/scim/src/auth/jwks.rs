@@ -24,11 +24,19 @@
 //! Refresh policy (URL keys): the cached set is used while
 //! `now < fetched_at + ttl`. It is refetched when stale, and on a token whose
 //! `kid` is not in the set (key rotation), at most once per request and, across
-//! requests, at most once every [`MIN_REFRESH_INTERVAL_SECS`] (the attempt is
-//! claimed with a compare-and-swap on the cache entry, so concurrent requests
-//! do not stampede the identity provider and forged `kid`s are no DoS
-//! amplifier). A failed refresh keeps serving the stale set; with nothing
-//! cached at all the key source reports an error (the caller answers 503).
+//! requests, at most once every [`MIN_REFRESH_INTERVAL_SECS`], so forged
+//! `kid`s are no DoS amplifier. A failed fetch is remembered for
+//! [`FAILED_FETCH_RETRY_SECS`]: meanwhile no request fetches.
+//!
+//! Bounded time: at most one fetch is in flight, across requests and
+//! instances (a lock built on the store's atomic `increment`, see
+//! `CachedKeys::claim_fetch`); the fetcher bounds each fetch by the
+//! configured timeout ([`JwksSources::timeout_ms`], the component sets
+//! `wasi:http` connect, first-byte and between-bytes timeouts and a total
+//! deadline). A request that finds no usable key set while another request
+//! fetches, or while a failure is remembered, does not wait: the key source
+//! reports [`KeysUnavailable`] with a retry time at once (the caller answers
+//! 503 with `Retry-After`). A failed refresh keeps serving the stale set.
 
 use std::cell::{Cell, RefCell};
 
@@ -40,21 +48,32 @@ use jwt_simple::prelude::{ES256PublicKey, ES384PublicKey, RS256PublicKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::storage::kv::{Store, Swap};
+use crate::storage::kv::{self, guard_key, Store, StoreError};
 
-/// Minimum time between two fetches of the JWKS URL, across requests.
+/// Minimum time between two fetches of the JWKS URL, across requests,
+/// after a successful one.
 pub const MIN_REFRESH_INTERVAL_SECS: u64 = 30;
+/// How long a failed fetch is remembered: no request fetches again sooner
+/// (with nothing cached they answer 503 at once meanwhile).
+pub const FAILED_FETCH_RETRY_SECS: u64 = 5;
 /// Largest JWKS document accepted (inline or fetched), in bytes.
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// Most keys taken from one document; the rest are skipped.
 pub const MAX_KEYS: usize = 64;
 
 /// Fetches a JWKS document. The component implements it with Spin outbound
-/// HTTP (GET, `Accept: application/json`, a short timeout, HTTPS only in
-/// production); tests use a fake.
+/// HTTP (GET, `Accept: application/json`, bounded by the configured
+/// timeout, HTTPS in production); tests use a fake.
 pub trait JwksFetcher {
-    /// The response body of a successful (2xx) GET of `url`.
+    /// The response body of a successful (2xx) GET of `url`, at most
+    /// [`MAX_JWKS_BYTES`] long, within the timeout the fetcher was built
+    /// with.
     fn fetch(&self, url: &str) -> Result<String, String>;
+
+    /// Told once per failed fetch (transport, status, or a document that is
+    /// no usable key set), with a reason that names no token content; the
+    /// component logs it. Does nothing by default.
+    fn failed(&self, _reason: &str) {}
 }
 
 /// A fetcher for deployments without a JWKS URL: every fetch fails.
@@ -71,13 +90,22 @@ pub trait KeySource {
     /// The verification keys that may have signed a token whose header names
     /// `kid`: with `Some(kid)`, the keys with exactly that `kid`; with `None`,
     /// all keys. `Err` means no key set could be obtained at all (the caller
-    /// answers 503, not 401); the message names no token content.
-    fn keys(&self, kid: Option<&str>) -> Result<Vec<Jwk>, String>;
+    /// answers 503 with `Retry-After`, not 401).
+    fn keys(&self, kid: Option<&str>) -> Result<Vec<Jwk>, KeysUnavailable>;
+}
+
+/// No key set could be obtained: why (for the log) and when to try again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysUnavailable {
+    /// What went wrong; names no token content.
+    pub reason: String,
+    /// Seconds after which a retry may succeed (the 503's `Retry-After`).
+    pub retry_after_secs: u64,
 }
 
 /// A fixed list of keys (tests, or keys parsed once by the caller).
 impl KeySource for Vec<Jwk> {
-    fn keys(&self, kid: Option<&str>) -> Result<Vec<Jwk>, String> {
+    fn keys(&self, kid: Option<&str>) -> Result<Vec<Jwk>, KeysUnavailable> {
         Ok(select(self, kid))
     }
 }
@@ -298,10 +326,46 @@ struct CacheEntry {
     url: String,
     /// When `body` was fetched (0: never successfully).
     fetched_at: u64,
-    /// When a fetch was last attempted or claimed, successful or not.
+    /// When a fetch was last attempted, successful or not.
     checked_at: u64,
+    /// Whether that attempt failed (entries written before this field
+    /// existed read as `false`).
+    #[serde(default)]
+    failed: bool,
     /// The last good JWKS document ("" when none).
     body: String,
+}
+
+impl CacheEntry {
+    /// Seconds until the next fetch may be attempted after this entry's last
+    /// attempt (`None`: now): [`FAILED_FETCH_RETRY_SECS`] after a failure,
+    /// [`MIN_REFRESH_INTERVAL_SECS`] after a success.
+    fn backoff_left(&self, now: u64) -> Option<u64> {
+        let pause = if self.failed {
+            FAILED_FETCH_RETRY_SECS
+        } else {
+            MIN_REFRESH_INTERVAL_SECS
+        };
+        let next = self.checked_at.saturating_add(pause);
+        (now < next).then(|| next - now)
+    }
+
+    /// Why this entry, within its back-off, gives no keys.
+    fn unavailable(&self) -> String {
+        if self.failed {
+            "JWKS not available: the last fetch failed; retrying shortly".to_string()
+        } else {
+            "JWKS not available: the fetched document has no usable key set".to_string()
+        }
+    }
+}
+
+/// The longest a fetch with `timeout_ms` can take, in whole seconds, with
+/// a second to spare: the fetcher's deadline is the timeout, checked between
+/// waits, and one wait for a body chunk may last a between-bytes timeout
+/// past it.
+pub fn fetch_budget_secs(timeout_ms: u64) -> u64 {
+    2 * timeout_ms.max(1).div_ceil(1000) + 1
 }
 
 /// The key source of a request: inline keys plus URL keys cached in the
@@ -310,6 +374,7 @@ pub struct CachedKeys<'a> {
     inline: Option<&'a str>,
     url: Option<&'a str>,
     ttl_secs: u64,
+    timeout_ms: u64,
     store: &'a dyn Store,
     fetcher: &'a dyn JwksFetcher,
     cache_key: &'a str,
@@ -321,11 +386,12 @@ pub struct CachedKeys<'a> {
     /// URL keys as loaded during this request.
     url_keys: RefCell<Option<Vec<Jwk>>>,
     /// Why no URL key set is available, when none is.
-    url_error: RefCell<Option<String>>,
+    url_error: RefCell<Option<KeysUnavailable>>,
 }
 
 /// Where a deployment's verification keys come from (its `token_jwks`,
-/// `token_jwks_url` and `token_jwks_cache_ttl_secs` settings).
+/// `token_jwks_url`, `token_jwks_cache_ttl_secs` and `token_jwks_timeout_ms`
+/// settings).
 #[derive(Debug, Clone, Copy)]
 pub struct JwksSources<'a> {
     /// An inline JWKS document, if configured.
@@ -334,6 +400,9 @@ pub struct JwksSources<'a> {
     pub url: Option<&'a str>,
     /// How long a fetched set is served from the cache.
     pub ttl_secs: u64,
+    /// The fetch timeout (see [`fetch_budget_secs`]): how long the fetch
+    /// lock is held at most.
+    pub timeout_ms: u64,
 }
 
 impl<'a> CachedKeys<'a> {
@@ -350,6 +419,7 @@ impl<'a> CachedKeys<'a> {
             inline: cfg.inline.filter(|s| !s.trim().is_empty()),
             url: cfg.url.filter(|s| !s.trim().is_empty()),
             ttl_secs: cfg.ttl_secs,
+            timeout_ms: cfg.timeout_ms,
             store,
             fetcher,
             cache_key,
@@ -361,7 +431,7 @@ impl<'a> CachedKeys<'a> {
         }
     }
 
-    fn inline_keys(&self) -> Result<Vec<Jwk>, String> {
+    fn inline_keys(&self) -> Result<Vec<Jwk>, KeysUnavailable> {
         let Some(doc) = self.inline else {
             return Ok(Vec::new());
         };
@@ -369,20 +439,21 @@ impl<'a> CachedKeys<'a> {
             return Ok(k.clone());
         }
         let keys = parse_jwks(doc)
-            .map_err(|e| format!("inline JWKS: {e}"))?
+            .map_err(|e| KeysUnavailable {
+                reason: format!("inline JWKS: {e}"),
+                retry_after_secs: FAILED_FETCH_RETRY_SECS,
+            })?
             .keys;
         *self.inline_keys.borrow_mut() = Some(keys.clone());
         Ok(keys)
     }
 
-    fn read_entry(&self, url: &str) -> (Option<Vec<u8>>, Option<CacheEntry>) {
+    fn read_entry(&self, url: &str) -> Option<CacheEntry> {
         // A store error or a corrupt entry reads as "nothing cached".
-        let raw = self.store.get(self.cache_key).ok().flatten();
-        let entry = raw
-            .as_deref()
-            .and_then(|b| serde_json::from_slice::<CacheEntry>(b).ok())
-            .filter(|e| e.url == url);
-        (raw, entry)
+        let raw = self.store.get(self.cache_key).ok().flatten()?;
+        serde_json::from_slice::<CacheEntry>(&raw)
+            .ok()
+            .filter(|e| e.url == url)
     }
 
     fn entry_keys(entry: &CacheEntry) -> Option<Vec<Jwk>> {
@@ -392,81 +463,153 @@ impl<'a> CachedKeys<'a> {
         parse_jwks(&entry.body).ok().map(|s| s.keys)
     }
 
-    /// Fetch the URL and cache the result. `raw` is the stored value as
-    /// read, used to claim the attempt with a compare-and-swap when a usable
-    /// (if stale) entry exists; a lost claim means another request is
-    /// refreshing, and this one keeps what it has.
-    fn refresh(
-        &self,
-        url: &str,
-        raw: Option<&[u8]>,
-        entry: Option<&CacheEntry>,
-    ) -> Option<Vec<Jwk>> {
+    fn fail(&self, reason: String, retry_after_secs: u64) {
+        *self.url_error.borrow_mut() = Some(KeysUnavailable {
+            reason,
+            retry_after_secs: retry_after_secs.max(1),
+        });
+    }
+
+    /// The fetch lock: at most one fetch of the URL in flight, across
+    /// requests and instances sharing the store. Built like
+    /// [`kv::create`](crate::storage::kv::create), on `increment` (atomic
+    /// on every Spin store, where compare-and-swap of an absent key is not):
+    /// the request whose increment of the epoch's guard answers 1 may fetch.
+    /// An epoch is twice the [`fetch_budget_secs`], so a winner that dies
+    /// mid-fetch blocks fetches for one epoch at most; within a budget of an
+    /// epoch's start the previous epoch's guard must be won too, so a fetch
+    /// begun late in one epoch is still alone early in the next (instances'
+    /// clocks are assumed within a second of each other). The winner deletes
+    /// what it won when done (see [`Self::release`]), so the next fetch
+    /// need not wait for the epoch to end.
+    ///
+    /// `Ok(Some(guards))`: won, release `guards` when done; `Ok(None)`:
+    /// another request is fetching.
+    fn claim_fetch(&self) -> Result<Option<Vec<String>>, StoreError> {
+        let budget = fetch_budget_secs(self.timeout_ms);
+        let epoch_len = 2 * budget;
+        let epoch = self.now / epoch_len;
+        let base = format!("{}/fetch", self.cache_key);
+        let mut epochs = vec![epoch];
+        if epoch > 0 && self.now % epoch_len < budget {
+            epochs.push(epoch - 1);
+        }
+        let mut won = Vec::new();
+        for e in epochs {
+            let guard = guard_key(&base, e);
+            match kv::increment(self.store, &guard, 1) {
+                Ok(1) => won.push(guard),
+                Ok(_) => {
+                    self.release(&won);
+                    return Ok(None);
+                }
+                Err(err) => {
+                    self.release(&won);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(Some(won))
+    }
+
+    /// Give back guards won by [`Self::claim_fetch`] (best effort: a guard
+    /// left behind only delays fetches until its epoch ends).
+    fn release(&self, guards: &[String]) {
+        for g in guards {
+            let _ = self.store.delete(g);
+        }
+    }
+
+    /// Fetch the URL and cache the result, when allowed: once per request,
+    /// after the back-off of the last attempt ([`CacheEntry::backoff_left`]),
+    /// and only by the holder of the fetch lock. `None` when nothing new
+    /// was obtained (the reason is in `url_error` when it matters: with
+    /// nothing cached the caller answers 503).
+    fn refresh(&self, url: &str, entry: Option<&CacheEntry>) -> Option<Vec<Jwk>> {
         if self.refreshed.get() {
             return None;
         }
         if let Some(e) = entry {
-            if self.now < e.checked_at.saturating_add(MIN_REFRESH_INTERVAL_SECS) {
+            if let Some(wait) = e.backoff_left(self.now) {
+                self.fail(e.unavailable(), wait);
                 return None;
             }
         }
         self.refreshed.set(true);
-        let stale = entry.cloned();
-        if let (Some(raw), Some(e)) = (raw, &stale) {
-            if Self::entry_keys(e).is_some() {
-                let claim = CacheEntry {
-                    checked_at: self.now,
-                    ..e.clone()
-                };
-                let claim = serde_json::to_vec(&claim).ok()?;
-                match self.store.compare_and_swap(self.cache_key, raw, &claim) {
-                    Ok(Swap::Done) => {}
-                    // Someone else refreshed or is refreshing; or the store is
-                    // down: either way, do not fetch from here.
-                    Ok(Swap::Conflict) | Err(_) => return None,
+        let guards = match self.claim_fetch() {
+            Ok(Some(guards)) => guards,
+            Ok(None) => {
+                self.fail(
+                    "JWKS being fetched by another request".to_string(),
+                    fetch_budget_secs(self.timeout_ms),
+                );
+                return None;
+            }
+            Err(e) => {
+                self.fail(format!("JWKS fetch lock: {e}"), FAILED_FETCH_RETRY_SECS);
+                return None;
+            }
+        };
+        // Another request may have fetched between this one's read and its
+        // claim: then its result stands, and this one does not fetch again.
+        let current = self.read_entry(url);
+        if let Some(c) = current.as_ref().filter(|c| Some(*c) != entry) {
+            if let Some(wait) = c.backoff_left(self.now) {
+                self.release(&guards);
+                let keys = Self::entry_keys(c);
+                if keys.is_none() {
+                    self.fail(c.unavailable(), wait);
                 }
+                return keys;
             }
         }
+        let stale = current.or_else(|| entry.cloned());
         let fetched = self
             .fetcher
             .fetch(url)
             .and_then(|body| parse_jwks(&body).map(|set| (body, set)));
-        match fetched {
+        let (result, written) = match fetched {
             Ok((body, set)) => {
                 let e = CacheEntry {
                     url: url.to_string(),
                     fetched_at: self.now,
                     checked_at: self.now,
+                    failed: false,
                     body,
                 };
-                if let Ok(v) = serde_json::to_vec(&e) {
-                    let _ = self.store.set(self.cache_key, &v);
-                }
                 *self.url_error.borrow_mut() = None;
-                Some(set.keys)
+                (Some(set.keys), e)
             }
             Err(err) => {
+                let reason = format!("JWKS fetch failed: {err}");
+                self.fetcher.failed(&reason);
+                self.fail(reason, FAILED_FETCH_RETRY_SECS);
                 // Remember the attempt so that an unreachable identity
                 // provider is not hammered; keep the stale body.
                 let e = match stale {
                     Some(s) => CacheEntry {
                         checked_at: self.now,
+                        failed: true,
                         ..s
                     },
                     None => CacheEntry {
                         url: url.to_string(),
                         fetched_at: 0,
                         checked_at: self.now,
+                        failed: true,
                         body: String::new(),
                     },
                 };
-                if let Ok(v) = serde_json::to_vec(&e) {
-                    let _ = self.store.set(self.cache_key, &v);
-                }
-                *self.url_error.borrow_mut() = Some(format!("JWKS fetch failed: {err}"));
-                None
+                (None, e)
             }
+        };
+        // The entry first, then the lock: a request that wins the lock next
+        // finds this attempt recorded.
+        if let Ok(v) = serde_json::to_vec(&written) {
+            let _ = self.store.set(self.cache_key, &v);
         }
+        self.release(&guards);
+        result
     }
 
     /// URL keys: cached if fresh, else refreshed (falling back to stale).
@@ -474,18 +617,26 @@ impl<'a> CachedKeys<'a> {
         if let Some(k) = &*self.url_keys.borrow() {
             return k.clone();
         }
-        let (raw, entry) = self.read_entry(url);
+        let entry = self.read_entry(url);
         let cached = entry.as_ref().and_then(Self::entry_keys);
         let fresh = entry
             .as_ref()
             .is_some_and(|e| self.now < e.fetched_at.saturating_add(self.ttl_secs));
         let keys = match cached {
             Some(k) if fresh => Some(k),
-            stale => self.refresh(url, raw.as_deref(), entry.as_ref()).or(stale),
+            stale => {
+                let refreshed = self.refresh(url, entry.as_ref());
+                if stale.is_some() {
+                    // Stale keys still verify: no error for this request.
+                    *self.url_error.borrow_mut() = None;
+                }
+                refreshed.or(stale)
+            }
         };
         if keys.is_none() && self.url_error.borrow().is_none() {
-            *self.url_error.borrow_mut() = Some(
-                "JWKS not available yet (a recent fetch failed; retrying shortly)".to_string(),
+            self.fail(
+                "JWKS not available yet".to_string(),
+                FAILED_FETCH_RETRY_SECS,
             );
         }
         let keys = keys.unwrap_or_default();
@@ -496,7 +647,7 @@ impl<'a> CachedKeys<'a> {
     /// Why the URL key set was unavailable during this request, if it was
     /// (for the caller's log: the HTTP response does not carry it).
     pub fn last_error(&self) -> Option<String> {
-        self.url_error.borrow().clone()
+        self.url_error.borrow().as_ref().map(|e| e.reason.clone())
     }
 
     /// Whether this request fetched (or tried to fetch) the JWKS URL.
@@ -506,32 +657,35 @@ impl<'a> CachedKeys<'a> {
 
     /// Refetch after an unknown `kid` (once per request, rate-limited).
     fn refresh_for_unknown_kid(&self, url: &str) -> Option<Vec<Jwk>> {
-        let (raw, entry) = self.read_entry(url);
-        let keys = self.refresh(url, raw.as_deref(), entry.as_ref())?;
+        let entry = self.read_entry(url);
+        let keys = self.refresh(url, entry.as_ref());
+        // A refused refresh is no error: the keys in hand stand.
+        *self.url_error.borrow_mut() = None;
+        let keys = keys?;
         *self.url_keys.borrow_mut() = Some(keys.clone());
         Some(keys)
     }
 }
 
 impl KeySource for CachedKeys<'_> {
-    fn keys(&self, kid: Option<&str>) -> Result<Vec<Jwk>, String> {
+    fn keys(&self, kid: Option<&str>) -> Result<Vec<Jwk>, KeysUnavailable> {
         let inline = self.inline_keys()?;
         let Some(url) = self.url else {
             return Ok(select(&inline, kid));
         };
         let mut all = inline.clone();
         all.extend(self.url_keys(url));
+        if all.is_empty() {
+            if let Some(e) = &*self.url_error.borrow() {
+                return Err(e.clone());
+            }
+        }
         let mut found = select(&all, kid);
         if found.is_empty() && kid.is_some() {
             if let Some(fresh) = self.refresh_for_unknown_kid(url) {
                 let mut all = inline.clone();
                 all.extend(fresh);
                 found = select(&all, kid);
-            }
-        }
-        if found.is_empty() && all.is_empty() {
-            if let Some(e) = &*self.url_error.borrow() {
-                return Err(e.clone());
             }
         }
         Ok(found)
@@ -573,6 +727,7 @@ mod tests {
     struct Fake {
         reply: RefCell<Result<String, String>>,
         calls: Cell<usize>,
+        failures: RefCell<Vec<String>>,
     }
 
     impl Fake {
@@ -580,6 +735,7 @@ mod tests {
             Fake {
                 reply: RefCell::new(reply),
                 calls: Cell::new(0),
+                failures: RefCell::new(Vec::new()),
             }
         }
     }
@@ -589,6 +745,10 @@ mod tests {
             assert_eq!(url, URL);
             self.calls.set(self.calls.get() + 1);
             self.reply.borrow().clone()
+        }
+
+        fn failed(&self, reason: &str) {
+            self.failures.borrow_mut().push(reason.to_string());
         }
     }
 
@@ -757,23 +917,124 @@ mod tests {
     }
 
     #[test]
-    fn a_claimed_refresh_is_not_repeated_by_another_request() {
+    fn a_refresh_done_meanwhile_is_not_repeated_by_another_request() {
         let store = MemStore::new();
         let fetcher = Fake::new(Ok(set(&["k1"])));
         let c = cfg(3600);
         CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
             .keys(None)
             .unwrap();
-        // Request A reads the entry; request B refreshes meanwhile; A's
-        // compare-and-swap claim then fails and A does not fetch.
+        // Request A reads the entry; request B refreshes meanwhile (an
+        // unknown kid); A then wins the fetch lock, finds B's fresh attempt
+        // and does not fetch.
+        *fetcher.reply.borrow_mut() = Ok(set(&["k1", "new"]));
         let a = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 60);
-        let (raw, entry) = a.read_entry(URL);
+        let entry = a.read_entry(URL);
         CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + 60)
             .keys(Some("new"))
             .unwrap();
         assert_eq!(fetcher.calls.get(), 2);
-        assert!(a.refresh(URL, raw.as_deref(), entry.as_ref()).is_none());
+        let keys = a.refresh(URL, entry.as_ref()).expect("B's keys");
+        assert_eq!(kids(&keys), ["k1", "new"]);
         assert_eq!(fetcher.calls.get(), 2);
+    }
+
+    /// A fetcher that, while its fetch is in flight, lets other requests
+    /// run (`during`), as concurrent requests on other instances would.
+    struct Racing<'a> {
+        inner: &'a Fake,
+        during: RefCell<Option<Box<dyn FnOnce() + 'a>>>,
+    }
+
+    impl JwksFetcher for Racing<'_> {
+        fn fetch(&self, url: &str) -> Result<String, String> {
+            if let Some(f) = self.during.borrow_mut().take() {
+                f();
+            }
+            self.inner.fetch(url)
+        }
+    }
+
+    #[test]
+    fn one_fetch_in_flight_the_others_are_refused_at_once() {
+        let store = MemStore::new();
+        let fetcher = Fake::new(Ok(set(&["k1"])));
+        let c = cfg(3600);
+        let budget = fetch_budget_secs(c.jwks_timeout_ms);
+        assert_eq!(
+            budget, 7,
+            "3 s timeout: connect + first byte, or deadline + one read, + 1 s"
+        );
+        let seen = RefCell::new(Vec::new());
+        let racing = Racing {
+            inner: &fetcher,
+            during: RefCell::new(Some(Box::new(|| {
+                // Other requests while the first fetch is in flight, some
+                // seconds later: none fetches, each is told when to retry.
+                for later in [0, 1, budget - 1] {
+                    let other = Fake::new(Ok(set(&["k1"])));
+                    let r = CachedKeys::new(c.jwks_sources(), &store, &other, CACHE, NOW + later)
+                        .keys(Some("k1"));
+                    seen.borrow_mut().push((other.calls.get(), r));
+                }
+            }))),
+        };
+        let k = CachedKeys::new(c.jwks_sources(), &store, &racing, CACHE, NOW)
+            .keys(Some("k1"))
+            .unwrap();
+        assert_eq!(kids(&k), ["k1"]);
+        assert_eq!(fetcher.calls.get(), 1);
+        drop(racing);
+        for (calls, r) in seen.into_inner() {
+            assert_eq!(calls, 0, "no second fetch in flight");
+            let e = r.unwrap_err();
+            assert_eq!(e.retry_after_secs, budget, "{e:?}");
+            assert!(e.reason.contains("another request"), "{e:?}");
+        }
+        // The lock is given back: no guard is left in the store, only the
+        // cache entry.
+        assert_eq!(store.keys(), [CACHE]);
+    }
+
+    #[test]
+    fn the_lock_holds_across_an_epoch_boundary_and_a_dead_holder_expires() {
+        let c = cfg(3600);
+        let budget = fetch_budget_secs(c.jwks_timeout_ms);
+        let epoch = 2 * budget;
+        // A fetch claimed just before an epoch ends is still alone just
+        // after it.
+        let start = (NOW / epoch + 1) * epoch - 1;
+        let store = MemStore::new();
+        let fetcher = Fake::new(Ok(set(&["k1"])));
+        let later = Fake::new(Ok(set(&["k1"])));
+        let racing = Racing {
+            inner: &fetcher,
+            during: RefCell::new(Some(Box::new(|| {
+                let r =
+                    CachedKeys::new(c.jwks_sources(), &store, &later, CACHE, start + 2).keys(None);
+                assert!(r.is_err());
+            }))),
+        };
+        CachedKeys::new(c.jwks_sources(), &store, &racing, CACHE, start)
+            .keys(None)
+            .unwrap();
+        assert_eq!((fetcher.calls.get(), later.calls.get()), (1, 0));
+        // A holder that died mid-fetch (its guard never released) blocks
+        // fetches until its epoch (and the margin after it) has passed.
+        let store = MemStore::new();
+        let dead = guard_key(&format!("{CACHE}/fetch"), NOW / epoch);
+        store.increment(&dead, 1).unwrap();
+        let f = Fake::new(Ok(set(&["k1"])));
+        let at = |t: u64| CachedKeys::new(c.jwks_sources(), &store, &f, CACHE, t).keys(None);
+        assert!(at(NOW).is_err());
+        assert_eq!(f.calls.get(), 0);
+        let next = (NOW / epoch + 1) * epoch;
+        assert!(
+            at(next + budget - 1).is_err(),
+            "the margin of the next epoch"
+        );
+        assert_eq!(kids(&at(next + budget).unwrap()), ["k1"]);
+        assert_eq!(f.calls.get(), 1);
     }
 
     #[test]
@@ -785,24 +1046,31 @@ mod tests {
         let e = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW)
             .keys(Some("k1"))
             .unwrap_err();
-        assert!(e.contains("HTTP 502"), "{e}");
+        assert!(e.reason.contains("HTTP 502"), "{e:?}");
+        assert_eq!(e.retry_after_secs, FAILED_FETCH_RETRY_SECS);
         assert_eq!(
             fetcher.calls.get(),
             1,
             "no second attempt in the same request"
         );
-        // ... and no new attempt for 30 s.
-        for i in 1..MIN_REFRESH_INTERVAL_SECS {
-            assert!(
-                CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + i)
-                    .keys(Some("k1"))
-                    .is_err()
-            );
+        assert_eq!(*fetcher.failures.borrow(), ["JWKS fetch failed: HTTP 502"]);
+        // ... and no new attempt for a few seconds: each request is told
+        // how long to wait.
+        for i in 1..FAILED_FETCH_RETRY_SECS {
+            let e = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, NOW + i)
+                .keys(Some("k1"))
+                .unwrap_err();
+            assert_eq!(e.retry_after_secs, FAILED_FETCH_RETRY_SECS - i);
         }
         assert_eq!(fetcher.calls.get(), 1);
+        assert_eq!(
+            fetcher.failures.borrow().len(),
+            1,
+            "one report per failed fetch"
+        );
         // The IdP recovers.
         *fetcher.reply.borrow_mut() = Ok(set(&["k1"]));
-        let t = NOW + MIN_REFRESH_INTERVAL_SECS;
+        let t = NOW + FAILED_FETCH_RETRY_SECS;
         assert_eq!(
             kids(
                 &CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, t)
@@ -819,13 +1087,17 @@ mod tests {
             .unwrap();
         assert_eq!(kids(&k), ["k1"]);
         assert_eq!(fetcher.calls.get(), 3);
-        // An unparsable body counts as a failure too.
+        // An unparsable body counts as a failure too (and is reported).
         *fetcher.reply.borrow_mut() = Ok("<html>".into());
         let k = CachedKeys::new(c.jwks_sources(), &store, &fetcher, CACHE, t + 500)
             .keys(Some("k1"))
             .unwrap();
         assert_eq!(kids(&k), ["k1"]);
         assert_eq!(fetcher.calls.get(), 4);
+        assert_eq!(
+            fetcher.failures.borrow().last().unwrap(),
+            "JWKS fetch failed: JWKS is not valid JSON"
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@
 //! One job per file:
 //! - `config`: [`AuthConfig`], the settings, and their startup check;
 //! - `token`: [`authenticate`], bearer-token (JWT/JWS) verification;
-//! - `scopes`: [`authorize`], scope checks;
+//! - `request`: [`precheck`], [`presented`]: where a request's credentials come from, checked before its body is
+//!   read;
+//! - `scopes`: [`authorize`], scope checks (exact, or with the one
+//!   configured XSUAA prefix);
 //! - `error`: [`AuthError`], refusals and their challenges;
 //! - [`jwks`]: where asymmetric verification keys come from (RFC 7517);
 //! - `dev_token`: [`mint_hs256`], development tokens (never used to serve).
@@ -31,12 +34,18 @@ mod config;
 mod dev_token;
 mod error;
 pub mod jwks;
+mod request;
 mod scopes;
 mod token;
 
-pub use config::{AuthConfig, DEFAULT_JWKS_TTL_SECS, DEFAULT_LEEWAY_SECS, MIN_HS256_SECRET_BYTES};
+pub use config::{
+    AuthConfig, DEFAULT_JWKS_TIMEOUT_MS, DEFAULT_JWKS_TTL_SECS, DEFAULT_LEEWAY_SECS,
+    MIN_HS256_SECRET_BYTES,
+};
 pub use dev_token::{mint_hs256, DevClaims};
 pub use error::{AuthError, REALM};
+pub(crate) use request::required_for;
+pub use request::{precheck, presented, Refused};
 pub use scopes::{authorize, Access};
 pub use token::{authenticate, ASYMMETRIC_ALGS, MAX_TENANT_BYTES, MAX_TOKEN_BYTES};
 

@@ -33,7 +33,7 @@ pub const ASYMMETRIC_ALGS: &[&str] = &[
 ];
 
 /// The token of an `Authorization: Bearer <token>` header value.
-fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
+pub(super) fn bearer_token(authorization: Option<&str>) -> Result<&str, AuthError> {
     let h = authorization.map(str::trim).unwrap_or("");
     if h.is_empty() {
         return Err(AuthError::no_credentials(
@@ -173,7 +173,9 @@ pub fn authenticate(
             .map_err(|e| AuthError::invalid_token(describe(&e)))?
     } else if ASYMMETRIC_ALGS.contains(&alg) {
         let kid = meta.key_id();
-        let found = keys.keys(kid).map_err(|_| AuthError::unavailable())?;
+        let found = keys
+            .keys(kid)
+            .map_err(|e| AuthError::unavailable(e.retry_after_secs))?;
         if found.is_empty() {
             return Err(AuthError::invalid_token(if kid.is_some() {
                 "unknown key id"
@@ -620,6 +622,7 @@ mod tests {
                 audiences: vec!["afc!t123".into()],
                 jwks: Some(jwks),
                 tenant_claim: Some("zid".into()),
+                scope_prefix: Some("afc!t123".into()),
                 ..Default::default()
             };
             let p = json!({
@@ -638,6 +641,14 @@ mod tests {
             assert_eq!(pr.client_id.as_deref(), Some("sb-clone!b1|afc!t123"));
             authorize(&c, &pr, Access::Read).unwrap();
             authorize(&c, &pr, Access::Write).unwrap();
+            // The XSUAA scopes count only with this xsappname configured.
+            for other in [None, Some("afc!t999".to_string())] {
+                let c = AuthConfig {
+                    scope_prefix: other,
+                    ..c.clone()
+                };
+                assert_eq!(authorize(&c, &pr, Access::Read).unwrap_err().status, 403);
+            }
             // Only scope.read granted.
             let ro = with(p.clone(), "scope", json!(["afc!t123.scim.read"]));
             let t = sign("RS256", Some("default-jwt-key-1"), &ro);
