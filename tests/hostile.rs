@@ -887,6 +887,80 @@ fn hostile_input_is_refused_in_bounded_time_and_changes_nothing() {
             .want(Want::ScimOrHttp(400, Some("invalidSyntax"))),
     );
 
+    // ---- credentials (issue 16) -----------------------------------------------------
+    // Two Authorization headers: refused, whichever comes first (RFC 6750
+    // §3.1 invalid_request), and nothing is created.
+    let valid = format!(
+        "Bearer {}",
+        e2e::token_with(&["scim.read", "scim.write"], None)
+    );
+    for (name, first, second) in [
+        ("the same token twice", valid.clone(), valid.clone()),
+        (
+            "a valid token, then garbage",
+            valid.clone(),
+            "Bearer garbage".to_string(),
+        ),
+        (
+            "garbage, then a valid token",
+            "Bearer garbage".to_string(),
+            valid.clone(),
+        ),
+        (
+            "a valid token and Basic",
+            valid.clone(),
+            "Basic dXNlcjpwYXNz".to_string(),
+        ),
+    ] {
+        cases.push(
+            case(
+                format!("two Authorization headers: {name}"),
+                "GET",
+                "/Users",
+            )
+            .header("authorization", first.clone())
+            .header("authorization", second.clone())
+            .want(Want::Scim(400, None)),
+        );
+        cases.push(
+            case(
+                format!("two Authorization headers on POST: {name}"),
+                "POST",
+                "/Users",
+            )
+            .header("authorization", first)
+            .header("authorization", second)
+            .json(user_body("twice"))
+            .want(Want::Scim(400, None)),
+        );
+    }
+    // Scopes match exactly: a suffix is not the scope, nor is an XSUAA
+    // prefix nobody configured.
+    for scope in [
+        "evil.scim.write",
+        ".scim.write",
+        "afc!t1.scim.write",
+        "scim.write.evil",
+    ] {
+        cases.push(
+            case(format!("scope {scope:?} on POST"), "POST", "/Users")
+                .header(
+                    "authorization",
+                    format!("Bearer {}", e2e::token_with(&[scope], None)),
+                )
+                .json(user_body("scoped"))
+                .want(Want::Scim(403, None)),
+        );
+    }
+    cases.push(
+        case("scope \"evil.scim.read\" on GET", "GET", "/Users")
+            .header(
+                "authorization",
+                format!("Bearer {}", e2e::token_with(&["evil.scim.read"], None)),
+            )
+            .want(Want::Scim(403, None)),
+    );
+
     // ---- filters built to explode ---------------------------------------------------
     let parens = |n: usize| format!("{}userName eq \"x\"{}", "(".repeat(n), ")".repeat(n));
     let nots = |n: usize| format!("{}userName eq \"x\"{}", "not (".repeat(n), ")".repeat(n));
