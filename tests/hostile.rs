@@ -887,6 +887,21 @@ fn hostile_input_is_refused_in_bounded_time_and_changes_nothing() {
             .want(Want::ScimOrHttp(400, Some("invalidSyntax"))),
     );
 
+    // ---- case-insensitive matching in linear time (issue 16) ---------------------
+    for op in ["co", "sw", "ew"] {
+        for needle in ["A".repeat(3_990) + "B", "Σ".repeat(1_990)] {
+            cases.push(
+                case(
+                    format!("{op} with a {}-character needle", needle.chars().count()),
+                    "POST",
+                    "/Users/.search",
+                )
+                .json(search(&format!("displayName {op} \"{needle}\"")))
+                .want(Want::Ok(200)),
+            );
+        }
+    }
+
     // ---- credentials (issue 16) -----------------------------------------------------
     // Two Authorization headers: refused, whichever comes first (RFC 6750
     // §3.1 invalid_request), and nothing is created.

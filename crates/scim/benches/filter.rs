@@ -1,12 +1,17 @@
 //! Filter micro-benchmarks: parse (+ schema check) and evaluate typical
 //! filters against a canonical user document. Run with
 //! `cargo bench -p scim-engine --bench filter` (`make bench` does, quickly).
+//!
+//! `filter/substring_500k` is the worst case of substring matching (issue
+//! 16): a 4,000-character needle over a 500,000-character open-extension
+//! string in which every position matches all but the needle's last
+//! character. Matching is linear in both lengths (`scim::text`).
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use scim::filter;
-use scim::schema::{Registry, SchemaOptions, ENTERPRISE_USER, USER};
+use scim::schema::{Registry, SchemaOptions, ENTERPRISE_USER, SAP_USER, USER};
 use serde_json::{json, Value};
 
 /// Filters as identity providers and admins send them.
@@ -90,6 +95,25 @@ fn benches(c: &mut Criterion) {
         index.bench_function(*name, |b| b.iter(|| f.index_lookup(black_box(rt))));
     }
     index.finish();
+
+    // The worst case of substring matching, case-insensitive (the open
+    // extension's undeclared attribute) and over non-ASCII text.
+    let mut big = c.benchmark_group("filter/substring_500k");
+    big.sample_size(10);
+    let attr = format!("{SAP_USER}:blob");
+    let ascii = json!({SAP_USER: {"blob": "a".repeat(500_000)}});
+    let greek = json!({SAP_USER: {"blob": "σ".repeat(250_000)}});
+    let cases = [
+        ("co_ascii", &ascii, format!("{}B", "A".repeat(3_999)), "co"),
+        ("sw_ascii", &ascii, format!("{}B", "A".repeat(3_999)), "sw"),
+        ("ew_ascii", &ascii, format!("B{}", "A".repeat(3_999)), "ew"),
+        ("co_greek", &greek, format!("{}Β", "Σ".repeat(1_999)), "co"),
+    ];
+    for (name, doc, needle, op) in cases {
+        let f = filter::parse(&format!("{attr} {op} \"{needle}\"")).expect("parses");
+        big.bench_function(name, |b| b.iter(|| f.matches(rt, black_box(doc))));
+    }
+    big.finish();
 }
 
 criterion_group!(filter_benches, benches);

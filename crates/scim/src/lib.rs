@@ -21,5 +21,6 @@ pub mod schema;
 pub mod storage;
 #[cfg(test)]
 mod testutil;
+pub mod text;
 
 pub use error::{Result, ScimError, ScimType};

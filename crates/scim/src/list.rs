@@ -220,17 +220,13 @@ fn compare(a: &Value, b: &Value, ty: AttrType, case_exact: bool) -> Ordering {
                     return x.cmp(&y);
                 }
             }
-            if case_exact {
-                x.cmp(y)
-            } else {
-                x.to_lowercase().cmp(&y.to_lowercase())
-            }
+            // The filters' order (RFC 7643 §2.2 caseExact; crate::text).
+            crate::text::cmp(x, y, case_exact)
         }
         _ => a.to_string().cmp(&b.to_string()),
     }
 }
 
-/// A ListResponse (RFC 7644 §3.4.2): the three numbers are JSON integers.
 /// An integer query parameter (RFC 7644 §3.4.2.4); one that does not fit
 /// in 64 bits is refused (400 invalidValue).
 fn number(v: &Option<String>, name: &str) -> Result<Option<i64>> {
@@ -249,6 +245,7 @@ fn saturating(n: i64) -> usize {
     usize::try_from(n.max(0)).unwrap_or(usize::MAX)
 }
 
+/// A ListResponse (RFC 7644 §3.4.2): the three numbers are JSON integers.
 pub fn response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
     json!({
         "schemas": [LIST_SCHEMA],
@@ -307,5 +304,24 @@ mod tests {
             sort(&reg.user, &mut docs, &p, true);
             assert_eq!(names(&docs), ["two", "three", "one", "four"], "{path}");
         }
+    }
+
+    /// sortBy orders as the filters compare (one Unicode rule): an NFD
+    /// spelling sorts with its NFC twin, case folded.
+    #[test]
+    fn sorting_follows_the_filters_unicode_rule() {
+        let reg = Registry::new(&SchemaOptions::default());
+        let p = AttrPath::parse(&reg.user, "displayName").unwrap();
+        let mut docs = vec![
+            json!({"displayName": "e\u{301}z"}),
+            json!({"displayName": "ÉA"}),
+            json!({"displayName": "b"}),
+        ];
+        sort(&reg.user, &mut docs, &p, false);
+        let shown: Vec<&str> = docs
+            .iter()
+            .map(|d| d["displayName"].as_str().unwrap())
+            .collect();
+        assert_eq!(shown, ["b", "ÉA", "e\u{301}z"]);
     }
 }

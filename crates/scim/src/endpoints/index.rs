@@ -1,23 +1,32 @@
 //! A document's index entries (docs/storage.md): its unique name
 //! (`userName` / `displayName`, RFC 7643 §4.1.1 and §4.2), `externalId` and
 //! email values, and the order in which a write claims and releases them.
+//!
+//! Every value is keyed in the one form [`crate::text`] defines (NFC, then
+//! Unicode full case folding where the attribute is case-insensitive), the
+//! form filters compare in. Keys an older build wrote for some non-ASCII
+//! values ([`legacy_fold`]) are consulted too: a claim refuses a name an
+//! old key still holds, an update moves the resource's name to its new key,
+//! and a rename or delete releases both.
 
 use super::Ctx;
-use crate::error::Result;
+use crate::error::{Result, ScimError, ScimType};
 use crate::schema::Kind;
-use crate::storage::layout::{fold, IndexAttr};
+use crate::storage::layout::{fold, legacy_fold, IndexAttr};
 use serde_json::Value;
 
-/// The index entries of one document, as stored (case-folded where the
-/// attribute is case-insensitive).
+/// The index entries of one document, as stored (see [`fold`]).
 #[derive(Default, PartialEq)]
 pub(super) struct Indexed {
-    /// The unique name, folded unless names are case-exact.
+    /// The unique name, folded unless names are case-exact (then NFC).
     pub(super) name: Option<String>,
-    /// `externalId`, exactly as sent (RFC 7643 §3.1: caseExact).
+    /// `externalId` in NFC (RFC 7643 §3.1: caseExact).
     pub(super) external: Option<String>,
     /// Every email value, folded, sorted, without duplicates.
     pub(super) emails: Vec<String>,
+    /// The keys an older build gave these values, where they differ from
+    /// the ones above ([`legacy_fold`]; never for ASCII values).
+    pub(super) legacy: Vec<(IndexAttr, String)>,
 }
 /// The index entries of `doc`.
 pub(super) fn indexed(ctx: &Ctx, kind: Kind, doc: &Value) -> Indexed {
@@ -27,29 +36,72 @@ pub(super) fn indexed(ctx: &Ctx, kind: Kind, doc: &Value) -> Indexed {
         Kind::Group => "displayName",
         Kind::Role => return Indexed::default(),
     };
-    let mut emails: Vec<String> = doc
+    let raw_emails: Vec<&str> = doc
         .get("emails")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(|e| e.get("value").and_then(Value::as_str))
-                .map(|v| fold(v, false))
                 .collect()
         })
         .unwrap_or_default();
+    let mut emails: Vec<String> = raw_emails.iter().map(|v| fold(v, false)).collect();
     emails.sort();
     emails.dedup();
-    Indexed {
-        name: doc
-            .get(name_attr)
-            .and_then(Value::as_str)
-            .map(|v| fold(v, exact)),
-        external: doc
-            .get("externalId")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        emails,
+    let raw_name = doc.get(name_attr).and_then(Value::as_str);
+    let raw_external = doc.get("externalId").and_then(Value::as_str);
+    let mut legacy: Vec<(IndexAttr, String)> = Vec::new();
+    let mut old = |attr, v: Option<&str>, exact| {
+        if let Some(l) = v.and_then(|v| legacy_fold(v, exact)) {
+            if !legacy.contains(&(attr, l.clone())) {
+                legacy.push((attr, l));
+            }
+        }
+    };
+    old(IndexAttr::Name, raw_name, exact);
+    old(IndexAttr::ExternalId, raw_external, true);
+    for e in &raw_emails {
+        old(IndexAttr::Email, Some(e), false);
     }
+    Indexed {
+        name: raw_name.map(|v| fold(v, exact)),
+        external: raw_external.map(|v| fold(v, true)),
+        emails,
+        legacy,
+    }
+}
+
+/// The ids an index entry of `attr` lists for `value` (a lookup sent by a
+/// client), under its key and, if different, its legacy key.
+pub(super) fn lookup(ctx: &Ctx, kind: Kind, attr: IndexAttr, value: &str) -> Result<Vec<String>> {
+    let exact = match attr {
+        IndexAttr::Name => ctx.name_case_exact(),
+        IndexAttr::ExternalId => true,
+        IndexAttr::Email => false,
+    };
+    let one = |key: &str| -> Result<Vec<String>> {
+        match attr {
+            IndexAttr::Name => Ok(ctx.repo.unique_lookup(kind, key)?.into_iter().collect()),
+            _ => ctx.repo.multi_lookup(kind, attr, key),
+        }
+    };
+    let mut ids = one(&fold(value, exact))?;
+    if let Some(old) = legacy_fold(value, exact) {
+        for id in one(&old)? {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Whether the resource `other` exists and its name has the key `name`.
+fn holds_name(ctx: &Ctx, kind: Kind, other: &str, name: &str) -> Result<bool> {
+    Ok(match ctx.repo.load(kind, other)? {
+        Some(l) => indexed(ctx, kind, &l.record.doc).name.as_deref() == Some(name),
+        None => false,
+    })
 }
 
 /// Claim and add the index entries `new` has and `old` lacks (before the record is written).
@@ -61,18 +113,35 @@ pub(super) fn index_before(
     new: &Indexed,
 ) -> Result<()> {
     if let Some(n) = &new.name {
+        let what = if kind == Kind::User {
+            "userName"
+        } else {
+            "displayName"
+        };
         if old.name.as_ref() != Some(n) {
-            let what = if kind == Kind::User {
-                "userName"
-            } else {
-                "displayName"
-            };
-            ctx.repo.claim_unique(kind, n, id, what, |other| {
-                Ok(match ctx.repo.load(kind, other)? {
-                    Some(l) => indexed(ctx, kind, &l.record.doc).name.as_ref() == Some(n),
-                    None => false,
-                })
-            })?;
+            // A resource stored by an older build may hold this name under
+            // its legacy key only.
+            for (_, l) in new.legacy.iter().filter(|(a, _)| *a == IndexAttr::Name) {
+                if let Some(other) = ctx.repo.unique_lookup(kind, l)? {
+                    if other != id && holds_name(ctx, kind, &other, n)? {
+                        return Err(ScimError::uniqueness(format!("{what} is already taken")));
+                    }
+                }
+            }
+            ctx.repo
+                .claim_unique(kind, n, id, what, |other| holds_name(ctx, kind, other, n))?;
+        } else if new.legacy.iter().any(|(a, _)| *a == IndexAttr::Name) {
+            // An unchanged name that an older build may have keyed
+            // differently: make sure it holds its key now. A name that
+            // another resource took meanwhile under the new key stays
+            // with it (this one keeps its legacy claim).
+            match ctx
+                .repo
+                .claim_unique(kind, n, id, what, |other| holds_name(ctx, kind, other, n))
+            {
+                Err(e) if e.scim_type != Some(ScimType::Uniqueness) => return Err(e),
+                _ => {}
+            }
         }
     }
     if let Some(x) = &new.external {
@@ -109,5 +178,227 @@ pub(super) fn index_after(
     for e in old.emails.iter().filter(|e| !new.emails.contains(e)) {
         ctx.repo.multi_set(kind, IndexAttr::Email, e, id, false)?;
     }
+    // Legacy entries are only ever removed (nothing writes them any more).
+    for (attr, l) in old.legacy.iter().filter(|e| !new.legacy.contains(e)) {
+        match attr {
+            IndexAttr::Name => ctx.repo.release_unique(kind, l, id)?,
+            _ => ctx.repo.multi_set(kind, *attr, l, id, false)?,
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::{Env, Service};
+    use crate::auth::{mint_hs256, DevClaims, DEFAULT_TENANT};
+    use crate::config::Config;
+    use crate::http::Request;
+    use crate::schema::Kind;
+    use crate::storage::kv::Store;
+    use crate::storage::layout::{fold, legacy_fold, IndexAttr, Keys};
+    use crate::storage::memory::MemStore;
+    use serde_json::{json, Value};
+
+    const SECRET: &str = "unit-test-secret-0123456789abcdef0123";
+
+    /// A service over a fresh [`MemStore`], called as a client would.
+    struct Fixture {
+        svc: Service,
+        store: MemStore,
+        token: String,
+        now: u64,
+    }
+
+    impl Fixture {
+        fn new(case_exact: bool) -> Fixture {
+            let mut cfg = Config::default();
+            cfg.auth.hs256_secret = Some(SECRET.into());
+            cfg.schema.user_name_case_exact = case_exact;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let token = mint_hs256(
+                SECRET,
+                &DevClaims {
+                    scopes: vec!["scim.read".into(), "scim.write".into()],
+                    ttl_secs: 600,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            Fixture {
+                svc: Service::new(cfg),
+                store: MemStore::new(),
+                token,
+                now,
+            }
+        }
+
+        fn call(&self, method: &str, path: &str, query: &str, body: Option<Value>) -> (u16, Value) {
+            let req = Request {
+                method: method.into(),
+                path: path.into(),
+                query: query.into(),
+                headers: vec![
+                    ("authorization".into(), format!("Bearer {}", self.token)),
+                    ("content-type".into(), "application/scim+json".into()),
+                ],
+                body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+                base_url: "http://h/api/scim/v2".into(),
+            };
+            let no_catalog = || Err("none".to_string());
+            let o = self.svc.handle(
+                &req,
+                &Env {
+                    store: &self.store,
+                    now: self.now,
+                    fetcher: &crate::auth::jwks::NoFetcher,
+                    catalog_source: &no_catalog,
+                },
+            );
+            let body = serde_json::from_slice(&o.response.body).unwrap_or(Value::Null);
+            (o.response.status, body)
+        }
+
+        fn post_user(&self, body: Value) -> (u16, Value) {
+            self.call("POST", "/Users", "", Some(body))
+        }
+
+        /// The ids `filter` finds.
+        fn find(&self, filter: &str) -> Vec<String> {
+            let q: String = filter
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect::<String>();
+            let (status, v) = self.call("GET", "/Users", &format!("filter={q}"), None);
+            assert_eq!(status, 200, "{v}");
+            v["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string())
+                .collect()
+        }
+
+        /// Move the index entry of `value` to the key an older build gave
+        /// it, as if it had been stored before the one Unicode rule.
+        fn make_legacy(&self, attr: IndexAttr, value: &str, case_exact: bool) {
+            let keys = Keys::for_tenant(DEFAULT_TENANT);
+            let new = keys.index(Kind::User, attr, &fold(value, case_exact));
+            let old = legacy_fold(value, case_exact).expect("a value whose key changed");
+            let old = keys.index(Kind::User, attr, &old);
+            let v = self.store.get(&new).unwrap().expect("the entry exists");
+            self.store.set(&old, &v).unwrap();
+            // The new key never existed: nor did its creation guards.
+            let mut gone = crate::storage::kv::guard_keys(&new, self.now).to_vec();
+            gone.push(new);
+            self.store.delete_many(&gone).unwrap();
+        }
+
+        fn holds(&self, attr: IndexAttr, folded: &str) -> bool {
+            let key = Keys::for_tenant(DEFAULT_TENANT).index(Kind::User, attr, folded);
+            self.store
+                .get(&key)
+                .unwrap()
+                .is_some_and(|v| !String::from_utf8_lossy(&v).contains("\"id\":\"\""))
+        }
+    }
+
+    fn id(v: &Value) -> String {
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn one_key_for_every_spelling_of_a_name() {
+        let f = Fixture::new(false);
+        let (s, u) = f.post_user(json!({"userName": "bfb1οδος"}));
+        assert_eq!(s, 201, "{u}");
+        for other in ["bfb1ΟΔΟΣ", "bfb1οδοσ", "BFB1ΟΔΟς"] {
+            let (s, e) = f.post_user(json!({"userName": other}));
+            assert_eq!((s, &e["scimType"]), (409, &json!("uniqueness")), "{other}");
+            assert_eq!(f.find(&format!("userName eq \"{other}\"")), vec![id(&u)]);
+        }
+        let (s, _) = f.post_user(json!({"userName": "cafe\u{301}"}));
+        assert_eq!(s, 201);
+        let (s, _) = f.post_user(json!({"userName": "CAF\u{c9}"}));
+        assert_eq!(s, 409);
+    }
+
+    #[test]
+    fn names_stored_under_a_legacy_key_are_found_kept_unique_and_migrated() {
+        let f = Fixture::new(false);
+        let (s, u) = f.post_user(json!({"userName": "οδος",
+            "emails": [{"value": "ΟΔΟΣ@example.gr"}], "externalId": "e\u{301}"}));
+        assert_eq!(s, 201, "{u}");
+        let uid = id(&u);
+        f.make_legacy(IndexAttr::Name, "οδος", false);
+        f.make_legacy(IndexAttr::Email, "ΟΔΟΣ@example.gr", false);
+        f.make_legacy(IndexAttr::ExternalId, "e\u{301}", true);
+        assert!(!f.holds(IndexAttr::Name, "οδοσ"));
+        // Found by the spellings whose old key is the stored one.
+        assert_eq!(f.find(r#"userName eq "ΟΔΟΣ""#), vec![uid.clone()]);
+        assert_eq!(f.find(r#"userName eq "οδος""#), vec![uid.clone()]);
+        assert_eq!(f.find(r#"emails eq "οδος@EXAMPLE.gr""#), vec![uid.clone()]);
+        assert_eq!(f.find("externalId eq \"e\u{301}\""), vec![uid.clone()]);
+        // Still unique: the same spellings are refused.
+        for same in ["ΟΔΟΣ", "οδος"] {
+            let (s, e) = f.post_user(json!({"userName": same}));
+            assert_eq!(s, 409, "{same}: {e}");
+        }
+        // Any write moves the name to its new key...
+        let (s, e) = f.call(
+            "PATCH",
+            &format!("/Users/{uid}"),
+            "",
+            Some(json!({"schemas": [crate::patch::PATCH_OP],
+                "Operations": [{"op": "replace", "path": "active", "value": false}]})),
+        );
+        assert_eq!(s, 200, "{e}");
+        assert!(f.holds(IndexAttr::Name, "οδοσ"));
+        let (s, _) = f.post_user(json!({"userName": "οδοσ"}));
+        assert_eq!(s, 409, "the mid-word spelling is refused once migrated");
+        // ...and a rename releases both keys.
+        let (s, e) = f.call(
+            "PATCH",
+            &format!("/Users/{uid}"),
+            "",
+            Some(json!({"schemas": [crate::patch::PATCH_OP],
+                "Operations": [{"op": "replace", "path": "userName", "value": "renamed"}]})),
+        );
+        assert_eq!(s, 200, "{e}");
+        assert!(!f.holds(IndexAttr::Name, "οδοσ"));
+        assert!(!f.holds(IndexAttr::Name, "οδος"));
+        let (s, u2) = f.post_user(json!({"userName": "ΟΔΟΣ"}));
+        assert_eq!(s, 201, "{u2}");
+        assert_eq!(f.find(r#"userName eq "οδος""#), vec![id(&u2)]);
+        // Deleting removes the legacy email and externalId entries too.
+        let (s, _) = f.call("DELETE", &format!("/Users/{uid}"), "", None);
+        assert_eq!(s, 204);
+        let k = Keys::for_tenant(DEFAULT_TENANT);
+        for (attr, v, exact) in [
+            (IndexAttr::Email, "ΟΔΟΣ@example.gr", false),
+            (IndexAttr::ExternalId, "e\u{301}", true),
+        ] {
+            let key = k.index(Kind::User, attr, &legacy_fold(v, exact).unwrap());
+            let ids = f.store.get(&key).unwrap().unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&ids).contains(&uid), "{v}");
+        }
+    }
+
+    #[test]
+    fn case_exact_names_are_nfc_with_a_legacy_key_for_other_forms() {
+        let f = Fixture::new(true);
+        let (s, u) = f.post_user(json!({"userName": "Cafe\u{301}"}));
+        assert_eq!(s, 201, "{u}");
+        let (s, _) = f.post_user(json!({"userName": "Caf\u{e9}"}));
+        assert_eq!(s, 409);
+        let (s, _) = f.post_user(json!({"userName": "caf\u{e9}"}));
+        assert_eq!(s, 201);
+        f.make_legacy(IndexAttr::Name, "Cafe\u{301}", true);
+        assert_eq!(f.find("userName eq \"Cafe\u{301}\""), vec![id(&u)]);
+        let (s, _) = f.post_user(json!({"userName": "Cafe\u{301}"}));
+        assert_eq!(s, 409);
+    }
 }

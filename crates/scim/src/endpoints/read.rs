@@ -2,6 +2,7 @@
 //! with filter, sort and paging (§3.4.2), `POST /{type}/.search` and
 //! `POST /.search` (§3.4.3).
 
+use super::index;
 use super::precondition::etag_matches;
 use super::render::{
     memberships_listed, query_projection, render, respond_one_with, wants, ListKeys,
@@ -13,7 +14,7 @@ use crate::filter::IndexLookup;
 use crate::http::Response;
 use crate::list::{self, Params, Query};
 use crate::schema::Kind;
-use crate::storage::layout::{fold, IndexAttr};
+use crate::storage::layout::IndexAttr;
 use crate::storage::records::Loaded;
 use serde_json::Value;
 
@@ -148,23 +149,17 @@ pub(crate) fn search_root(ctx: &Ctx) -> Result<Response> {
 fn candidates(ctx: &Ctx, kind: Kind, q: &Query) -> Result<Vec<String>> {
     let rt = ctx.rt(kind);
     if let Some(lookup) = q.filter.as_ref().and_then(|f| f.index_lookup(rt)) {
-        let exact = ctx.name_case_exact();
         return match lookup {
             IndexLookup::Id(id) => Ok(vec![id]),
-            IndexLookup::UserName(v) if kind == Kind::User => Ok(ctx
-                .repo
-                .unique_lookup(kind, &fold(&v, exact))?
-                .into_iter()
-                .collect()),
-            IndexLookup::DisplayName(v) if kind == Kind::Group => Ok(ctx
-                .repo
-                .unique_lookup(kind, &fold(&v, exact))?
-                .into_iter()
-                .collect()),
-            IndexLookup::ExternalId(v) => ctx.repo.multi_lookup(kind, IndexAttr::ExternalId, &v),
+            IndexLookup::UserName(v) if kind == Kind::User => {
+                index::lookup(ctx, kind, IndexAttr::Name, &v)
+            }
+            IndexLookup::DisplayName(v) if kind == Kind::Group => {
+                index::lookup(ctx, kind, IndexAttr::Name, &v)
+            }
+            IndexLookup::ExternalId(v) => index::lookup(ctx, kind, IndexAttr::ExternalId, &v),
             IndexLookup::Email(v) if kind == Kind::User => {
-                ctx.repo
-                    .multi_lookup(kind, IndexAttr::Email, &fold(&v, false))
+                index::lookup(ctx, kind, IndexAttr::Email, &v)
             }
             _ => scan_ids(ctx, kind),
         };

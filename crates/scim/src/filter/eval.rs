@@ -6,6 +6,7 @@ use super::scalar::{parse_bool, parse_instant, Num};
 use super::target::{Scope, Target};
 use super::{CompValue, CompareOp, Filter, Test};
 use crate::schema::{AttrType, Attribute, ResourceType};
+use crate::text;
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -195,85 +196,17 @@ fn ord_op(o: Ordering, op: CompareOp) -> bool {
     }
 }
 
-// Case-insensitive string operations without allocation: ASCII fast paths,
-// Unicode lower-casing through iterators otherwise.
-
-fn lower(s: &str) -> impl Iterator<Item = char> + '_ {
-    s.chars().flat_map(char::to_lowercase)
-}
-
+/// A string operator, on the forms [`crate::text`] compares in: NFC, and
+/// full case folding unless `case_exact`. Substring operators search in
+/// linear time, whatever the lengths.
 fn str_op(s: &str, l: &str, op: CompareOp, case_exact: bool) -> bool {
     match op {
-        CompareOp::Eq => str_eq(s, l, case_exact),
-        CompareOp::Ne => !str_eq(s, l, case_exact),
-        CompareOp::Co => str_contains(s, l, case_exact),
-        CompareOp::Sw => str_starts(s, l, case_exact),
-        CompareOp::Ew => str_ends(s, l, case_exact),
-        _ => ord_op(str_cmp(s, l, case_exact), op),
-    }
-}
-
-fn str_eq(a: &str, b: &str, case_exact: bool) -> bool {
-    if case_exact {
-        a == b
-    } else if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        lower(a).eq(lower(b))
-    }
-}
-
-fn str_cmp(a: &str, b: &str, case_exact: bool) -> Ordering {
-    if case_exact {
-        a.cmp(b)
-    } else if a.is_ascii() && b.is_ascii() {
-        a.bytes()
-            .map(|c| c.to_ascii_lowercase())
-            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
-    } else {
-        lower(a).cmp(lower(b))
-    }
-}
-
-fn str_starts(h: &str, n: &str, case_exact: bool) -> bool {
-    if case_exact {
-        h.starts_with(n)
-    } else if h.is_ascii() && n.is_ascii() {
-        h.len() >= n.len() && h.as_bytes()[..n.len()].eq_ignore_ascii_case(n.as_bytes())
-    } else {
-        let mut hi = lower(h);
-        lower(n).all(|c| hi.next() == Some(c))
-    }
-}
-
-fn str_ends(h: &str, n: &str, case_exact: bool) -> bool {
-    if case_exact {
-        h.ends_with(n)
-    } else if h.is_ascii() && n.is_ascii() {
-        h.len() >= n.len() && h.as_bytes()[h.len() - n.len()..].eq_ignore_ascii_case(n.as_bytes())
-    } else {
-        let rev_lower = |s: &str| {
-            s.chars()
-                .rev()
-                .flat_map(|c| c.to_lowercase().rev())
-                .collect::<Vec<char>>()
-        };
-        // Rare path (non-ASCII, case-insensitive): allocation acceptable.
-        let (h, n) = (rev_lower(h), rev_lower(n));
-        h.starts_with(&n)
-    }
-}
-
-fn str_contains(h: &str, n: &str, case_exact: bool) -> bool {
-    if case_exact {
-        h.contains(n)
-    } else if h.is_ascii() && n.is_ascii() {
-        n.is_empty()
-            || h.as_bytes()
-                .windows(n.len())
-                .any(|w| w.eq_ignore_ascii_case(n.as_bytes()))
-    } else {
-        n.is_empty() || h.char_indices().any(|(i, _)| str_starts(&h[i..], n, false))
+        CompareOp::Eq => text::eq(s, l, case_exact),
+        CompareOp::Ne => !text::eq(s, l, case_exact),
+        CompareOp::Co => text::contains(s, l, case_exact),
+        CompareOp::Sw => text::starts_with(s, l, case_exact),
+        CompareOp::Ew => text::ends_with(s, l, case_exact),
+        _ => ord_op(text::cmp(s, l, case_exact), op),
     }
 }
 
@@ -449,6 +382,68 @@ mod tests {
         assert!(!parse(r#"displayName ew "élodie""#)
             .unwrap()
             .matches(&r.user, &doc));
+    }
+
+    #[test]
+    fn one_unicode_rule_final_sigma_nfd_and_full_folding() {
+        let r = reg();
+        let t = |doc: Value, f: &str| parse(f).unwrap().matches(&r.user, &doc);
+        // Stored with a final sigma, looked up in capitals (issue 16).
+        let greek = json!({"userName": "bfb1οδος", "displayName": "ÉLODIE Straße ΟΔΟΣ"});
+        for f in [
+            r#"userName eq "bfb1ΟΔΟΣ""#,
+            r#"userName eq "bfb1οδοσ""#,
+            r#"userName ew "ΔΟΣ""#,
+            r#"userName co "1ΟΔ""#,
+            r#"userName sw "BFB1Ο""#,
+            r#"userName ge "bfb1ΟΔΟΣ""#,
+            r#"userName le "bfb1ΟΔΟΣ""#,
+            r#"displayName co "die strasse""#,
+            r#"displayName ew "οδος""#,
+            r#"displayName sw "élodie STRASSE""#,
+        ] {
+            assert!(t(greek.clone(), f), "{f}");
+        }
+        assert!(!t(greek.clone(), r#"userName ne "BFB1ΟΔΟΣ""#));
+        assert!(!t(greek.clone(), r#"userName gt "bfb1ΟΔΟΣ""#));
+        // NFC and NFD spellings, either side.
+        let cafe = json!({"userName": "cafe\u{301}", "title": "Caf\u{e9} Owner"});
+        for f in [
+            "userName eq \"caf\u{e9}\"",
+            "userName eq \"CAF\u{c9}\"",
+            "title eq \"cafe\u{301} owner\"",
+            "title co \"E\u{301} O\"",
+            "title sw \"CAFE\u{301}\"",
+            "userName ew \"\u{e9}\"",
+        ] {
+            assert!(t(cafe.clone(), f), "{f}");
+        }
+        assert!(!t(cafe, r#"userName eq "cafe""#));
+        // Case-exact attributes: NFC, no folding.
+        let x = json!({"externalId": "Caf\u{e9}"});
+        assert!(t(x.clone(), "externalId eq \"Cafe\u{301}\""));
+        assert!(!t(x.clone(), "externalId eq \"caf\u{e9}\""));
+        assert!(t(x.clone(), "externalId ew \"e\u{301}\""));
+        assert!(!t(x, "externalId ew \"E\u{301}\""));
+    }
+
+    #[test]
+    fn substring_matching_is_linear() {
+        // The reproduction of issue 16: a 4,000-character needle over
+        // 500 KB took seconds when every position matched all but the last
+        // character (O(value × needle)).
+        let r = reg();
+        let doc = json!({SAP_USER: {"blob": "a".repeat(500_000)}});
+        let miss = format!("{}B", "A".repeat(3_999));
+        let t = std::time::Instant::now();
+        for op in ["co", "sw", "ew"] {
+            let f = parse(&format!("{SAP_USER}:blob {op} \"{miss}\"")).unwrap();
+            assert!(!f.matches(&r.user, &doc), "{op}");
+        }
+        let hit = parse(&format!("{SAP_USER}:blob co \"{}\"", "A".repeat(4_000))).unwrap();
+        assert!(hit.matches(&r.user, &doc));
+        let took = t.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
     }
 
     #[test]

@@ -21,8 +21,10 @@
 //!   example), `members eq "id"`, `manager eq "id"`.
 //! * Booleans: a string literal `"true"`/`"false"` (any case) compares as the
 //!   boolean; `True`/`FALSE` keywords are accepted. Only `eq`/`ne`/`pr`.
-//! * Strings honour `caseExact` (Unicode lower-casing, no allocation);
-//!   `gt`/`ge`/`lt`/`le` are lexicographic on (lower-cased) code points,
+//! * Strings honour `caseExact` and compare in the forms of [`crate::text`]
+//!   (NFC, plus Unicode full case folding when case-insensitive: the same
+//!   forms the unique-name claims and index keys use); `co`/`sw`/`ew` run in
+//!   linear time; `gt`/`ge`/`lt`/`le` are lexicographic on those forms' code points,
 //!   numeric on integer/decimal, and chronological on dateTime (RFC 3339,
 //!   instants compared, so offsets are honoured; a value without offset is UTC).
 //! * Unqualified extension attribute names (`employeeNumber`) are tolerated;

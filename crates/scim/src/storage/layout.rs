@@ -3,9 +3,10 @@
 //!
 //! All keys of a tenant share the prefix `t/<tenant>/`; a key never exceeds
 //! 256 bytes whatever the client sends, because client-chosen values are
-//! case-folded and, when long or unusual, replaced by their SHA-256.
+//! normalised ([`fold`]) and, when long or unusual, replaced by their SHA-256.
 
 use crate::schema::Kind;
+use crate::text;
 use sha2::{Digest, Sha256};
 
 impl Kind {
@@ -71,14 +72,30 @@ fn key_part(value: &str) -> String {
     }
 }
 
-/// The folded form of an indexed value: lower-cased unless `case_exact`
-/// (RFC 7643 §2.2 `caseExact`).
+/// The form of an indexed value in its key: [`crate::text::comparable`],
+/// i.e. NFC, then Unicode full case folding unless `case_exact` (RFC 7643
+/// §2.2 `caseExact`). Filters compare in the same form, so a value found by
+/// an index read is one the filter matches, and the other way round. ASCII
+/// values fold to their ASCII lower case, as they always did.
 pub fn fold(value: &str, case_exact: bool) -> String {
-    if case_exact {
+    text::comparable(value, case_exact).into_owned()
+}
+
+/// The key form an older build gave `value` (`str::to_lowercase`, or the
+/// value as sent when `case_exact`), when it differs from [`fold`]'s: only
+/// for some non-ASCII values (a final sigma, `ß`, `µ`, NFD spellings, …).
+/// Claims and lookups consult it too, so names stored before the one
+/// Unicode rule are still found and still unique (docs/storage.md).
+pub fn legacy_fold(value: &str, case_exact: bool) -> Option<String> {
+    if value.is_ascii() {
+        return None;
+    }
+    let old = if case_exact {
         value.to_string()
     } else {
         value.to_lowercase()
-    }
+    };
+    (old != fold(value, case_exact)).then_some(old)
 }
 
 /// The member bucket of a user id.
@@ -178,9 +195,53 @@ mod tests {
     }
 
     #[test]
+    fn index_keys_follow_the_one_unicode_rule() {
+        let k = Keys::for_tenant("t");
+        let key = |v: &str, exact: bool| k.index(Kind::User, IndexAttr::Name, &fold(v, exact));
+        // Final sigma, capitals, a mid-word sigma: one key (issue 16).
+        assert_eq!(key("bfb1οδος", false), key("bfb1ΟΔΟΣ", false));
+        assert_eq!(key("bfb1οδος", false), key("bfb1οδοσ", false));
+        // NFC and NFD spellings: one key, case-exact or not.
+        assert_eq!(key("caf\u{e9}", false), key("CAFE\u{301}", false));
+        assert_eq!(key("Caf\u{e9}", true), key("Cafe\u{301}", true));
+        assert_ne!(key("Caf\u{e9}", true), key("CAF\u{c9}", true));
+        // Full case folding.
+        assert_eq!(key("Straße", false), key("STRASSE", false));
+        // ASCII keys are what they always were.
+        assert_eq!(
+            key("BJensen@Example.com", false),
+            key("bjensen@example.com", false)
+        );
+        assert!(key("BJensen@Example.com", false).ends_with("/bjensen@example.com"));
+    }
+
+    #[test]
+    fn legacy_keys_differ_only_where_the_old_fold_did() {
+        // The old index key of a final sigma kept the ς.
+        assert_eq!(legacy_fold("ΟΔΟΣ", false).as_deref(), Some("οδος"));
+        assert_eq!(legacy_fold("οδος", false).as_deref(), Some("οδος"));
+        assert_eq!(legacy_fold("Straße", false).as_deref(), Some("straße"));
+        assert_eq!(
+            legacy_fold("cafe\u{301}", false).as_deref(),
+            Some("cafe\u{301}")
+        );
+        assert_eq!(
+            legacy_fold("Cafe\u{301}", true).as_deref(),
+            Some("Cafe\u{301}")
+        );
+        // Most non-ASCII names keep their key: NFC Latin, Cyrillic, CJK.
+        for same in ["Élodie Ünal", "Алёна", "山田太郎", "Łukasz"] {
+            assert_eq!(legacy_fold(same, false), None, "{same}");
+            assert_eq!(legacy_fold(same, true), None, "{same}");
+        }
+        assert_eq!(legacy_fold("BJENSEN", false), None);
+    }
+
+    #[test]
     fn folding_follows_case_exactness_and_buckets_are_stable() {
         assert_eq!(fold("Ab", false), "ab");
         assert_eq!(fold("Ab", true), "Ab");
+        assert_eq!(legacy_fold("Ab", false), None);
         assert_eq!(
             bucket_of("2819c223-7f76-453a-919d-413861904646"),
             bucket_of("2819c223-7f76-453a-919d-413861904646")
