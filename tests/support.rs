@@ -490,3 +490,91 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }
+
+// ---- The local host's own behaviour (tests/host_limits.rs) ---------------------------
+
+/// Whether the suites run against real `spin up` (`make test-spin` points
+/// `SCIM_HOST_BIN` at tests/spin-host) rather than the local host: the
+/// host's own limits and access log do not exist there.
+pub fn under_spin() -> bool {
+    std::env::var_os("SCIM_HOST_BIN")
+        .is_some_and(|p| Path::new(&p).file_name().is_some_and(|n| n == "spin-host"))
+}
+
+impl Host {
+    /// A host (fresh state dir, `env` as for [`Host::start_with`]) that
+    /// writes its access log: every stdout line goes to a file in the state
+    /// dir, read by [`Host::access_log`].
+    pub fn start_logging(env: &[(&str, &str)]) -> Host {
+        let dir = fresh_state_dir();
+        let root = workspace_root();
+        let mut cmd = Command::new(host_binary());
+        cmd.arg("--manifest")
+            .arg(root.join("spin.toml"))
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--state-dir")
+            .arg(&dir);
+        let log = dir.join("host-stderr.log");
+        let stderr = std::fs::File::create(&log).expect("stderr file");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr));
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        cmd.env("SPIN_VARIABLE_TOKEN_HS256_SECRET", TEST_SECRET);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start scim-host");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut access = std::fs::File::create(dir.join("host-stdout.log")).expect("stdout file");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            for line in lines.by_ref().map_while(Result::ok) {
+                if let Some(url) = line.trim().strip_prefix("Serving http://") {
+                    let _ = tx.send(url.trim_end_matches('/').to_string());
+                    break;
+                }
+            }
+            for line in lines.map_while(Result::ok) {
+                let _ = writeln!(access, "{line}");
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("scim-host did not report its address within 120 s");
+            }
+        };
+        Host {
+            child,
+            addr,
+            state_dir: dir,
+            owns_state: true,
+            log,
+            token: Some(token_with(&["scim.read", "scim.write"], None)),
+        }
+    }
+
+    /// The host's access log so far (a host from [`Host::start_logging`]):
+    /// its JSON lines on stdout.
+    pub fn access_log(&self) -> Vec<(String, Value)> {
+        let text =
+            std::fs::read_to_string(self.state_dir.join("host-stdout.log")).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| {
+                let v = serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("an access log line is not JSON ({e}): {l}"));
+                (l.to_string(), v)
+            })
+            .collect()
+    }
+
+    /// The host's stderr so far (its own messages and the component's log).
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}

@@ -8,6 +8,7 @@ mod component;
 mod files;
 mod host;
 mod kv;
+mod limits;
 mod manifest;
 mod outbound;
 mod router;
@@ -30,6 +31,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::host::{ComponentEnv, HostState};
 use crate::kv::CasSemantics;
+use crate::limits::Limits;
 use crate::manifest::Manifest;
 use crate::router::Router;
 use crate::runtime_config::RuntimeConfig;
@@ -53,6 +55,27 @@ Options:
       --wasm FILE                 Run this .wasm instead of the component's
                                   `source` (single-component applications)
       --quiet                     Do not print a log line per request
+      --header-timeout SECS       Close a connection whose request head is not
+                                  complete this long after the connection
+                                  opened or the previous response ended (an
+                                  idle keep-alive connection too)
+                                  [default: 5; env SCIM_HOST_HEADER_TIMEOUT]
+      --body-idle-timeout SECS    Answer 408 and close the connection when the
+                                  request body sends nothing this long while
+                                  the component waits for it (the component
+                                  reads an error, as when a client goes away)
+                                  [default: 15; env SCIM_HOST_BODY_IDLE_TIMEOUT]
+      --body-timeout SECS         The same when the body is not complete this
+                                  long after the component began to read it
+                                  (a body trickled a byte at a time)
+                                  [default: 60; env SCIM_HOST_BODY_TIMEOUT]
+      --send-timeout SECS         Close the connection when the client has read
+                                  nothing of a response this long (the
+                                  component writing it reads a closed stream)
+                                  [default: 30; env SCIM_HOST_SEND_TIMEOUT]
+      --max-connections N         Serve at most N connections at once; answer
+                                  more with 503 and Retry-After at once
+                                  [default: 128; env SCIM_HOST_MAX_CONNECTIONS]
       --strict-kv                 Give the guest a true compare-and-swap and a
                                   working get_many on every store (stronger
                                   than Spin; by default the key-value stores
@@ -61,21 +84,28 @@ Options:
   -h, --help                      Print this help
   -V, --version                   Print the version
 
+Timeouts are seconds (2.5, 5s) or milliseconds (500ms). 0 (or off) turns a
+limit off: `--header-timeout 0 --body-idle-timeout 0 --body-timeout 0 --send-timeout 0
+--max-connections 0` is `spin up`, which has none of these (put them in an ingress in front
+of it: deploy/README.md). A flag overrides its environment variable.
+
 Environment:
   SPIN_VARIABLE_<NAME>            Value of the application variable <name>
                                   (overrides its default)
+  SPIN_MAX_INSTANCE_COUNT         Most instances alive at once, as Spin's
+                                  pooling allocator [default: 1000]; further
+                                  requests wait for a slot (Spin answers 500)
   SCIM_HOST_POOLING=0             Allocate each instance on demand instead of
-                                  from the pooling allocator (the default;
-                                  up to 1000 instances at once, further
-                                  requests wait for a slot)
+                                  from the pooling allocator (the default)
 
 The manifest's HTTP triggers, `key_value_stores`, `files`, `environment`,
 `variables` and `allowed_outbound_hosts` are honoured; each request runs in
 a fresh instance. On startup the host prints `Serving http://ADDR` on
 stdout, then one JSON line per request:
-  {\"ts\",\"method\",\"path\",\"status\",\"duration_ms\",\"instantiate_ms\"}
-(path without the query string; instantiate_ms: the fresh instance's setup,
-absent when no component ran). SIGINT/SIGTERM stop it gracefully: no new
+  {\"ts\",\"method\",\"route\",\"status\",\"duration_ms\",\"instantiate_ms\"}
+(route: the trigger route that matched, as in the manifest, or null; never
+the request's path or query, which hold ids and names; instantiate_ms: the
+fresh instance's setup, absent when no component ran). SIGINT/SIGTERM stop it gracefully: no new
 connections, in-flight requests finish (up to 30 s), exit status 0.
 ";
 
@@ -88,15 +118,45 @@ struct Args {
     wasm: Option<PathBuf>,
     quiet: bool,
     strict_kv: bool,
+    limits: Limits,
+    /// `SPIN_MAX_INSTANCE_COUNT`.
+    max_instances: u32,
 }
 
 enum Command {
-    Run(Args),
+    Run(Box<Args>),
     Help,
     Version,
 }
 
-fn parse_args(args: impl IntoIterator<Item = String>) -> std::result::Result<Command, String> {
+/// The command line; `env` reads the environment (the limits' variables,
+/// which flags override).
+fn parse_args(
+    args: impl IntoIterator<Item = String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<Command, String> {
+    let mut limits = Limits::default();
+    let from_env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    if let Some(v) = from_env("SCIM_HOST_HEADER_TIMEOUT") {
+        limits.header_timeout =
+            limits::parse_timeout(&v).map_err(|e| format!("SCIM_HOST_HEADER_TIMEOUT: {e}"))?;
+    }
+    if let Some(v) = from_env("SCIM_HOST_BODY_IDLE_TIMEOUT") {
+        limits.body.idle =
+            limits::parse_timeout(&v).map_err(|e| format!("SCIM_HOST_BODY_IDLE_TIMEOUT: {e}"))?;
+    }
+    if let Some(v) = from_env("SCIM_HOST_BODY_TIMEOUT") {
+        limits.body.total =
+            limits::parse_timeout(&v).map_err(|e| format!("SCIM_HOST_BODY_TIMEOUT: {e}"))?;
+    }
+    if let Some(v) = from_env("SCIM_HOST_SEND_TIMEOUT") {
+        limits.send_timeout =
+            limits::parse_timeout(&v).map_err(|e| format!("SCIM_HOST_SEND_TIMEOUT: {e}"))?;
+    }
+    if let Some(v) = from_env("SCIM_HOST_MAX_CONNECTIONS") {
+        limits.max_connections =
+            limits::parse_count(&v).map_err(|e| format!("SCIM_HOST_MAX_CONNECTIONS: {e}"))?;
+    }
     let mut out = Args {
         manifest: PathBuf::from("spin.toml"),
         listen: "127.0.0.1:3000".to_string(),
@@ -105,6 +165,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> std::result::Result<Com
         wasm: None,
         quiet: false,
         strict_kv: false,
+        limits,
+        max_instances: max_instances(env)?,
     };
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
@@ -128,15 +190,35 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> std::result::Result<Com
             "--wasm" => out.wasm = Some(value(&flag)?.into()),
             "--quiet" | "-q" => out.quiet = true,
             "--strict-kv" => out.strict_kv = true,
+            "--header-timeout" => {
+                out.limits.header_timeout =
+                    limits::parse_timeout(&value(&flag)?).map_err(|e| format!("{flag}: {e}"))?
+            }
+            "--body-idle-timeout" => {
+                out.limits.body.idle =
+                    limits::parse_timeout(&value(&flag)?).map_err(|e| format!("{flag}: {e}"))?
+            }
+            "--body-timeout" => {
+                out.limits.body.total =
+                    limits::parse_timeout(&value(&flag)?).map_err(|e| format!("{flag}: {e}"))?
+            }
+            "--send-timeout" => {
+                out.limits.send_timeout =
+                    limits::parse_timeout(&value(&flag)?).map_err(|e| format!("{flag}: {e}"))?
+            }
+            "--max-connections" => {
+                out.limits.max_connections =
+                    limits::parse_count(&value(&flag)?).map_err(|e| format!("{flag}: {e}"))?
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Command::Run(out))
+    Ok(Command::Run(Box::new(out)))
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Command::Run(a)) => a,
+    let args = match parse_args(std::env::args().skip(1), &|name| std::env::var(name).ok()) {
+        Ok(Command::Run(a)) => *a,
         Ok(Command::Help) => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -174,24 +256,43 @@ fn main() -> ExitCode {
 /// thread and an abandoned request can be cancelled.
 const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// The most guest instances alive at once: the pooling allocator's slot
-/// count. Requests beyond it wait for a slot (see `App::slots`).
+/// The most guest instances alive at once by default: the pooling
+/// allocator's slot count. `SPIN_MAX_INSTANCE_COUNT` changes it, as it
+/// sizes Spin's pool (Spin's `crates/core/src/lib.rs`). Requests beyond it
+/// wait for a slot (see `App::slots`); under Spin they fail to instantiate
+/// (500).
 pub const MAX_INSTANCES: u32 = 1000;
 
-/// Linear memories and tables in the pool.
-const TOTAL_MEMORIES: u32 = MAX_INSTANCES;
-const TOTAL_TABLES: u32 = 2 * MAX_INSTANCES;
+/// `SPIN_MAX_INSTANCE_COUNT`, or [`MAX_INSTANCES`].
+fn max_instances(env: &dyn Fn(&str) -> Option<String>) -> std::result::Result<u32, String> {
+    match env("SPIN_MAX_INSTANCE_COUNT") {
+        None => Ok(MAX_INSTANCES),
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100_000).contains(n))
+            .ok_or_else(|| format!("SPIN_MAX_INSTANCE_COUNT: {v:?} is not a count (1 to 100000)")),
+    }
+}
 
-/// How many instances of a component with these needs fit in the pool at
-/// once (at most [`MAX_INSTANCES`]).
-fn slots_for(needs: Option<wasmtime::ResourcesRequired>) -> u32 {
+/// Linear memories and tables in a pool of `max` instances.
+fn total_memories(max: u32) -> u32 {
+    max
+}
+fn total_tables(max: u32) -> u32 {
+    max.saturating_mul(2)
+}
+
+/// How many instances of a component with these needs fit in a pool of
+/// `max` instances at once (at most `max`).
+fn slots_for(needs: Option<wasmtime::ResourcesRequired>, max: u32) -> u32 {
     let Some(needs) = needs else {
-        return MAX_INSTANCES;
+        return max;
     };
     let fit = |total: u32, each: u32| total.checked_div(each).unwrap_or(u32::MAX);
-    MAX_INSTANCES
-        .min(fit(TOTAL_MEMORIES, needs.num_memories))
-        .min(fit(TOTAL_TABLES, needs.num_tables))
+    max.min(fit(total_memories(max), needs.num_memories))
+        .min(fit(total_tables(max), needs.num_tables))
         .max(1)
 }
 
@@ -203,18 +304,18 @@ const LINEAR_MEMORY_KEEP_RESIDENT: usize = 256 << 10;
 /// once at startup and reused, so a fresh instance per request costs no
 /// mmap/munmap; linear memories start from a copy-on-write image of the
 /// component's data and are reset, not unmapped, when the instance ends.
-fn pooling_config() -> PoolingAllocationConfig {
+fn pooling_config(max: u32) -> PoolingAllocationConfig {
     const MIB: usize = 1 << 20;
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(MAX_INSTANCES)
+    pool.total_component_instances(max)
         // A componentized wasip1 module is a handful of core instances
         // (the module, the preview1 adapter, shims), one or two memories
         // and a few tables; the per-component limits leave ample room for
         // a composed component.
-        .total_core_instances(8 * MAX_INSTANCES)
-        .total_memories(TOTAL_MEMORIES)
-        .total_tables(TOTAL_TABLES)
-        .total_stacks(MAX_INSTANCES)
+        .total_core_instances(max.saturating_mul(8))
+        .total_memories(total_memories(max))
+        .total_tables(total_tables(max))
+        .total_stacks(max)
         // No GC proposals in a Spin component; a few heaps in case.
         .total_gc_heaps(16)
         .max_core_instances_per_component(64)
@@ -245,13 +346,15 @@ fn pooling_config() -> PoolingAllocationConfig {
 /// The engine, with the pooling allocator unless `SCIM_HOST_POOLING=0` or
 /// the system refuses its virtual memory reservation (e.g. a low
 /// `ulimit -v`), in which case instances are allocated on demand.
-fn engine() -> Result<Engine> {
+fn engine(max_instances: u32) -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     let pooling = std::env::var("SCIM_HOST_POOLING").map_or(true, |v| v != "0");
     let engine = if pooling {
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config(
+            max_instances,
+        )));
         match Engine::new(&config) {
             Ok(engine) => engine,
             Err(e) => {
@@ -313,7 +416,7 @@ async fn run(args: Args) -> Result<()> {
         bail!("--wasm needs an application with exactly one HTTP component");
     }
 
-    let engine = engine()?;
+    let engine = engine(args.max_instances)?;
     let mut linker = Linker::<HostState>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -322,13 +425,16 @@ async fn run(args: Args) -> Result<()> {
     let cache = component::ArtifactCache::new(state_dir.join("cache"));
     let staging_root = std::env::temp_dir().join(format!("scim-host-{}", std::process::id()));
     let mut runtimes: HashMap<String, Arc<ComponentRuntime>> = HashMap::new();
-    let mut max_running = MAX_INSTANCES;
+    let mut max_running = args.max_instances;
     for id in &used {
         let def = &manifest.components[id];
         let wasm = args.wasm.clone().unwrap_or_else(|| def.source.clone());
         let (loaded, took) = component::timed(|| component::load(&engine, &wasm, Some(&cache)));
         let (component, from) = loaded?;
-        max_running = max_running.min(slots_for(component.resources_required()));
+        max_running = max_running.min(slots_for(
+            component.resources_required(),
+            args.max_instances,
+        ));
         let how = match from {
             component::LoadedFrom::Cache => "loaded from cache",
             component::LoadedFrom::Compiled {
@@ -429,6 +535,24 @@ async fn run(args: Args) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    {
+        let secs = |d: Option<std::time::Duration>| {
+            d.map_or_else(|| "none".to_string(), |d| format!("{d:?}"))
+        };
+        let l = &args.limits;
+        eprintln!(
+            "scim-host: limits: request head within {}, request body idle at most {} \
+             and complete within {}, response unread at most {}, {} connection(s) at once, \
+             {} instance(s) at once",
+            secs(l.header_timeout),
+            secs(l.body.idle),
+            secs(l.body.total),
+            secs(l.send_timeout),
+            l.max_connections
+                .map_or_else(|| "any number of".to_string(), |n| n.to_string()),
+            max_running
+        );
+    }
     for (store_label, store) in stores.iter() {
         eprintln!(
             "scim-host: key-value store {store_label:?}: {}",
@@ -455,6 +579,7 @@ async fn run(args: Args) -> Result<()> {
         args.quiet,
         local,
         max_running as usize,
+        args.limits,
     ));
     server::serve(app, listener, server::shutdown_signal()).await?;
 
@@ -472,7 +597,17 @@ mod tests {
     use super::*;
 
     fn args(list: &[&str]) -> std::result::Result<Command, String> {
-        parse_args(list.iter().map(|s| s.to_string()))
+        args_env(list, &[])
+    }
+
+    fn args_env(list: &[&str], env: &[(&str, &str)]) -> std::result::Result<Command, String> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse_args(list.iter().map(|s| s.to_string()), &move |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
     }
 
     #[test]
@@ -485,13 +620,17 @@ mod tests {
                 max_initial_table_size: Some(493),
             })
         };
-        assert_eq!(slots_for(None), MAX_INSTANCES);
+        let max = MAX_INSTANCES;
+        assert_eq!(slots_for(None, max), max);
         // The spin-scim component: one memory, two tables.
-        assert_eq!(slots_for(needs(1, 2)), MAX_INSTANCES);
-        assert_eq!(slots_for(needs(0, 0)), MAX_INSTANCES);
-        assert_eq!(slots_for(needs(2, 1)), TOTAL_MEMORIES / 2);
-        assert_eq!(slots_for(needs(1, 8)), TOTAL_TABLES / 8);
-        assert_eq!(slots_for(needs(u32::MAX, 1)), 1);
+        assert_eq!(slots_for(needs(1, 2), max), max);
+        assert_eq!(slots_for(needs(0, 0), max), max);
+        assert_eq!(slots_for(needs(2, 1), max), max / 2);
+        assert_eq!(slots_for(needs(1, 8), max), 2 * max / 8);
+        assert_eq!(slots_for(needs(u32::MAX, 1), max), 1);
+        // SPIN_MAX_INSTANCE_COUNT=1.
+        assert_eq!(slots_for(needs(1, 2), 1), 1);
+        assert_eq!(slots_for(needs(2, 1), 1), 1);
     }
 
     /// The engine comes up whether or not the pooling allocator's
@@ -499,7 +638,7 @@ mod tests {
     /// instances come and go.
     #[tokio::test]
     async fn engine_starts_and_instantiates() {
-        let engine = engine().unwrap();
+        let engine = engine(MAX_INSTANCES).unwrap();
         // The empty component (header only).
         let component = wasmtime::component::Component::new(&engine, b"\0asm\x0d\0\x01\0").unwrap();
         let linker = Linker::<()>::new(&engine);
@@ -536,7 +675,7 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            a,
+            *a,
             Args {
                 manifest: "app/spin.toml".into(),
                 listen: "127.0.0.1:0".into(),
@@ -545,10 +684,91 @@ mod tests {
                 wasm: Some("x.wasm".into()),
                 quiet: true,
                 strict_kv: true,
+                limits: Limits::default(),
+                max_instances: MAX_INSTANCES,
             }
         );
         assert!(matches!(args(&["--help"]), Ok(Command::Help)));
         assert!(args(&["--listen"]).is_err());
         assert!(args(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn limits_from_flags_and_environment() {
+        use crate::limits::BodyTimeouts;
+        use std::time::Duration;
+        let limits = |list: &[&str], env: &[(&str, &str)]| match args_env(list, env) {
+            Ok(Command::Run(a)) => Ok((a.limits, a.max_instances)),
+            Ok(_) => panic!(),
+            Err(e) => Err(e),
+        };
+        let d = Limits::default();
+        assert_eq!(d.header_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(d.body.idle, Some(Duration::from_secs(15)));
+        assert_eq!(d.body.total, Some(Duration::from_secs(60)));
+        assert_eq!(d.send_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(d.max_connections, Some(128));
+        assert_eq!(limits(&[], &[]), Ok((d, MAX_INSTANCES)));
+        // The environment...
+        let env = [
+            ("SCIM_HOST_HEADER_TIMEOUT", "1"),
+            ("SCIM_HOST_BODY_IDLE_TIMEOUT", "1500ms"),
+            ("SCIM_HOST_BODY_TIMEOUT", "2.5s"),
+            ("SCIM_HOST_SEND_TIMEOUT", "3"),
+            ("SCIM_HOST_MAX_CONNECTIONS", "4"),
+            ("SPIN_MAX_INSTANCE_COUNT", "2"),
+        ];
+        let set = Limits {
+            header_timeout: Some(Duration::from_secs(1)),
+            body: BodyTimeouts {
+                idle: Some(Duration::from_millis(1500)),
+                total: Some(Duration::from_millis(2500)),
+            },
+            send_timeout: Some(Duration::from_secs(3)),
+            max_connections: Some(4),
+        };
+        assert_eq!(limits(&[], &env), Ok((set, 2)));
+        // ... which flags override; 0 is no limit, as under spin up.
+        let spin = Limits {
+            header_timeout: None,
+            body: BodyTimeouts::default(),
+            send_timeout: None,
+            max_connections: None,
+        };
+        assert_eq!(
+            limits(
+                &[
+                    "--header-timeout",
+                    "0",
+                    "--body-idle-timeout=off",
+                    "--body-timeout",
+                    "0s",
+                    "--send-timeout=0",
+                    "--max-connections",
+                    "0"
+                ],
+                &env
+            ),
+            Ok((spin, 2))
+        );
+        // An empty variable is unset.
+        assert_eq!(
+            limits(&[], &[("SCIM_HOST_HEADER_TIMEOUT", "")]),
+            Ok((d, MAX_INSTANCES))
+        );
+        for bad in [
+            ("SCIM_HOST_HEADER_TIMEOUT", "soon"),
+            ("SCIM_HOST_BODY_IDLE_TIMEOUT", "-1"),
+            ("SCIM_HOST_BODY_TIMEOUT", "1h"),
+            ("SCIM_HOST_SEND_TIMEOUT", "x"),
+            ("SCIM_HOST_MAX_CONNECTIONS", "lots"),
+            ("SPIN_MAX_INSTANCE_COUNT", "0"),
+            ("SPIN_MAX_INSTANCE_COUNT", "x"),
+        ] {
+            let e = limits(&[], &[bad]).unwrap_err();
+            assert!(e.contains(bad.0), "{e}");
+        }
+        assert!(limits(&["--header-timeout", "x"], &[]).is_err());
+        assert!(limits(&["--max-connections"], &[]).is_err());
     }
 }

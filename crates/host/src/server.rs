@@ -1,5 +1,6 @@
 //! The HTTP/1.1 front end: routing, Spin request headers, one fresh
-//! instance per request, the request log and graceful shutdown.
+//! instance per request, the request log, the network-side limits (see
+//! `limits`) and graceful shutdown.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,11 +12,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, HOST};
 use hyper::server::conn::http1;
 use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use wasmtime::{format_err, Result, Store};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::io::TokioIo;
@@ -25,6 +26,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
 use crate::host::{ComponentEnv, HostState};
+use crate::limits::{self, Limits, TimedBody};
 use crate::router::{RouteMatch, Router};
 use crate::stdio::GuestStderr;
 
@@ -50,6 +52,8 @@ pub struct App {
     /// request beyond that many running guests waits for a slot instead of
     /// failing to instantiate.
     slots: Arc<Semaphore>,
+    /// Header and body timeouts, connection cap (see `limits`).
+    limits: Limits,
 }
 
 impl App {
@@ -59,6 +63,7 @@ impl App {
         quiet: bool,
         local_addr: SocketAddr,
         max_instances: usize,
+        limits: Limits,
     ) -> Self {
         App {
             router,
@@ -67,6 +72,7 @@ impl App {
             local_addr,
             inflight: Arc::new(()),
             slots: Arc::new(Semaphore::new(max_instances)),
+            limits,
         }
     }
 }
@@ -144,13 +150,19 @@ fn millis(d: Duration) -> serde_json::Value {
     serde_json::Value::from((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
 }
 
-/// The request log line (fields in a fixed order). `instance`: how long the
-/// request's fresh component instance took to set up (store, WASI context,
-/// instantiation), when the request reached the component.
+/// The request log line (fields in a fixed order). `route`: the trigger
+/// route that matched, as written in the manifest (`/api/scim/v2/...`), or
+/// `null` when none did. Never the request's path or query: they hold ids,
+/// user names and email addresses (`/Users/alice@example.com`,
+/// `?filter=userName eq "…"`); the component's own log line names the SCIM
+/// route template (`/Users/{id}`). Spin's `http.route` span attribute is
+/// the same trigger route. `instance`: how long the request's fresh
+/// component instance took to set up (store, WASI context, instantiation),
+/// when the request reached the component.
 fn log_line(
     ts: &str,
     method: &str,
-    path: &str,
+    route: Option<&str>,
     status: u16,
     elapsed: Duration,
     instance: Option<Duration>,
@@ -158,13 +170,32 @@ fn log_line(
     let instance = instance
         .map(|d| format!(",\"instantiate_ms\":{}", millis(d)))
         .unwrap_or_default();
+    let route = route.map_or_else(|| "null".to_string(), json_string);
     format!(
-        "{{\"ts\":{},\"method\":{},\"path\":{},\"status\":{status},\"duration_ms\":{}{instance}}}",
+        "{{\"ts\":{},\"method\":{},\"route\":{route},\"status\":{status},\"duration_ms\":{}{instance}}}",
         json_string(ts),
         json_string(method),
-        json_string(path),
         millis(elapsed)
     )
+}
+
+/// The method as logged: the standard ones by name, any other (a client
+/// can send any token there) as `_OTHER`, as OpenTelemetry's
+/// `http.request.method` convention has it.
+fn log_method(m: &hyper::Method) -> &'static str {
+    use hyper::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "_OTHER",
+    }
 }
 
 /// Request log lines go through a bounded queue to a writer thread, so a
@@ -175,7 +206,7 @@ static LOG_PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUs
 
 fn log_request(
     method: &str,
-    path: &str,
+    route: Option<&str>,
     status: u16,
     elapsed: Duration,
     instance: Option<Duration>,
@@ -211,7 +242,7 @@ fn log_request(
             .map(|_| tx)
     });
     let ts = rfc3339(std::time::SystemTime::now());
-    let line = log_line(&ts, method, path, status, elapsed, instance);
+    let line = log_line(&ts, method, route, status, elapsed, instance);
     if let Some(tx) = queue {
         LOG_PENDING.fetch_add(1, Ordering::SeqCst);
         if tx.try_send(line).is_err() {
@@ -235,23 +266,25 @@ impl App {
         client: SocketAddr,
     ) -> std::result::Result<Response<HyperOutgoingBody>, Infallible> {
         let start = Instant::now();
-        let method = req.method().to_string();
-        // Logged without the query string, which can hold personal data.
+        let method = log_method(req.method());
+        // The path is used for routing only: it is never logged (ids, user
+        // names and email addresses), nor is the query string.
         let path = req.uri().path().to_string();
         let mut instance = None;
-        let resp = match self.router.route(&path) {
+        let route = self.router.route(&path);
+        let resp = match &route {
             // As Spin's HTTP trigger answers a path no route matches: 404
             // with an empty body.
             None => empty_response(StatusCode::NOT_FOUND),
-            Some(m) => match self.prepare_request(&m, req, client) {
+            Some(m) => match self.prepare_request(m, req, client) {
                 Err(_) => scim_error(
                     StatusCode::BAD_REQUEST,
                     "Bad request: invalid Host header or request target",
                 ),
-                Ok(req) => match self.invoke(&m, req, &mut instance).await {
+                Ok((req, stalled)) => match self.invoke(m, req, stalled, &mut instance).await {
                     Ok(resp) => resp,
                     Err(e) => {
-                        eprintln!("scim-host: {method} {path}: {e:?}");
+                        eprintln!("scim-host: {method} {}: {e:?}", m.raw);
                         scim_error(
                             StatusCode::INTERNAL_SERVER_ERROR,
                             "Internal error: the component failed to handle the request",
@@ -262,8 +295,8 @@ impl App {
         };
         if !self.quiet {
             log_request(
-                &method,
-                &path,
+                method,
+                route.as_ref().map(|m| m.raw),
                 resp.status().as_u16(),
                 start.elapsed(),
                 instance,
@@ -277,7 +310,7 @@ impl App {
         m: &RouteMatch<'_>,
         req: Request<Incoming>,
         client: SocketAddr,
-    ) -> Result<Request<Incoming>> {
+    ) -> Result<(Request<TimedBody>, oneshot::Receiver<()>)> {
         let (mut parts, body) = req.into_parts();
         let host = parts
             .headers
@@ -339,16 +372,19 @@ impl App {
             let name = format!("spin-path-match-{name}");
             set(HeaderName::from_bytes(name.as_bytes())?, value)?;
         }
-        Ok(Request::from_parts(parts, body))
+        let (body, stalled) = TimedBody::new(body, self.limits.body);
+        Ok((Request::from_parts(parts, body), stalled))
     }
 
     /// Runs the request in a fresh instance of the matched component. Sets
     /// `instance` to the time the instance took to set up once the
-    /// component has answered.
+    /// component has answered. `stalled` resolves when the request body
+    /// stalled (see `TimedBody`): the client is answered 408 at once.
     async fn invoke(
         &self,
         m: &RouteMatch<'_>,
-        req: Request<Incoming>,
+        req: Request<TimedBody>,
+        stalled: oneshot::Receiver<()>,
         instance: &mut Option<Duration>,
     ) -> Result<Response<HyperOutgoingBody>> {
         let rt = self.components[m.target].clone();
@@ -375,7 +411,7 @@ impl App {
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
 
-        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let (sender, receiver) = oneshot::channel();
         let req = store
             .data_mut()
             .http()
@@ -412,7 +448,30 @@ impl App {
         // If the client goes away before the response head is ready, hyper
         // drops this future: stop the guest too.
         let mut abort = AbortOnDrop(Some(task.abort_handle()));
-        match receiver.await {
+        let answer = tokio::select! {
+            // First: a guest answering the body error it was just given
+            // (the timeout is reported before the error reaches it) must
+            // not win over the timeout.
+            biased;
+            _ = limits::timed_out(stalled) => {
+                // The network side decided, as an ingress's body timeout
+                // would: the client gets 408 and the connection closes. The
+                // guest has been given the error a Spin guest reads when its
+                // client goes away mid-body, and runs on to its end as under
+                // Spin (its answer goes nowhere); it frees its instance slot
+                // when it returns.
+                abort.disarm();
+                let mut resp = scim_error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Request Timeout: the request body stalled",
+                );
+                resp.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                return Ok(resp);
+            }
+            answer = receiver => answer,
+        };
+        match answer {
             Ok(Ok(resp)) => {
                 abort.disarm();
                 let nanos = ready.load(Ordering::Acquire);
@@ -489,6 +548,13 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Accepts connections until `shutdown` resolves, then stops accepting and
 /// waits (up to 30 s) for open connections and running guests to finish.
+///
+/// Each connection is served by hyper's HTTP/1 server with the header
+/// timeout (`--header-timeout`; it also closes a keep-alive connection
+/// left idle that long) and the send timeout (`--send-timeout`), while at
+/// most `--max-connections` are open; beyond that a connection is answered
+/// 503 at once (see `limits::refuse`). Spin 4.0.2 has none of these (see
+/// `limits`).
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
@@ -496,6 +562,14 @@ pub async fn serve(
 ) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = tokio::task::JoinSet::new();
+    let limits = app.limits;
+    let open = limits.max_connections.map(|n| Arc::new(Semaphore::new(n)));
+    let refusals = Arc::new(Semaphore::new(limits::MAX_REFUSALS));
+    let refusal: Arc<[u8]> =
+        limits::refusal("Service Unavailable: too many connections; retry shortly").into();
+    // Whether the last connection was refused (the limit is logged once
+    // per episode, not once per connection).
+    let mut refusing = false;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -510,13 +584,51 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let permit = match &open {
+                    None => None,
+                    Some(open) => match open.clone().try_acquire_owned() {
+                        Ok(p) => Some(p),
+                        Err(_) => {
+                            if !refusing {
+                                refusing = true;
+                                eprintln!(
+                                    "scim-host: {} connections open (--max-connections): \
+                                     answering new ones 503 until some close",
+                                    limits.max_connections.unwrap_or_default()
+                                );
+                            }
+                            // Beyond MAX_REFUSALS refusals at once, closed
+                            // without an answer.
+                            if let Ok(turn) = refusals.clone().try_acquire_owned() {
+                                let refusal = refusal.clone();
+                                conns.spawn(async move {
+                                    limits::refuse(stream, &refusal).await;
+                                    drop(turn);
+                                });
+                            }
+                            while conns.try_join_next().is_some() {}
+                            continue;
+                        }
+                    },
+                };
+                refusing = false;
                 let app = app.clone();
                 let mut stop = stop_rx.clone();
                 conns.spawn(async move {
+                    let _permit = permit;
                     let service = hyper::service::service_fn(move |req| app.clone().handle(req, client));
-                    let conn = http1::Builder::new()
+                    let mut builder = http1::Builder::new();
+                    builder
                         .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service);
+                        // hyper's header timer starts when it waits for a
+                        // request head: at the connection's start and after
+                        // each response (an idle keep-alive connection).
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(limits.header_timeout);
+                    // Writes that make no progress for the send timeout fail
+                    // (the client reads nothing).
+                    let io = TokioIo::new(limits::SendTimeout::new(stream, limits.send_timeout));
+                    let conn = builder.serve_connection(io, service);
                     tokio::pin!(conn);
                     let result = tokio::select! {
                         r = conn.as_mut() => r,
@@ -526,7 +638,9 @@ pub async fn serve(
                         }
                     };
                     if let Err(e) = result {
-                        if !e.is_incomplete_message() {
+                        // A timed-out head (slow or idle client) is
+                        // housekeeping, not worth a line each.
+                        if !e.is_incomplete_message() && !e.is_timeout() {
                             eprintln!("scim-host: connection from {client}: {e}");
                         }
                     }
@@ -583,20 +697,29 @@ mod tests {
         let line = log_line(
             "2026-01-01T00:00:00.000Z",
             "GET",
-            "/api/scim/v2/Users",
+            Some("/api/scim/v2/..."),
             200,
             Duration::from_micros(812),
             Some(Duration::from_micros(95)),
         );
         assert_eq!(
             line,
-            r#"{"ts":"2026-01-01T00:00:00.000Z","method":"GET","path":"/api/scim/v2/Users","status":200,"duration_ms":0.812,"instantiate_ms":0.095}"#
+            r#"{"ts":"2026-01-01T00:00:00.000Z","method":"GET","route":"/api/scim/v2/...","status":200,"duration_ms":0.812,"instantiate_ms":0.095}"#
         );
         // Answered by the host itself (no route): no instance.
-        let line = log_line("t", "GET", "/x", 404, Duration::from_micros(5), None);
+        let line = log_line("t", "GET", None, 404, Duration::from_micros(5), None);
         assert_eq!(
             line,
-            r#"{"ts":"t","method":"GET","path":"/x","status":404,"duration_ms":0.005}"#
+            r#"{"ts":"t","method":"GET","route":null,"status":404,"duration_ms":0.005}"#
         );
+    }
+
+    #[test]
+    fn logged_methods() {
+        use hyper::Method;
+        assert_eq!(log_method(&Method::GET), "GET");
+        assert_eq!(log_method(&Method::PATCH), "PATCH");
+        let custom = Method::from_bytes(b"ALICE").unwrap();
+        assert_eq!(log_method(&custom), "_OTHER");
     }
 }
