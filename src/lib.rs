@@ -19,7 +19,7 @@ const API_PREFIX: &str = "/api/scim/v2";
 #[http_component]
 async fn handle(req: IncomingRequest) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = logged_method(&req.method().to_string());
     let (response, route, tenant, client_id, warnings) = match serve(req).await {
         Ok(o) => (o.response, o.route, o.tenant, o.client_id, o.warnings),
         Err(e) => (
@@ -170,6 +170,19 @@ async fn read_body(req: IncomingRequest, max_body: usize) -> Result<Option<Vec<u
         body.extend_from_slice(&chunk);
     }
     Ok(Some(body))
+}
+
+/// The method as the log line records it: the standard ones (RFC 9110
+/// §9, RFC 5789) by name, anything else as `_OTHER`, since a method token
+/// is client text.
+fn logged_method(method: &str) -> String {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    match KNOWN.iter().find(|m| **m == method) {
+        Some(m) => (*m).to_string(),
+        None => "_OTHER".to_string(),
+    }
 }
 
 /// One JSON line per request on stderr: no tokens, no personal data, only the

@@ -96,3 +96,27 @@ fn one_json_line_per_request_without_tokens_or_personal_data() {
     assert_eq!(log[0].1["tenant"], "default");
     assert!(log[3].1["client_id"].is_null());
 }
+
+/// A method token is client text: the log names the standard methods and
+/// records anything else as `_OTHER`.
+#[test]
+fn unknown_methods_are_logged_as_other() {
+    let host = Host::start();
+    let r = host.request("ALICEANDBOB", "/Users", &[], None);
+    assert!(r.status >= 400, "{}", r.text());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut log = host.request_log();
+    while log.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        log = host.request_log();
+    }
+    let lines: Vec<&String> = log.iter().map(|(line, _)| line).collect();
+    assert!(
+        !lines.iter().any(|l| l.contains("ALICEANDBOB")),
+        "{lines:?}"
+    );
+    assert!(
+        log.iter().any(|(_, v)| v["method"] == "_OTHER"),
+        "{lines:?}"
+    );
+}
