@@ -20,7 +20,7 @@
 //!
 //! [`comparable`] picks one by `caseExact`; it is the form of the unique-name
 //! claims and every index key (`storage::layout::fold`) and the form
-//! in which the filter operators compare (`crate::filter`), so an index read
+//! in which the filter operators compare (the `filter` module), so an index read
 //! and a filter evaluation always agree. Values are stored as sent; only
 //! the comparable forms are normalised. Attribute *names* and schema URNs are
 //! not values: RFC 7643 §2.1 makes them case-insensitive ASCII, and they are

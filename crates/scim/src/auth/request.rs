@@ -69,7 +69,7 @@ pub struct Refused {
 /// (`head.body` is not looked at): `Err` when the route needs a token and
 /// [`presented`] refuses. Reading no store and fetching nothing, it costs
 /// microseconds; the full verification follows in
-/// [`Service::handle`](crate::api::Service::handle).
+/// `Service::handle` (the `api` module).
 pub fn precheck(cfg: &AuthConfig, head: &Request) -> Result<(), Refused> {
     let route = Route::parse(&head.path);
     if !required_for(cfg, &route) {
