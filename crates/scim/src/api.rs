@@ -63,7 +63,7 @@ impl Service {
     }
 
     /// Serve one request: admit it (credentials, scopes, quota), then
-    /// [`dispatch`](Self::dispatch) it. Every failure becomes a SCIM error
+    /// dispatch it. Every failure becomes a SCIM error
     /// response.
     pub fn handle(&self, req: &Request, env: &Env) -> Outcome {
         let route = Route::parse(&req.path);

@@ -56,7 +56,7 @@ pub struct Traffic {
     pub write_bytes: u64,
 }
 
-/// Reads of one key family ([`family`]): how many keys, how many bytes.
+/// Reads of one key family (`r/U`, `m/G`, …): how many keys, how many bytes.
 pub type FamilyReads = BTreeMap<String, (u64, u64)>;
 
 /// A store that counts the traffic through it to `inner`.

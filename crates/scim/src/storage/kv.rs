@@ -20,7 +20,7 @@
 //!   exactly one wins.
 //!
 //! The component implements the required methods over Spin; tests use
-//! [`MemStore`], which reproduces Spin's SQLite or Redis store, weak spots
+//! [`MemStore`](super::memory::MemStore), which reproduces Spin's SQLite or Redis store, weak spots
 //! included. Keys are at most [`MAX_KEY_LEN`] bytes and values at most
 //! [`MAX_VALUE_LEN`] bytes: Spin's limits, enforced here too so that what
 //! passes in unit tests passes on Spin.
