@@ -111,8 +111,9 @@ fn slow_request_heads_are_cut_off() {
 /// 10 of 100 announced body bytes, then nothing: the client gets 408 and
 /// the connection closes within the body idle timeout, and the instance
 /// that was reading the body is free again. With one instance slot
-/// (`SPIN_MAX_INSTANCE_COUNT=1`) a request that arrives meanwhile waits for
-/// that slot: it is answered once the stalled one has timed out.
+/// (`SPIN_MAX_INSTANCE_COUNT=1`) a request that arrives meanwhile fails to
+/// instantiate (500, as under Spin); once the stalled one has timed out the
+/// slot serves again.
 #[test]
 fn a_stalled_body_is_answered_408_and_frees_its_instance() {
     if skipped("a_stalled_body_is_answered_408_and_frees_its_instance") {
@@ -140,19 +141,9 @@ fn a_stalled_body_is_answered_408_and_frees_its_instance() {
         .unwrap();
     // The guest is now waiting for the rest, in the only instance slot.
     std::thread::sleep(Duration::from_millis(300));
-    let addr = host.addr.clone();
-    let bearer = format!("Bearer {token}");
-    let waiting = std::thread::spawn(move || {
-        let r = raw_request(
-            &addr,
-            "GET",
-            &format!("{BASE}/ServiceProviderConfig"),
-            &[("authorization", &bearer)],
-            None,
-        );
-        (r.status, Instant::now())
-    });
-
+    // The only slot is taken: as under Spin, another request fails to
+    // instantiate (500) rather than waiting.
+    assert_eq!(host.get("/ServiceProviderConfig").status, 500);
     let (got, closed) = read_until_closed(&mut stalled, Duration::from_secs(30))
         .expect("the stalled request is still open after 30 s (body idle timeout 2 s)");
     let took = closed - start;
@@ -168,13 +159,8 @@ fn a_stalled_body_is_answered_408_and_frees_its_instance() {
     assert!(took >= Duration::from_millis(1900), "{took:?}");
     assert!(took < Duration::from_secs(20), "{took:?}");
 
-    let (status, at) = waiting.join().unwrap();
-    assert_eq!(status, 200);
-    eprintln!(
-        "the request waiting for the instance slot: answered {:?} after the stalled one began",
-        at - start
-    );
-    assert!(at - start < Duration::from_secs(25), "{:?}", at - start);
+    // The 408 freed the slot.
+    assert_eq!(host.get("/ServiceProviderConfig").status, 200);
 
     // Nothing was stored, and the slot serves at once.
     let t = Instant::now();

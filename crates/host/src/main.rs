@@ -94,7 +94,7 @@ Environment:
                                   (overrides its default)
   SPIN_MAX_INSTANCE_COUNT         Most instances alive at once, as Spin's
                                   pooling allocator [default: 1000]; further
-                                  requests wait for a slot (Spin answers 500)
+                                  requests answer 500, as under Spin
   SCIM_HOST_POOLING=0             Allocate each instance on demand instead of
                                   from the pooling allocator (the default)
 
@@ -259,8 +259,7 @@ const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 /// The most guest instances alive at once by default: the pooling
 /// allocator's slot count. `SPIN_MAX_INSTANCE_COUNT` changes it, as it
 /// sizes Spin's pool (Spin's `crates/core/src/lib.rs`). Requests beyond it
-/// wait for a slot (see `App::slots`); under Spin they fail to instantiate
-/// (500).
+/// fail to instantiate and answer 500, as under Spin (see `App::slots`).
 pub const MAX_INSTANCES: u32 = 1000;
 
 /// `SPIN_MAX_INSTANCE_COUNT`, or [`MAX_INSTANCES`].

@@ -49,8 +49,8 @@ pub struct App {
     /// still running at shutdown.
     inflight: Arc<()>,
     /// One permit per instance slot of the engine's pooling allocator: a
-    /// request beyond that many running guests waits for a slot instead of
-    /// failing to instantiate.
+    /// request beyond that many running guests answers 500, as its
+    /// instantiation fails under Spin.
     slots: Arc<Semaphore>,
     /// Header and body timeouts, connection cap (see `limits`).
     limits: Limits,
@@ -388,7 +388,13 @@ impl App {
         instance: &mut Option<Duration>,
     ) -> Result<Response<HyperOutgoingBody>> {
         let rt = self.components[m.target].clone();
-        let slot = self.slots.clone().acquire_owned().await?;
+        // As under Spin: with every pool slot taken, instantiation fails
+        // (wasmtime's pooling allocator refuses) and the request answers
+        // 500; it does not wait for a slot.
+        let slot =
+            self.slots.clone().try_acquire_owned().map_err(|_| {
+                format_err!("no free instance slot (SPIN_MAX_INSTANCE_COUNT reached)")
+            })?;
 
         let setup = Instant::now();
         let mut wasi = WasiCtxBuilder::new();
