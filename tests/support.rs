@@ -125,17 +125,25 @@ impl Host {
             format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n"),
         )
         .expect("write runtime config");
-        let mut h = Host::launch(&dir, env, Some(&rc));
+        let mut h = Host::launch(&dir, env, Some(&rc), false);
         h.owns_state = true;
         h
     }
 
     /// A host on an existing state dir (two hosts can share one store).
     pub fn start_on(state_dir: &Path, env: &[(&str, &str)]) -> Host {
-        Host::launch(state_dir, env, None)
+        Host::launch(state_dir, env, None, false)
     }
 
-    fn launch(state_dir: &Path, env: &[(&str, &str)], runtime_config: Option<&Path>) -> Host {
+    /// Start the host on `state_dir`. With `access_log`, the host writes
+    /// its access log (not `--quiet`) and its stdout lines are kept in the
+    /// state dir for [`Host::access_log`].
+    fn launch(
+        state_dir: &Path,
+        env: &[(&str, &str)],
+        runtime_config: Option<&Path>,
+        access_log: bool,
+    ) -> Host {
         let root = workspace_root();
         let mut cmd = Command::new(host_binary());
         cmd.arg("--manifest")
@@ -143,8 +151,10 @@ impl Host {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--state-dir")
-            .arg(state_dir)
-            .arg("--quiet");
+            .arg(state_dir);
+        if !access_log {
+            cmd.arg("--quiet");
+        }
         if let Some(rc) = runtime_config {
             cmd.arg("--runtime-config-file").arg(rc);
         }
@@ -169,6 +179,9 @@ impl Host {
         }
         let mut child = cmd.spawn().expect("start scim-host");
         let stdout = child.stdout.take().expect("piped stdout");
+        let mut kept = access_log.then(|| {
+            std::fs::File::create(state_dir.join("host-stdout.log")).expect("stdout file")
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
@@ -179,7 +192,11 @@ impl Host {
                 }
             }
             // Keep draining so the host never blocks on a full pipe.
-            for _ in lines {}
+            for line in lines.map_while(Result::ok) {
+                if let Some(f) = kept.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
+            }
         });
         let addr = match rx.recv_timeout(Duration::from_secs(120)) {
             Ok(a) => a,
@@ -507,55 +524,9 @@ impl Host {
     /// dir, read by [`Host::access_log`].
     pub fn start_logging(env: &[(&str, &str)]) -> Host {
         let dir = fresh_state_dir();
-        let root = workspace_root();
-        let mut cmd = Command::new(host_binary());
-        cmd.arg("--manifest")
-            .arg(root.join("spin.toml"))
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--state-dir")
-            .arg(&dir);
-        let log = dir.join("host-stderr.log");
-        let stderr = std::fs::File::create(&log).expect("stderr file");
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr));
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        cmd.env("SPIN_VARIABLE_TOKEN_HS256_SECRET", TEST_SECRET);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start scim-host");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut access = std::fs::File::create(dir.join("host-stdout.log")).expect("stdout file");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            for line in lines.by_ref().map_while(Result::ok) {
-                if let Some(url) = line.trim().strip_prefix("Serving http://") {
-                    let _ = tx.send(url.trim_end_matches('/').to_string());
-                    break;
-                }
-            }
-            for line in lines.map_while(Result::ok) {
-                let _ = writeln!(access, "{line}");
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("scim-host did not report its address within 120 s");
-            }
-        };
-        Host {
-            child,
-            addr,
-            state_dir: dir,
-            owns_state: true,
-            log,
-            token: Some(token_with(&["scim.read", "scim.write"], None)),
-        }
+        let mut h = Host::launch(&dir, env, None, true);
+        h.owns_state = true;
+        h
     }
 
     /// The host's access log so far (a host from [`Host::start_logging`]):

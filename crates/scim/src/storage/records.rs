@@ -196,12 +196,8 @@ impl<'a> Repo<'a> {
         id: &str,
         extra: &[String],
     ) -> Result<(Option<Loaded>, Values)> {
-        let mut keys = Vec::with_capacity(1 + extra.len());
-        keys.push(self.keys.record(kind, id));
-        keys.extend_from_slice(extra);
-        let mut values = self.store.get_many(&keys)?;
-        let extra_values = values.split_off(1);
-        let Some(raw) = values.pop().flatten() else {
+        let (raw, extra_values) = self.load_raw_with(kind, id, extra)?;
+        let Some(raw) = raw else {
             return Ok((None, extra_values));
         };
         let record = match Record::decode(&raw) {
@@ -257,13 +253,24 @@ impl<'a> Repo<'a> {
         id: &str,
         extra: &[String],
     ) -> Result<(Option<Loaded>, Values)> {
+        let (raw, extra_values) = self.load_raw_with(kind, id, extra)?;
+        Ok((raw.map(Loaded::decode).transpose()?, extra_values))
+    }
+
+    /// The stored bytes of record `id` and the values at `extra`, in one
+    /// store call.
+    fn load_raw_with(
+        &self,
+        kind: Kind,
+        id: &str,
+        extra: &[String],
+    ) -> Result<(Option<Vec<u8>>, Values)> {
         let mut keys = Vec::with_capacity(1 + extra.len());
         keys.push(self.keys.record(kind, id));
         keys.extend_from_slice(extra);
         let mut values = self.store.get_many(&keys)?;
         let extra_values = values.split_off(1);
-        let loaded = values.pop().flatten().map(Loaded::decode).transpose()?;
-        Ok((loaded, extra_values))
+        Ok((values.pop().flatten(), extra_values))
     }
 
     /// Write a record if the stored bytes are still `expected` (`None`: if
