@@ -105,12 +105,7 @@ fn deleting_a_member_reads_and_deletes_its_own_keys_in_one_call_each() {
     // And the delete did its work: gone, out of the group, name free.
     assert_eq!(api.call("GET", &format!("/Users/{a}"), "", None).0, 404);
     let (_, group) = api.call("GET", &format!("/Groups/{g}"), "", None);
-    let members: Vec<&str> = group["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["value"].as_str().unwrap())
-        .collect();
+    let members = support::member_ids(&group);
     assert_eq!(members, [b.as_str()]);
     api.create("/Users", json!({"schemas": [USER], "userName": "ann"}));
 }

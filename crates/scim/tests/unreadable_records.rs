@@ -118,12 +118,7 @@ fn lists_and_scans_skip_an_unreadable_user_and_delete_removes_it() {
     );
     assert_eq!(by_ext["totalResults"], 0, "{by_ext}");
     let (_, group) = api.call("GET", &format!("/Groups/{g}"), "", None);
-    let members: Vec<&str> = group["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["value"].as_str().unwrap())
-        .collect();
+    let members = support::member_ids(&group);
     assert_eq!(members, [ann.as_str()]);
     // The name is free again.
     api.create("/Users", json!({"schemas": [USER], "userName": "bob"}));

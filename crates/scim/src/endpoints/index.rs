@@ -144,14 +144,29 @@ pub(super) fn index_before(
             }
         }
     }
-    if let Some(x) = &new.external {
-        if old.external.as_ref() != Some(x) {
-            ctx.repo
-                .multi_set(kind, IndexAttr::ExternalId, x, id, true)?;
-        }
+    multi_entries(ctx, kind, id, new, old, true)
+}
+
+/// Add (`add`) or remove `id` under the externalId and email entries that
+/// `has` holds and `lacks` does not.
+fn multi_entries(
+    ctx: &Ctx,
+    kind: Kind,
+    id: &str,
+    has: &Indexed,
+    lacks: &Indexed,
+    add: bool,
+) -> Result<()> {
+    if let Some(x) = has
+        .external
+        .as_ref()
+        .filter(|x| lacks.external.as_ref() != Some(x))
+    {
+        ctx.repo
+            .multi_set(kind, IndexAttr::ExternalId, x, id, add)?;
     }
-    for e in new.emails.iter().filter(|e| !old.emails.contains(e)) {
-        ctx.repo.multi_set(kind, IndexAttr::Email, e, id, true)?;
+    for e in has.emails.iter().filter(|e| !lacks.emails.contains(e)) {
+        ctx.repo.multi_set(kind, IndexAttr::Email, e, id, add)?;
     }
     Ok(())
 }
@@ -169,15 +184,7 @@ pub(super) fn index_after(
             ctx.repo.release_unique(kind, n, id)?;
         }
     }
-    if let Some(x) = &old.external {
-        if new.external.as_ref() != Some(x) {
-            ctx.repo
-                .multi_set(kind, IndexAttr::ExternalId, x, id, false)?;
-        }
-    }
-    for e in old.emails.iter().filter(|e| !new.emails.contains(e)) {
-        ctx.repo.multi_set(kind, IndexAttr::Email, e, id, false)?;
-    }
+    multi_entries(ctx, kind, id, old, new, false)?;
     // Legacy entries are only ever removed (nothing writes them any more).
     for (attr, l) in old.legacy.iter().filter(|e| !new.legacy.contains(e)) {
         match attr {

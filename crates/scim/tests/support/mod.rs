@@ -75,3 +75,12 @@ impl<S: Store> Api<S> {
         v["id"].as_str().unwrap().to_string()
     }
 }
+
+/// The member ids of a group as GET returns it, in order.
+#[allow(dead_code)] // not every test file reads members
+pub fn member_ids(group: &Value) -> Vec<&str> {
+    group["members"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|m| m["value"].as_str()).collect())
+        .unwrap_or_default()
+}
