@@ -96,7 +96,10 @@ async fn serve(req: IncomingRequest) -> Result<scim::api::Outcome, ScimError> {
             ScimResponse::error(&ScimError::new(
                 413,
                 None,
-                format!("request body larger than {} bytes", cfg.max_body_bytes),
+                format!(
+                    "request body larger than maxBodyBytes ({} bytes)",
+                    cfg.max_body_bytes
+                ),
             )),
             "(too large)",
         ));

@@ -216,7 +216,10 @@ impl Service {
             return Err(Response::error(&ScimError::new(
                 413,
                 None,
-                format!("request body larger than {} bytes", self.cfg.max_body_bytes),
+                format!(
+                    "request body larger than maxBodyBytes ({} bytes)",
+                    self.cfg.max_body_bytes
+                ),
             )));
         }
         // Unknown routes answer 404 without looking at credentials: there is

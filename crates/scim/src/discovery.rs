@@ -7,16 +7,20 @@ use crate::error::{truncate, Result, ScimError};
 use crate::schema::Registry;
 use serde_json::{json, Value};
 
+/// The ServiceProviderConfig's schema (RFC 7643 §5).
 pub const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+/// A ListResponse's schema (RFC 7644 §3.4.2).
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-/// Where this server advertises its limits inside the ServiceProviderConfig.
-pub const LIMITS_SCHEMA: &str = "urn:spin-scim:params:scim:limits";
 
-/// RFC 7643 §5. The limits extension's URN is listed in `schemas`, as RFC
-/// 7643 §3 asks of every schema whose attributes the representation holds.
+/// RFC 7643 §5, nothing else: strict clients (scim2-models, behind
+/// scim2-client and scim2-tester) refuse any attribute the section does not
+/// define, so the limits that have no §5 attribute are documented in the
+/// README ("Limits") and named with their value in the error that enforces
+/// each. `filter.maxResults` and the RFC 9865 §4 `pagination` block carry
+/// the paging limits.
 pub fn service_provider_config(cfg: &Config, base_url: &str) -> Value {
     json!({
-        "schemas": [SPC_SCHEMA, LIMITS_SCHEMA],
+        "schemas": [SPC_SCHEMA],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": { "supported": true },
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
@@ -24,6 +28,14 @@ pub fn service_provider_config(cfg: &Config, base_url: &str) -> Value {
         "changePassword": { "supported": false },
         "sort": { "supported": true },
         "etag": { "supported": true },
+        // RFC 9865 §4: index paging (RFC 7644 §3.4.2.4) only, so far.
+        "pagination": {
+            "cursor": false,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": cfg.page_size_default,
+            "maxPageSize": cfg.page_size_max,
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
@@ -31,21 +43,6 @@ pub fn service_provider_config(cfg: &Config, base_url: &str) -> Value {
             "specUri": "https://www.rfc-editor.org/info/rfc6750",
             "primary": true
         }],
-        LIMITS_SCHEMA: {
-            "maxBodyBytes": cfg.max_body_bytes,
-            "maxFilterLength": crate::filter::MAX_FILTER_LEN,
-            "maxFilterDepth": crate::filter::MAX_FILTER_DEPTH,
-            "defaultPageSize": cfg.page_size_default,
-            "maxPageSize": cfg.page_size_max,
-            "maxScannedResources": cfg.scan_max,
-            // What a stored resource may hold (issue 16: everything accepted
-            // reads back).
-            "maxStringBytes": crate::document::MAX_STRING_LEN,
-            "maxNameBytes": crate::document::MAX_NAME_LEN,
-            "maxMultiValues": crate::document::MAX_MULTI_VALUES,
-            "maxExtensionDepth": crate::document::MAX_OPEN_DEPTH,
-            "maxResourceBytes": crate::storage::records::MAX_RECORD_BYTES,
-        },
         "meta": {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{base_url}/ServiceProviderConfig"),
@@ -101,15 +98,62 @@ mod tests {
     use super::*;
     use crate::schema::SchemaOptions;
 
+    /// Every attribute RFC 7643 §5 (and RFC 9865 §4 `pagination`) defines
+    /// for a ServiceProviderConfig, with its sub-attributes: nothing else may
+    /// be served (strict clients refuse the whole document).
+    const SECTION5: &[(&str, &[&str])] = &[
+        ("schemas", &[]),
+        ("documentationUri", &[]),
+        ("patch", &["supported"]),
+        ("bulk", &["supported", "maxOperations", "maxPayloadSize"]),
+        ("filter", &["supported", "maxResults"]),
+        ("changePassword", &["supported"]),
+        ("sort", &["supported"]),
+        ("etag", &["supported"]),
+        (
+            "pagination",
+            &[
+                "cursor",
+                "index",
+                "defaultPaginationMethod",
+                "defaultPageSize",
+                "maxPageSize",
+                "cursorTimeout",
+            ],
+        ),
+        (
+            "authenticationSchemes",
+            &[
+                "type",
+                "name",
+                "description",
+                "specUri",
+                "documentationUri",
+                "primary",
+            ],
+        ),
+        ("meta", &["resourceType", "created", "lastModified", "location", "version"]),
+    ];
+
     #[test]
-    fn service_provider_config_follows_rfc7643_section5() {
+    fn service_provider_config_holds_only_rfc7643_section5_attributes() {
         let v = service_provider_config(&Config::default(), "http://h/api/scim/v2");
-        assert_eq!(v["schemas"][0], SPC_SCHEMA);
-        // RFC 7643 §3: the extension holding the limits is named in schemas.
-        assert_eq!(v["schemas"][1], LIMITS_SCHEMA);
-        assert!(v[LIMITS_SCHEMA]["maxBodyBytes"].is_u64());
-        assert!(v[LIMITS_SCHEMA]["maxExtensionDepth"].is_u64());
-        assert!(v[LIMITS_SCHEMA]["maxResourceBytes"].is_u64());
+        assert_eq!(v["schemas"], json!([SPC_SCHEMA]));
+        for (key, value) in v.as_object().unwrap() {
+            let Some((_, subs)) = SECTION5.iter().find(|(k, _)| k == key) else {
+                panic!("{key} is not an RFC 7643 §5 attribute");
+            };
+            let items = match value {
+                Value::Array(items) if key != "schemas" => items.clone(),
+                Value::Object(_) => vec![value.clone()],
+                _ => continue,
+            };
+            for item in items {
+                for sub in item.as_object().unwrap().keys() {
+                    assert!(subs.contains(&sub.as_str()), "{key}.{sub}");
+                }
+            }
+        }
         for k in ["patch", "bulk", "filter", "changePassword", "sort", "etag"] {
             assert!(v[k]["supported"].is_boolean(), "{k}");
         }
@@ -119,6 +163,22 @@ mod tests {
             v["meta"]["location"],
             "http://h/api/scim/v2/ServiceProviderConfig"
         );
+    }
+
+    #[test]
+    fn pagination_advertises_index_paging_and_the_configured_page_sizes() {
+        let cfg = Config {
+            page_size_default: 7,
+            page_size_max: 70,
+            ..Config::default()
+        };
+        let v = service_provider_config(&cfg, "http://h");
+        assert_eq!(
+            v["pagination"],
+            json!({"cursor": false, "index": true, "defaultPaginationMethod": "index",
+                   "defaultPageSize": 7, "maxPageSize": 70})
+        );
+        assert_eq!(v["filter"]["maxResults"], 70);
     }
 
     #[test]

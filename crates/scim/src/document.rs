@@ -95,7 +95,7 @@ pub fn normalize(rt: &ResourceType, input: &Value) -> Result<Value> {
             match value {
                 Value::Null => {}
                 Value::String(s) => {
-                    check_string("externalId", s, MAX_STRING_LEN)?;
+                    check_string("externalId", s, STRING_LIMIT)?;
                     out.insert("externalId".into(), value.clone());
                 }
                 _ => return Err(ScimError::invalid_value("externalId must be a string")),
@@ -208,7 +208,7 @@ pub fn normalize_value(attr: &Attribute, value: &Value) -> Result<Option<Value>>
     };
     if items.len() > MAX_MULTI_VALUES && attr.name != "members" {
         return Err(ScimError::invalid_value(format!(
-            "{}: more than {MAX_MULTI_VALUES} values",
+            "{}: more than maxMultiValues ({MAX_MULTI_VALUES}) values",
             attr.name
         )));
     }
@@ -262,9 +262,9 @@ fn normalize_single(attr: &Attribute, value: &Value) -> Result<Option<Value>> {
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
             Value::String(s) => {
                 let max = if matches!(attr.name, "userName" | "displayName") {
-                    MAX_NAME_LEN
+                    NAME_LIMIT
                 } else {
-                    MAX_STRING_LEN
+                    STRING_LIMIT
                 };
                 check_string(attr.name, s, max)?;
                 if attr.required && s.trim().is_empty() {
@@ -351,20 +351,20 @@ fn normalize_single(attr: &Attribute, value: &Value) -> Result<Option<Value>> {
 fn check_open(name: &str, value: &Value, depth: usize) -> Result<()> {
     if depth > MAX_OPEN_DEPTH {
         return Err(ScimError::invalid_value(format!(
-            "{}: nested deeper than {MAX_OPEN_DEPTH} levels",
+            "{}: nested deeper than maxExtensionDepth ({MAX_OPEN_DEPTH}) levels",
             crate::error::truncate(name, 200)
         )));
     }
     let too_many = |n: usize| {
         (n > MAX_MULTI_VALUES).then(|| {
             ScimError::invalid_value(format!(
-                "{}: more than {MAX_MULTI_VALUES} entries",
+                "{}: more than maxMultiValues ({MAX_MULTI_VALUES}) entries",
                 crate::error::truncate(name, 200)
             ))
         })
     };
     match value {
-        Value::String(s) => check_string(name, s, MAX_STRING_LEN),
+        Value::String(s) => check_string(name, s, STRING_LIMIT),
         Value::Array(items) => {
             if let Some(e) = too_many(items.len()) {
                 return Err(e);
@@ -378,7 +378,7 @@ fn check_open(name: &str, value: &Value, depth: usize) -> Result<()> {
                 return Err(e);
             }
             o.iter().try_for_each(|(k, v)| {
-                check_string(name, k, MAX_NAME_LEN)?;
+                check_string(name, k, NAME_LIMIT)?;
                 check_open(name, v, depth + 1)
             })
         }
@@ -386,10 +386,15 @@ fn check_open(name: &str, value: &Value, depth: usize) -> Result<()> {
     }
 }
 
-fn check_string(name: &str, s: &str, max: usize) -> Result<()> {
+/// A string limit: its name in the README's "Limits" table, its value.
+type StringLimit = (&'static str, usize);
+const STRING_LIMIT: StringLimit = ("maxStringBytes", MAX_STRING_LEN);
+const NAME_LIMIT: StringLimit = ("maxNameBytes", MAX_NAME_LEN);
+
+fn check_string(name: &str, s: &str, (limit, max): StringLimit) -> Result<()> {
     if s.len() > max {
         return Err(ScimError::invalid_value(format!(
-            "{name} is longer than {max} bytes"
+            "{name} is longer than {limit} ({max}) bytes"
         )));
     }
     if s.chars()

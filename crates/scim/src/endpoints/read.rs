@@ -171,7 +171,8 @@ fn scan_ids(ctx: &Ctx, kind: Kind) -> Result<Vec<String>> {
     let total = ctx.repo.list_total(kind)?;
     if total > ctx.cfg.scan_max {
         return Err(ScimError::too_many(format!(
-            "this filter or sort needs a scan of {total} resources, more than the limit of {}; \
+            "this filter or sort needs a scan of {total} resources, more than \
+             maxScannedResources ({}); \
              filter by id, userName, externalId, displayName or emails with eq",
             ctx.cfg.scan_max
         )));

@@ -13,7 +13,7 @@ use crate::error::ScimError;
 pub fn parse(input: &str) -> Result<Filter, ScimError> {
     if input.len() > MAX_FILTER_LEN {
         return Err(ScimError::invalid_filter(format!(
-            "filter is too long ({} bytes; at most {MAX_FILTER_LEN})",
+            "filter is too long ({} bytes; at most maxFilterLength ({MAX_FILTER_LEN}))",
             input.len()
         )));
     }
@@ -171,7 +171,7 @@ impl<'s> Parser<'s> {
         if self.depth > MAX_FILTER_DEPTH {
             return self.err(
                 self.pos,
-                format!("the filter is nested too deeply (more than {MAX_FILTER_DEPTH} levels of parentheses, 'not' and '[ ]')"),
+                format!("the filter is nested too deeply (more than maxFilterDepth ({MAX_FILTER_DEPTH}) levels of parentheses, 'not' and '[ ]')"),
             );
         }
         let mut terms = vec![self.parse_and(in_value)?];

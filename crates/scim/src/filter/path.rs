@@ -54,8 +54,9 @@ impl AttrPath {
         }
         if s.len() > crate::filter::MAX_FILTER_LEN {
             return Err(err(format!(
-                "attribute path is too long ({} bytes)",
-                s.len()
+                "attribute path is too long ({} bytes; at most maxFilterLength ({}))",
+                s.len(),
+                crate::filter::MAX_FILTER_LEN
             )));
         }
         let (urn, rest) = rt.split_urn(s);
@@ -298,7 +299,7 @@ pub fn parse_patch_path(rt: &ResourceType, s: &str) -> Result<PatchPath, ScimErr
     let s = s.trim();
     if s.len() > crate::filter::MAX_FILTER_LEN {
         return Err(ScimError::invalid_path(format!(
-            "path is too long ({} bytes; at most {})",
+            "path is too long ({} bytes; at most maxFilterLength ({}))",
             s.len(),
             crate::filter::MAX_FILTER_LEN
         )));

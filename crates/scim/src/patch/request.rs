@@ -42,7 +42,7 @@ pub(super) fn operations(body: &Value) -> Result<&Vec<Value>> {
         .ok_or_else(|| ScimError::invalid_syntax("Operations must be an array"))?;
     if ops.len() > MAX_OPERATIONS {
         return Err(ScimError::too_many(format!(
-            "{} operations; at most {MAX_OPERATIONS} are accepted in one PATCH",
+            "{} operations; at most maxPatchOperations ({MAX_OPERATIONS}) are accepted in one PATCH",
             ops.len()
         )));
     }

@@ -127,7 +127,7 @@ pub(super) fn fix_primary(d: &Attribute, items: &mut [Value], fresh: &[usize]) {
 pub(super) fn check_len(d: &Attribute, items: &[Value]) -> Result<()> {
     if items.len() > MAX_MULTI_VALUES {
         return Err(ScimError::invalid_value(format!(
-            "{}: more than {MAX_MULTI_VALUES} values",
+            "{}: more than maxMultiValues ({MAX_MULTI_VALUES}) values",
             d.name
         )));
     }

@@ -177,7 +177,8 @@ fn bucket_full(n: usize, limit: usize) -> crate::ScimError {
         None,
         format!(
             "these members would need {n} bytes in one of the group's {MEMBER_BUCKETS} member \
-             buckets, more than the store's limit of {limit}; add fewer members, or shorter \
+             buckets, more than maxResourceBytes ({limit}), the store's limit for one value; \
+             add fewer members, or shorter \
              display names"
         ),
     )

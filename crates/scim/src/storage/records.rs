@@ -56,8 +56,8 @@ impl Record {
                 413,
                 None,
                 format!(
-                    "the resource would take {n} bytes stored, more than the limit of \
-                     {MAX_RECORD_BYTES}"
+                    "the resource would take {n} bytes stored, more than \
+                     maxResourceBytes ({MAX_RECORD_BYTES})"
                 ),
             ));
         }
