@@ -80,6 +80,7 @@ $(VENV)/.conformance-installed: $(CONFORMANCE_REQS)
 
 conformance: wasm host tools $(VENV)/.conformance-installed
 	$(VENV)/bin/python tests/conformance/run.py
+	$(VENV)/bin/python tests/conformance/discovery.py
 
 # The concurrency suites again, with two hosts sharing a real Redis (Spin's
 # `type = "redis"` store, as weak as Spin's). tests/with-redis installs

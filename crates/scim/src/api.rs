@@ -6,7 +6,7 @@ use crate::auth::jwks::{CachedKeys, JwksFetcher};
 use crate::auth::{self, Access, AuthError, Principal};
 use crate::config::Config;
 use crate::discovery;
-use crate::endpoints::{delete, not_allowed, read, write, Ctx};
+use crate::endpoints::{delete, me, not_allowed, read, write, Ctx};
 use crate::error::{truncate, ScimError};
 use crate::http::{Request, Response};
 use crate::route::Route;
@@ -70,9 +70,11 @@ impl Service {
         let mut principal = None;
         let mut warnings = Vec::new();
         let response = match self.admit(req, env, &route, &mut principal) {
-            Ok(tenant) => self
-                .dispatch(req, env, route, &tenant, &mut warnings)
-                .unwrap_or_else(|e| Response::error(&e)),
+            Ok(tenant) => {
+                let subject = principal.as_ref().and_then(|p| p.me.as_deref());
+                self.dispatch(req, env, route, &tenant, subject, &mut warnings)
+                    .unwrap_or_else(|e| Response::error(&e))
+            }
             Err(refused) => refused,
         };
         Outcome {
@@ -84,14 +86,16 @@ impl Service {
         }
     }
 
-    /// The route table: one `match` on (method, route). Notes on stored
-    /// records that did not decode go to `warnings`.
+    /// The route table: one `match` on (method, route). `subject` is the
+    /// value of the token's `/Me` claim. Notes on stored records that did not
+    /// decode go to `warnings`.
     fn dispatch(
         &self,
         req: &Request,
         env: &Env,
         route: Route,
         tenant: &str,
+        subject: Option<&str>,
         warnings: &mut Vec<String>,
     ) -> Result<Response, ScimError> {
         let base = req.base_url.as_str();
@@ -143,8 +147,11 @@ impl Service {
                 Err(not_allowed(&format!("{m} here")))
             }
 
-            // RFC 7644 §3.7 / §3.11: not offered (ServiceProviderConfig says so).
-            (_, Route::Bulk | Route::Me) => Err(ScimError::new(
+            // RFC 7644 §3.11: the authenticated subject's User.
+            (m, Route::Me) => me::serve(&ctx, m, subject),
+
+            // RFC 7644 §3.7: not offered (ServiceProviderConfig says so).
+            (_, Route::Bulk) => Err(ScimError::new(
                 501,
                 None,
                 format!("{} is not supported by this server", route.template()),

@@ -49,6 +49,18 @@ pub struct Config {
     /// `meta.location` may follow them ([`crate::http::base_url`]). Off by
     /// default: a client could send them.
     pub trust_forwarded_headers: bool,
+    /// The User attribute the `/Me` claim ([`AuthConfig::me_claim`]) is
+    /// matched against (RFC 7644 §3.11).
+    pub me_attribute: MeAttribute,
+}
+
+/// The User attribute that identifies the authenticated subject for `/Me`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeAttribute {
+    /// `userName` (RFC 7643 §4.1.1), compared as filters compare it.
+    UserName,
+    /// `externalId` (RFC 7643 §3.1), case-exact.
+    ExternalId,
 }
 
 impl Default for Config {
@@ -64,6 +76,7 @@ impl Default for Config {
             rate_limit_per_hour: 0,
             group_patch_response: Return::Minimal,
             trust_forwarded_headers: false,
+            me_attribute: MeAttribute::UserName,
         }
     }
 }
@@ -147,10 +160,26 @@ impl Config {
                     }
                 },
                 tenant_claim: vars.get("tenant_claim"),
+                me_claim: vars
+                    .get("me_claim")
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty()),
                 discovery_requires_auth: flag("discovery_requires_auth", true)?,
             },
             rate_limit_per_hour: num("rate_limit_per_hour", 0)? as u64,
             trust_forwarded_headers: flag("trust_forwarded_headers", false)?,
+            me_attribute: match vars.get("me_attribute") {
+                None => d.me_attribute,
+                Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                    "username" => MeAttribute::UserName,
+                    "externalid" => MeAttribute::ExternalId,
+                    _ => {
+                        return Err(format!(
+                            "variable me_attribute: not \"userName\" or \"externalId\": {v:?}"
+                        ))
+                    }
+                },
+            },
             group_patch_response: match vars.get("group_patch_response") {
                 None => d.group_patch_response,
                 Some(v) => match v.trim().to_ascii_lowercase().as_str() {
@@ -193,6 +222,22 @@ mod tests {
         assert!(!c.auth.has_any_key(), "no key unless configured");
         assert!(c.auth.discovery_requires_auth);
         assert_eq!(c.group_patch_response, Return::Minimal);
+        assert_eq!(c.auth.me_claim, None, "/Me is off unless configured");
+        assert_eq!(c.me_attribute, MeAttribute::UserName);
+    }
+
+    #[test]
+    fn me_variables_name_the_claim_and_the_attribute() {
+        let c = Config::from_vars(&vars(&[
+            ("me_claim", " user_name "),
+            ("me_attribute", "externalId"),
+        ]))
+        .unwrap();
+        assert_eq!(c.auth.me_claim.as_deref(), Some("user_name"));
+        assert_eq!(c.me_attribute, MeAttribute::ExternalId);
+        let c = Config::from_vars(&vars(&[("me_attribute", "USERNAME")])).unwrap();
+        assert_eq!(c.me_attribute, MeAttribute::UserName);
+        assert!(Config::from_vars(&vars(&[("me_attribute", "emails")])).is_err());
     }
 
     #[test]

@@ -132,7 +132,16 @@ mod tests {
                 "primary",
             ],
         ),
-        ("meta", &["resourceType", "created", "lastModified", "location", "version"]),
+        (
+            "meta",
+            &[
+                "resourceType",
+                "created",
+                "lastModified",
+                "location",
+                "version",
+            ],
+        ),
     ];
 
     #[test]

@@ -61,6 +61,9 @@ pub struct AuthConfig {
     /// `None`: every principal is in tenant
     /// [`DEFAULT_TENANT`](super::DEFAULT_TENANT).
     pub tenant_claim: Option<String>,
+    /// Claim naming the authenticated user for `/Me` (RFC 7644 §3.11), e.g.
+    /// `sub` or `user_name`; `None`: `/Me` is not offered.
+    pub me_claim: Option<String>,
     /// Whether discovery endpoints (`/ServiceProviderConfig`, `/Schemas`,
     /// `/ResourceTypes`) need a token too. The caller applies it.
     pub discovery_requires_auth: bool,
@@ -81,6 +84,7 @@ impl Default for AuthConfig {
             scope_prefix: None,
             jwks_timeout_ms: DEFAULT_JWKS_TIMEOUT_MS,
             tenant_claim: None,
+            me_claim: None,
             discovery_requires_auth: true,
         }
     }

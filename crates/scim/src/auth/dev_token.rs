@@ -31,6 +31,8 @@ pub struct DevClaims {
     pub issued_at: Option<u64>,
     /// Header `kid`, if any.
     pub kid: Option<String>,
+    /// More string claims (name, value), e.g. `("user_name", "alice")`.
+    pub claims: Vec<(String, String)>,
 }
 
 /// Mint an HS256 development token (used by `make token` through the host
@@ -56,6 +58,9 @@ pub fn mint_hs256(secret: &str, claims: &DevClaims) -> Result<String, String> {
         custom.insert("scope".into(), Value::String(claims.scopes.join(" ")));
     }
     if let Some((name, value)) = &claims.tenant {
+        custom.insert(name.clone(), Value::String(value.clone()));
+    }
+    for (name, value) in &claims.claims {
         custom.insert(name.clone(), Value::String(value.clone()));
     }
     let mut jwt = JWTClaims::<Map<String, Value>>::new();
@@ -115,6 +120,7 @@ mod tests {
                 tenant: "t1".into(),
                 client_id: Some("dev-client".into()),
                 subject: Some("dev".into()),
+                me: None,
                 scopes: vec!["scim.read".into(), "scim.write".into()],
             }
         );

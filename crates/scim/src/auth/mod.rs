@@ -62,6 +62,9 @@ pub struct Principal {
     pub client_id: Option<String>,
     /// `sub`.
     pub subject: Option<String>,
+    /// The string value of the configured `/Me` claim
+    /// ([`AuthConfig::me_claim`]), if the token has one.
+    pub me: Option<String>,
     /// From `scope` (space-separated string or array) and `scp`, as in the
     /// token (XSUAA prefixes included).
     pub scopes: Vec<String>,

@@ -273,10 +273,16 @@ fn principal(cfg: &AuthConfig, claims: TokenClaims) -> Result<Principal, AuthErr
             scopes.push(s);
         }
     }
+    let me = cfg.me_claim.as_deref().and_then(|name| match name {
+        "sub" => claims.subject.clone(),
+        "iss" => claims.issuer.clone(),
+        _ => custom.get(name).and_then(Value::as_str).map(str::to_string),
+    });
     Ok(Principal {
         tenant,
         client_id,
         subject: claims.subject,
+        me,
         scopes,
     })
 }

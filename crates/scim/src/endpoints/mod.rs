@@ -2,11 +2,13 @@
 //! one file per verb: [`read`] (GET one, GET a list, POST `.search`),
 //! [`write`] (POST, PUT, PATCH), [`delete`]; with [`render`] (the client's
 //! view of a stored resource), [`index`] (a document's index entries) and
-//! [`precondition`] (ETags). This file holds what they share: the request
-//! context and the lookups every verb starts with.
+//! [`precondition`] (ETags); [`me`] serves `/Me` through them. This file
+//! holds what they share: the request context and the lookups every verb
+//! starts with.
 
 pub(crate) mod delete;
 mod index;
+pub(crate) mod me;
 mod precondition;
 pub(crate) mod read;
 mod render;

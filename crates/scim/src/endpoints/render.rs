@@ -40,7 +40,7 @@ pub(super) fn wants(proj: &Projection, rt: &ResourceType, force: bool) -> Wants 
     }
 }
 /// A resource's URL (RFC 7643 §3.1 `meta.location`).
-fn location(base: &str, rt: &ResourceType, id: &str) -> String {
+pub(super) fn location(base: &str, rt: &ResourceType, id: &str) -> String {
     format!("{base}{}/{id}", rt.endpoint)
 }
 
