@@ -105,6 +105,7 @@ mod tests {
             ttl_secs: 3600,
             issued_at: Some(NOW),
             kid: Some("dev".into()),
+            claims: vec![("user_name".into(), "alice".into())],
         };
         let t = mint_hs256(SECRET, &dev).unwrap();
         let c = AuthConfig {
@@ -125,6 +126,19 @@ mod tests {
             }
         );
         authorize(&c, &p, Access::Write).unwrap();
+        // The /Me claim, when one is configured (RFC 7644 §3.11).
+        for (claim, want) in [
+            ("user_name", Some("alice")),
+            ("sub", Some("dev")),
+            ("upn", None),
+        ] {
+            let c = AuthConfig {
+                me_claim: Some(claim.into()),
+                ..c.clone()
+            };
+            let p = authenticate(&c, Some(&bearer(&t)), &Vec::new(), NOW + 10).unwrap();
+            assert_eq!(p.me.as_deref(), want, "{claim}");
+        }
         // Expires after the TTL (plus leeway).
         let e = authenticate(&c, Some(&bearer(&t)), &Vec::new(), NOW + 3600 + 61).unwrap_err();
         assert_eq!(description(&e), "token expired");
