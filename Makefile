@@ -101,7 +101,8 @@ test-spin:
 	  $(MAKE) wasm tools $(VENV)/.conformance-installed && \
 	  spin --version && \
 	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host tests/with-redis $(REDIS_PORT) $(CARGO) test -p e2e && \
-	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host $(VENV)/bin/python tests/conformance/run.py; \
+	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host $(VENV)/bin/python tests/conformance/run.py && \
+	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host $(VENV)/bin/python tests/conformance/discovery.py; \
 	fi
 
 lint:
