@@ -24,6 +24,17 @@ pub fn service_provider_config(cfg: &Config, base_url: &str) -> Value {
         "changePassword": { "supported": false },
         "sort": { "supported": true },
         "etag": { "supported": true },
+        // RFC 9865 §4. Cursors are positions, kept nowhere on the server:
+        // they never expire, so cursorTimeout is the largest value a
+        // 32-bit client can hold.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": cfg.page_size_default,
+            "maxPageSize": cfg.page_size_max,
+            "cursorTimeout": crate::list::cursor::CURSOR_TIMEOUT_SECS,
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
@@ -114,6 +125,12 @@ mod tests {
             assert!(v[k]["supported"].is_boolean(), "{k}");
         }
         assert_eq!(v["filter"]["maxResults"], 1000);
+        // RFC 9865 §4.
+        assert_eq!(v["pagination"]["cursor"], true);
+        assert_eq!(v["pagination"]["index"], true);
+        assert_eq!(v["pagination"]["defaultPaginationMethod"], "index");
+        assert_eq!(v["pagination"]["maxPageSize"], 1000);
+        assert!(v["pagination"]["cursorTimeout"].as_u64() > Some(0));
         assert_eq!(v["authenticationSchemes"][0]["type"], "oauthbearertoken");
         assert_eq!(
             v["meta"]["location"],

@@ -207,7 +207,10 @@ mod tests {
         assert!(first.more_after && !first.more_before);
         assert_eq!(first.total, CHUNK_SIZE + 20);
         let (_, at) = first.ids[9];
-        let next = r.walk(Kind::User, From::After(at), CHUNK_SIZE).unwrap().unwrap();
+        let next = r
+            .walk(Kind::User, From::After(at), CHUNK_SIZE)
+            .unwrap()
+            .unwrap();
         assert_eq!(ids(&next), names(10..CHUNK_SIZE + 10));
         assert!(next.more_after && next.more_before);
         let (_, at) = *next.ids.last().unwrap();
@@ -292,10 +295,7 @@ mod tests {
         // The summary and one chunk.
         let first = reads(From::Start);
         assert_eq!(first, 2);
-        let late = Slot {
-            chunk: 7,
-            slot: 10,
-        };
+        let late = Slot { chunk: 7, slot: 10 };
         assert_eq!(reads(From::After(late)), first);
         let later = Slot {
             chunk: 7,
