@@ -18,7 +18,7 @@ use crate::schema::Kind;
 use crate::storage::layout::IndexAttr;
 use crate::storage::records::Loaded;
 use crate::storage::walk::From;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Most ids a list scan reads per store round trip.
 const SCAN_BATCH: usize = 500;
@@ -136,11 +136,11 @@ fn cursor_page(
 ) -> Result<Response> {
     let rt = ctx.rt(kind);
     if kind == Kind::Role || q.filter.is_some() {
-        let mut keyed = Vec::new();
+        let mut keyed = Map::new();
         for mut d in matching(ctx, kind, q, w)? {
             let key = id_key(kind, &d);
             q.projection.apply(rt, &mut d);
-            keyed.push((key, d));
+            keyed.insert(key, d);
         }
         return id_page(keyed, cursor, q.count, binding);
     }
@@ -176,41 +176,47 @@ fn cursor_page(
 /// A resource's place in the order filtered cursor pages follow.
 fn id_key(kind: Kind, doc: &Value) -> IdKey {
     let rank = match kind {
-        Kind::User => 0,
-        Kind::Group => 1,
-        Kind::Role => 2,
+        Kind::User => '0',
+        Kind::Group => '1',
+        Kind::Role => '2',
     };
     let id = doc.get("id").and_then(Value::as_str).unwrap_or_default();
-    (rank, id.to_string())
+    format!("{rank}{id}")
 }
 
-/// The page of `keyed` (every match of the query) that `cursor` asks for,
-/// in (type, id) order: `count` matches after or before its anchor.
+/// The page of `keyed` (every match of the query, by [`id_key`]) that
+/// `cursor` asks for, in key order: `count` matches after or before its
+/// anchor.
 fn id_page(
-    mut keyed: Vec<(IdKey, Value)>,
+    mut keyed: Map<String, Value>,
     cursor: &Cursor,
     count: usize,
     binding: &Binding,
 ) -> Result<Response> {
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    let total = keyed.len();
+    let mut order: Vec<String> = keyed.keys().cloned().collect();
+    order.sort();
+    let total = order.len();
     let (start, end) = match cursor {
         Cursor::First => (0, count.min(total)),
         Cursor::Next(Anchor::Id(k)) => {
-            let start = keyed.partition_point(|(x, _)| x <= k);
+            let start = order.iter().take_while(|x| *x <= k).count();
             (start, start.saturating_add(count).min(total))
         }
         Cursor::Previous(Anchor::Id(k)) => {
-            let end = keyed.partition_point(|(x, _)| x < k);
+            let end = order.iter().take_while(|x| *x < k).count();
             (end.saturating_sub(count), end)
         }
         _ => return Err(cursor::unknown_position()),
     };
-    let next = (end > start && end < total)
-        .then(|| Cursor::Next(Anchor::Id(keyed[end - 1].0.clone())).encode(binding));
-    let previous = (end > start && start > 0)
-        .then(|| Cursor::Previous(Anchor::Id(keyed[start].0.clone())).encode(binding));
-    let page = keyed.drain(start..end).map(|(_, d)| d).collect();
+    let keys = &order[start..end];
+    let page = keys.iter().filter_map(|k| keyed.remove(k)).collect();
+    let (next, previous) = match (keys.first(), keys.last()) {
+        (Some(first), Some(last)) => (
+            (end < total).then(|| Cursor::Next(Anchor::Id(last.clone())).encode(binding)),
+            (start > 0).then(|| Cursor::Previous(Anchor::Id(first.clone())).encode(binding)),
+        ),
+        _ => (None, None),
+    };
     Ok(Response::json(
         200,
         &list::cursor_response(total, page, next, previous),
@@ -237,7 +243,7 @@ pub(crate) fn search_root(ctx: &Ctx) -> Result<Response> {
     let body = json_body(ctx.req)?;
     let params = Params::from_search(&body)?;
     let mut all = Vec::new();
-    let mut keyed = Vec::new();
+    let mut keyed = Map::new();
     let mut first_query = None;
     for kind in [Kind::User, Kind::Group, Kind::Role] {
         let rt = ctx.rt(kind);
@@ -249,7 +255,7 @@ pub(crate) fn search_root(ctx: &Ctx) -> Result<Response> {
             for mut d in docs {
                 let key = id_key(kind, &d);
                 q.projection.apply(rt, &mut d);
-                keyed.push((key, d));
+                keyed.insert(key, d);
             }
             first_query.get_or_insert(q);
             continue;
