@@ -90,10 +90,14 @@ fn invalid(detail: &str) -> ScimError {
     )
 }
 
-/// The error for a cursor that names a position the list never had.
+/// The error for a cursor that names a position the list never had: the
+/// same as for a malformed one, so that an error tells nothing about the
+/// data (RFC 9865 §5.2).
 pub fn unknown_position() -> ScimError {
-    invalid("the cursor points outside this list")
+    invalid(NOT_ISSUED)
 }
+
+const NOT_ISSUED: &str = "the cursor is not one this server issued";
 
 impl Cursor {
     /// Decode the `cursor` parameter of a query bound to `binding`.
@@ -103,9 +107,9 @@ impl Cursor {
             return Ok(Cursor::First);
         }
         if text.len() > MAX_CURSOR_LEN || !text.is_ascii() {
-            return Err(invalid("the cursor is not one this server issued"));
+            return Err(invalid(NOT_ISSUED));
         }
-        let malformed = || invalid("the cursor is not one this server issued");
+        let malformed = || invalid(NOT_ISSUED);
         let (head, anchor) = text.split_once('.').ok_or_else(malformed)?;
         let rest = head.strip_prefix('1').ok_or_else(malformed)?;
         let (dir, hash) = rest.split_at_checked(1).ok_or_else(malformed)?;
