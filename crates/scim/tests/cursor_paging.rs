@@ -215,3 +215,45 @@ fn the_last_page_reads_as_many_keys_as_the_first() {
     );
     assert_eq!(last, first);
 }
+
+/// POST /.search at the root pages users, then groups, by cursor (RFC 9865
+/// §3), each once.
+#[test]
+fn a_root_search_pages_every_type_by_cursor() {
+    let api = Api::new(Counting::new(MemStore::new()));
+    let mut want: Vec<String> = (0..4).map(|i| user(&api, &format!("r{i}"))).collect();
+    let mut groups: Vec<String> = (0..3)
+        .map(|i| {
+            api.create(
+                "/Groups",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                       "displayName": format!("g{i}")}),
+            )
+        })
+        .collect();
+    want.sort();
+    groups.sort();
+    want.extend(groups);
+    let (mut got, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let (s, p) = api.call(
+            "POST",
+            "/.search",
+            "",
+            Some(json!({"cursor": cursor, "count": 3})),
+        );
+        assert_eq!(s, 200, "{p}");
+        assert_eq!(p["totalResults"], 7);
+        got.extend(ids(&p));
+        match cursor_of(&p, "nextCursor") {
+            Some(c) => cursor = c,
+            None => break,
+        }
+    }
+    assert_eq!(got, want);
+    // A /Users cursor means nothing at the root.
+    let (_, first) = api.call("GET", "/Users", "cursor=&count=1", None);
+    let next = cursor_of(&first, "nextCursor").unwrap();
+    let (s, e) = api.call("POST", "/.search", "", Some(json!({"cursor": next})));
+    assert_eq!((s, e["scimType"].as_str()), (400, Some("invalidCursor")));
+}
