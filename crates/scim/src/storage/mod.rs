@@ -1,7 +1,8 @@
 //! Storage: the key-value interface the engine needs (`kv`), every key it
 //! writes (`layout`), resources and their indexes on top of it (`records`),
 //! and group/role memberships spread over buckets (`members`); what can be
-//! read of a record that no longer decodes (`salvage`); for tests
+//! read of a record that no longer decodes (`salvage`); walking the list
+//! from a position, for cursors (`walk`); for tests
 //! and the bench, an in-memory store as weak as Spin's (`memory`) and a
 //! call-counting store (`counting`). See
 //! docs/storage.md for the design and its invariants.
@@ -13,3 +14,4 @@ pub(crate) mod members;
 pub mod memory;
 pub(crate) mod records;
 pub(crate) mod salvage;
+pub(crate) mod walk;
