@@ -49,6 +49,12 @@ pub struct Config {
     /// `meta.location` may follow them ([`crate::http::base_url`]). Off by
     /// default: a client could send them.
     pub trust_forwarded_headers: bool,
+    /// Most operations in one `POST /Bulk` (RFC 7644 §3.7.4,
+    /// `bulk.maxOperations`); more answer 413.
+    pub bulk_max_operations: usize,
+    /// Largest `POST /Bulk` body (RFC 7644 §3.7.4, `bulk.maxPayloadSize`);
+    /// larger answers 413.
+    pub bulk_max_payload_bytes: usize,
 }
 
 impl Default for Config {
@@ -64,6 +70,9 @@ impl Default for Config {
             rate_limit_per_hour: 0,
             group_patch_response: Return::Minimal,
             trust_forwarded_headers: false,
+            bulk_max_operations: 1000,
+            // 1,000 user creates of about 1 KiB each, with room to spare.
+            bulk_max_payload_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -151,6 +160,8 @@ impl Config {
             },
             rate_limit_per_hour: num("rate_limit_per_hour", 0)? as u64,
             trust_forwarded_headers: flag("trust_forwarded_headers", false)?,
+            bulk_max_operations: num("bulk_max_operations", d.bulk_max_operations)?,
+            bulk_max_payload_bytes: num("bulk_max_payload_bytes", d.bulk_max_payload_bytes)?,
             group_patch_response: match vars.get("group_patch_response") {
                 None => d.group_patch_response,
                 Some(v) => match v.trim().to_ascii_lowercase().as_str() {
@@ -193,6 +204,15 @@ mod tests {
         assert!(!c.auth.has_any_key(), "no key unless configured");
         assert!(c.auth.discovery_requires_auth);
         assert_eq!(c.group_patch_response, Return::Minimal);
+        assert_eq!(c.bulk_max_operations, 1000);
+        assert_eq!(c.bulk_max_payload_bytes, 2 * 1024 * 1024);
+        let c = Config::from_vars(&vars(&[
+            ("bulk_max_operations", "5"),
+            ("bulk_max_payload_bytes", "4096"),
+        ]))
+        .unwrap();
+        assert_eq!((c.bulk_max_operations, c.bulk_max_payload_bytes), (5, 4096));
+        assert!(Config::from_vars(&vars(&[("bulk_max_operations", "many")])).is_err());
     }
 
     #[test]
