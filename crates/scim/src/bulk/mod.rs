@@ -83,17 +83,20 @@ pub(crate) fn serve(
             Entry::Bad {
                 method,
                 bulk_id,
+                path,
                 error,
-            } => OpResult::failed(
-                method.as_ref().map(|m| m.to_ascii_uppercase()),
-                bulk_id.clone(),
-                None,
-                error,
-            ),
+            } => {
+                let method = method.as_ref().map(|m| m.to_ascii_uppercase());
+                let location = match method.as_deref() {
+                    Some("POST") => None,
+                    _ => path.as_deref().map(|p| sent_location(req, p)),
+                };
+                OpResult::failed(method, bulk_id.clone(), location, error)
+            }
             Entry::Ok(op) if plan.cyclic[i] => OpResult::failed(
                 Some(op.method.as_str().into()),
                 op.bulk_id.clone(),
-                None,
+                unresolved_location(req, op),
                 &ScimError::new(
                     409,
                     None,
@@ -165,7 +168,7 @@ fn run(
     };
     let (path, data) = match refs::resolve(op, &id_of) {
         Ok(resolved) => resolved,
-        Err(e) => return fail(None, &e),
+        Err(e) => return fail(unresolved_location(outer, op), &e),
     };
     let route = Route::parse(&path);
     // Only the resource endpoints, and only to write: no search, no
@@ -175,7 +178,7 @@ fn run(
         Route::Search(k) if op.method != request::Method::Post => k,
         _ => {
             return fail(
-                None,
+                unresolved_location(outer, op),
                 &ScimError::invalid_value(
                     "a bulk operation's path must be /Users, /Groups or /Roles, \
                      optionally followed by /{id}",
@@ -242,6 +245,20 @@ fn run(
             response: None,
         },
     }
+}
+
+/// The `location` of an operation that failed before its path named a
+/// resource: the path as sent under the base URL (RFC 7644 §3.7 requires
+/// one "except in the event of a POST failure").
+fn unresolved_location(req: &Request, op: &Operation) -> Option<String> {
+    (op.method != request::Method::Post).then(|| sent_location(req, &op.path))
+}
+
+/// `path` as sent, under the request's base URL.
+fn sent_location(req: &Request, path: &str) -> String {
+    let path = truncate(path, 512);
+    let sep = if path.starts_with('/') { "" } else { "/" };
+    format!("{}{sep}{path}", req.base_url)
 }
 
 /// The id segment of a one-resource route.

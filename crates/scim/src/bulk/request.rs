@@ -65,6 +65,8 @@ pub(crate) enum Entry {
         method: Option<String>,
         /// `bulkId` as sent, when it is a string.
         bulk_id: Option<String>,
+        /// `path` as sent, when it is a string.
+        path: Option<String>,
         /// The error of this operation.
         error: ScimError,
     },
@@ -170,6 +172,7 @@ fn entry(v: &Value) -> Entry {
         Err(error) => Entry::Bad {
             method: text("method").map(|m| truncate(&m, 16).to_string()),
             bulk_id: text("bulkId"),
+            path: text("path"),
             error,
         },
     }
