@@ -237,7 +237,11 @@ fn a_thousand_creates_in_one_request() {
         })
         .collect();
     let body = serde_json::to_vec(&bulk_body(None, json!(ops))).unwrap();
-    assert!(body.len() > 1_900_000 && body.len() < 2 * 1024 * 1024, "{}", body.len());
+    assert!(
+        body.len() > 1_900_000 && body.len() < 2 * 1024 * 1024,
+        "{}",
+        body.len()
+    );
     let r = host.request(
         "POST",
         "/Bulk",

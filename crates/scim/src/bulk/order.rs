@@ -9,61 +9,30 @@
 //! status code 409 (Conflict)", and so every operation on a cycle answers
 //! 409. Operations that wait on one of them fail in turn, as they would
 //! after any failed operation. Everything else runs in request order,
-//! held back only as far as its references demand.
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+//! except that the operations an operation refers to run just before it.
 
 /// The processing plan of `n` operations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
     /// Every operation's index, once, each after the operations it depends
-    /// on (except those on a cycle); among ready ones, request order.
+    /// on (except on a cycle); otherwise in request order, with what an
+    /// operation depends on pulled ahead of it.
     pub(crate) order: Vec<usize>,
     /// Whether each operation lies on a circular reference.
     pub(crate) cyclic: Vec<bool>,
 }
 
 /// The plan of operations whose dependencies are `deps[i]` (the indices of
-/// the operations operation `i` refers to; repeats allowed). Linear in
-/// operations plus references (plus a log factor for the ready queue).
+/// the operations operation `i` refers to; repeats allowed), in time linear
+/// in operations plus references.
+///
+/// One pass of Tarjan's strongly connected components algorithm gives
+/// both: a component is complete only after every component it reaches
+/// (what it depends on), so the order in which components complete is a
+/// dependency order; a component of two or more operations, or one
+/// operation referring to itself, is a cycle. Iterative, so that a long
+/// chain of references cannot exhaust the stack.
 pub(crate) fn plan(deps: &[Vec<usize>]) -> Plan {
-    let n = deps.len();
-    let cyclic = on_cycles(deps);
-    // Edges into cyclic operations are dropped: they run (and fail) as
-    // soon as their turn comes. The rest is acyclic.
-    let mut waiting = vec![0usize; n];
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, ds) in deps.iter().enumerate() {
-        if cyclic[i] {
-            continue;
-        }
-        for &d in ds {
-            waiting[i] += 1;
-            dependents[d].push(i);
-        }
-    }
-    let mut ready: BinaryHeap<Reverse<usize>> =
-        (0..n).filter(|&i| waiting[i] == 0).map(Reverse).collect();
-    let mut order = Vec::with_capacity(n);
-    while let Some(Reverse(i)) = ready.pop() {
-        order.push(i);
-        for &j in &dependents[i] {
-            waiting[j] -= 1;
-            if waiting[j] == 0 {
-                ready.push(Reverse(j));
-            }
-        }
-    }
-    debug_assert_eq!(order.len(), n, "only cyclic operations can wait forever");
-    Plan { order, cyclic }
-}
-
-/// Which operations lie on a cycle of references: those in a strongly
-/// connected component of two or more, or referring to themselves
-/// (Tarjan's algorithm, iterative, so that a long chain cannot exhaust the
-/// stack).
-fn on_cycles(deps: &[Vec<usize>]) -> Vec<bool> {
     let n = deps.len();
     const UNSEEN: usize = usize::MAX;
     let mut index = vec![UNSEEN; n];
@@ -71,12 +40,13 @@ fn on_cycles(deps: &[Vec<usize>]) -> Vec<bool> {
     let mut on_stack = vec![false; n];
     let mut stack = Vec::new();
     let mut cyclic = vec![false; n];
+    let mut order = Vec::with_capacity(n);
     let mut next = 0;
     for root in 0..n {
         if index[root] != UNSEEN {
             continue;
         }
-        // (node, position in its dependency list)
+        // (operation, position in its dependency list)
         let mut calls = vec![(root, 0usize)];
         index[root] = next;
         low[root] = next;
@@ -105,23 +75,19 @@ fn on_cycles(deps: &[Vec<usize>]) -> Vec<bool> {
                 low[parent] = low[parent].min(low[v]);
             }
             if low[v] == index[v] {
-                let mut component = Vec::new();
-                while let Some(w) = stack.pop() {
+                // `v` completes a component: everything above it on the stack.
+                let from = stack.iter().rposition(|&w| w == v).unwrap_or(0);
+                let component = stack.split_off(from);
+                let circular = component.len() > 1;
+                for &w in &component {
                     on_stack[w] = false;
-                    component.push(w);
-                    if w == v {
-                        break;
-                    }
+                    cyclic[w] |= circular;
                 }
-                if component.len() > 1 {
-                    for w in component {
-                        cyclic[w] = true;
-                    }
-                }
+                order.extend(component);
             }
         }
     }
-    cyclic
+    Plan { order, cyclic }
 }
 
 #[cfg(test)]
@@ -139,7 +105,7 @@ mod tests {
     fn a_forward_reference_runs_after_its_target() {
         // 0 (a group) refers to 2 and 3 (users created later); 1 is unrelated.
         let p = plan(&[vec![2, 3, 2], vec![], vec![], vec![]]);
-        assert_eq!(p.order, [1, 2, 3, 0]);
+        assert_eq!(p.order, [2, 3, 0, 1]);
         // A chain backwards through the request.
         let p = plan(&[vec![1], vec![2], vec![3], vec![]]);
         assert_eq!(p.order, [3, 2, 1, 0]);
@@ -161,7 +127,7 @@ mod tests {
         ]);
         assert_eq!(p.cyclic, [true, true, true, false, false, true, true, true]);
         let pos = |i| p.order.iter().position(|&x| x == i).unwrap();
-        assert!(pos(3) > pos(0));
+        assert!(pos(3) > pos(0) && pos(3) > pos(1));
         let mut all = p.order.clone();
         all.sort();
         assert_eq!(all, (0..8).collect::<Vec<_>>());
