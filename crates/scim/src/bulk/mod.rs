@@ -44,6 +44,32 @@ enum Defined {
     Failed(u16),
 }
 
+/// The bulkIds of a request and what became of their operations.
+struct Known<'a> {
+    /// The operation each bulkId names.
+    defined_at: &'a HashMap<String, usize>,
+    /// What became of each operation.
+    state: &'a [Defined],
+}
+
+/// Which operation each bulkId names. Two operations with one bulkId are a
+/// fault of the request (400 `invalidValue`): a reference to it would be
+/// ambiguous.
+fn bulk_ids(ops: &[Entry]) -> Result<HashMap<String, usize>> {
+    let mut at = HashMap::new();
+    for (i, e) in ops.iter().enumerate() {
+        if let Some(b) = e.bulk_id() {
+            if at.insert(b.to_string(), i).is_some() {
+                return Err(ScimError::invalid_value(format!(
+                    "bulkId {:?} names more than one operation",
+                    truncate(b, 64)
+                )));
+            }
+        }
+    }
+    Ok(at)
+}
+
 /// Serve `POST /Bulk` for `tenant`, whose request was admitted (token,
 /// write scope, quota, body size) as one request.
 pub(crate) fn serve(
@@ -58,25 +84,21 @@ pub(crate) fn serve(
     drop(body);
     let ops = &bulk.operations;
     // Which operation defines each bulkId, and who refers to whom.
-    let defined_at: HashMap<&str, usize> = ops
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| e.bulk_id().map(|b| (b, i)))
-        .collect();
+    let defined_at = bulk_ids(ops)?;
     let deps: Vec<Vec<usize>> = ops
         .iter()
         .map(|e| match e {
             Entry::Ok(op) => refs::references(op)
                 .iter()
-                .filter_map(|b| defined_at.get(b.as_str()).copied())
+                .filter_map(|b| defined_at.get(b).copied())
                 .collect(),
             Entry::Bad { .. } => Vec::new(),
         })
         .collect();
     let plan = order::plan(&deps);
-    let mut state: HashMap<&str, Defined> =
-        defined_at.keys().map(|b| (*b, Defined::Pending)).collect();
-    let mut results: Vec<Option<OpResult>> = vec![None; ops.len()];
+    // What became of each operation, for the references to its bulkId.
+    let mut state: Vec<Defined> = ops.iter().map(|_| Defined::Pending).collect();
+    let mut results: Vec<Option<OpResult>> = ops.iter().map(|_| None).collect();
     let mut errors = 0usize;
     for &i in &plan.order {
         let result = match &ops[i] {
@@ -104,17 +126,20 @@ pub(crate) fn serve(
                      references, on itself (RFC 7644 §3.7.1)",
                 ),
             ),
-            Entry::Ok(op) => run(svc, req, env, tenant, warnings, op, &state),
+            Entry::Ok(op) => {
+                let known = Known {
+                    defined_at: &defined_at,
+                    state: &state,
+                };
+                run(svc, req, env, tenant, warnings, op, &known)
+            }
         };
-        if let Some(b) = ops[i].bulk_id() {
-            let outcome = match (&result.location, result.is_error()) {
-                (Some(loc), false) => {
-                    Defined::Id(loc.rsplit('/').next().unwrap_or_default().to_string())
-                }
-                _ => Defined::Failed(result.status),
-            };
-            state.insert(b, outcome);
-        }
+        state[i] = match (&result.location, result.is_error()) {
+            (Some(loc), false) => {
+                Defined::Id(loc.rsplit('/').next().unwrap_or_default().to_string())
+            }
+            _ => Defined::Failed(result.status),
+        };
         errors += usize::from(result.is_error());
         results[i] = Some(result);
         // RFC 7644 §3.7.3: stop once failOnErrors errors have occurred;
@@ -135,14 +160,14 @@ fn run(
     tenant: &str,
     warnings: &mut Vec<String>,
     op: &Operation,
-    state: &HashMap<&str, Defined>,
+    known: &Known,
 ) -> OpResult {
     let method = Some(op.method.as_str().to_string());
     let fail = |location: Option<String>, e: &ScimError| {
         OpResult::failed(method.clone(), op.bulk_id.clone(), location, e)
     };
     let id_of = |b: &str| -> Result<String> {
-        match state.get(b) {
+        match known.defined_at.get(b).map(|&i| &known.state[i]) {
             Some(Defined::Id(id)) => Ok(id.clone()),
             Some(Defined::Failed(status)) => Err(ScimError::new(
                 409,
@@ -470,6 +495,19 @@ mod tests {
         assert!(r[2].1.get("location").is_none());
         assert_eq!(r[7].1["location"], loc.as_str());
         assert_eq!(w.call("GET", path, None).0, 404);
+    }
+
+    #[test]
+    fn two_operations_with_one_bulk_id_refuse_the_request() {
+        let w = World::new();
+        let ops = json!([new_user("a", "x"), new_user("a", "y")]);
+        let body = json!({"schemas": [BULK_REQUEST], "Operations": ops});
+        let (status, v) = w.call("POST", "/Bulk", Some(&body));
+        assert_eq!(
+            (status, v["scimType"].as_str()),
+            (400, Some("invalidValue"))
+        );
+        assert_eq!(w.call("GET", "/Users", None).1["totalResults"], 0);
     }
 
     #[test]

@@ -10,7 +10,6 @@ use super::BULK_REQUEST;
 use crate::error::{truncate, Result, ScimError};
 use crate::schema::get_ci;
 use serde_json::Value;
-use std::collections::HashSet;
 
 /// The four methods a bulk operation may carry (RFC 7644 §3.7: "POST",
 /// "PUT", "PATCH" or "DELETE").
@@ -94,8 +93,7 @@ pub(crate) struct BulkRequest {
 /// Read a BulkRequest body. `max_operations` is advertised as
 /// `bulk.maxOperations`; more operations answer 413 (§3.7.4). Envelope faults
 /// are 400: `schemas` without the BulkRequest URN, `Operations` not an
-/// array, `failOnErrors` not a positive integer, two operations with one
-/// `bulkId` (a reference to it would be ambiguous).
+/// array, `failOnErrors` not a positive integer.
 pub(crate) fn parse(body: &Value, max_operations: usize) -> Result<BulkRequest> {
     let obj = body
         .as_object()
@@ -143,19 +141,9 @@ pub(crate) fn parse(body: &Value, max_operations: usize) -> Result<BulkRequest> 
             "Operations must hold at least one operation",
         ));
     }
-    let operations: Vec<Entry> = ops.iter().map(entry).collect();
-    let mut seen = HashSet::new();
-    for id in operations.iter().filter_map(Entry::bulk_id) {
-        if !seen.insert(id) {
-            return Err(ScimError::invalid_value(format!(
-                "bulkId {:?} names more than one operation",
-                truncate(id, 64)
-            )));
-        }
-    }
     Ok(BulkRequest {
         fail_on_errors,
-        operations,
+        operations: ops.iter().map(entry).collect(),
     })
 }
 
@@ -285,11 +273,6 @@ mod tests {
         let mut bad = req(one.clone());
         bad["failOnErrors"] = json!(0);
         assert_eq!(status(bad, 10), Err(400));
-        let dup = json!([
-            {"method": "POST", "path": "/Users", "bulkId": "a", "data": {}},
-            {"method": "POST", "path": "/Users", "bulkId": "a", "data": {}}
-        ]);
-        assert_eq!(status(req(dup), 10), Err(400));
         assert_eq!(status(req(one), 10), Ok(()));
     }
 

@@ -9,7 +9,7 @@ use crate::http::Response;
 use serde_json::{json, Map, Value};
 
 /// The outcome of one operation, as the BulkResponse shows it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct OpResult {
     /// The method as sent (upper case when it was one of the four).
     pub(crate) method: Option<String>,
