@@ -241,13 +241,13 @@ fn run(
     }
     let sub = Request {
         method: op.method.as_str().to_string(),
-        path: path.clone(),
+        path: path.to_string(),
         query: String::new(),
         headers,
         body,
         base_url: outer.base_url.clone(),
     };
-    let answer = svc.dispatch(&sub, env, Route::parse(&sub.path), tenant, warnings);
+    let answer = svc.dispatch(&sub, env, route, tenant, warnings);
     match answer {
         Err(e) => fail(location, &e),
         Ok(r) if r.status >= 400 => {
