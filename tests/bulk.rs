@@ -370,3 +370,35 @@ fn bulk_needs_the_write_scope_and_a_well_formed_request() {
     assert_eq!(statuses(&r), ["400", "400", "400", "400", "201"]);
     assert_eq!(list(&host, "/Users")["totalResults"], 1);
 }
+
+#[test]
+fn concurrent_bulks_keep_one_winner_per_name() {
+    // Two bulk requests racing to create the same 50 names: the uniqueness
+    // claim of POST /Users holds inside a bulk too (docs/storage.md).
+    let host = Host::start();
+    let ops: Vec<Value> = (0..50)
+        .map(|i| post_user(&format!("u{i}"), &format!("race{i}")))
+        .collect();
+    let body = bulk_body(None, json!(ops));
+    let results: Vec<Vec<Value>> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let r = host.send_json("POST", "/Bulk", &body);
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    r.json()["Operations"].as_array().unwrap().clone()
+                })
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for i in 0..50 {
+        let mut got = vec![
+            results[0][i]["status"].as_str().unwrap(),
+            results[1][i]["status"].as_str().unwrap(),
+        ];
+        got.sort();
+        assert_eq!(got, ["201", "409"], "race{i}");
+    }
+    assert_eq!(list(&host, "/Users")["totalResults"], 50);
+}
