@@ -392,13 +392,11 @@ fn concurrent_bulks_keep_one_winner_per_name() {
             .collect();
         runs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    for i in 0..50 {
-        let mut got = vec![
-            results[0][i]["status"].as_str().unwrap(),
-            results[1][i]["status"].as_str().unwrap(),
-        ];
+    for (i, (a, b)) in results[0].iter().zip(&results[1]).enumerate() {
+        let mut got = [a["status"].as_str().unwrap(), b["status"].as_str().unwrap()];
         got.sort();
         assert_eq!(got, ["201", "409"], "race{i}");
     }
+    assert_eq!(results[0].len(), 50);
     assert_eq!(list(&host, "/Users")["totalResults"], 50);
 }
