@@ -34,9 +34,11 @@ pub(crate) const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:Bul
 /// The schema URN of a bulk response body (RFC 7644 §3.7).
 pub(crate) const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
 
-/// What became of an operation that defines a `bulkId`.
+/// What became of an operation, for references to its `bulkId`.
 enum Defined {
-    /// Not processed yet (or never: it lies on a circular reference).
+    /// Not processed yet. The order runs what an operation refers to
+    /// before it, so a reference never finds this (except from an
+    /// operation on a cycle, which does not run).
     Pending,
     /// Done: the id of the resource it created or changed.
     Id(String),
@@ -181,7 +183,7 @@ fn run(
                 409,
                 None,
                 format!(
-                    "bulkId:{} cannot be resolved: its operation lies on a circular reference",
+                    "bulkId:{} cannot be resolved: its operation has not run",
                     truncate(b, 64)
                 ),
             )),
