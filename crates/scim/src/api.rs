@@ -88,8 +88,9 @@ impl Service {
 
     /// The route table: one `match` on (method, route). `subject` is the
     /// value of the token's `/Me` claim. Notes on stored records that did not
-    /// decode go to `warnings`.
-    fn dispatch(
+    /// decode go to `warnings`. `/Bulk` runs each of its operations through
+    /// here too.
+    pub(crate) fn dispatch(
         &self,
         req: &Request,
         env: &Env,
@@ -150,12 +151,9 @@ impl Service {
             // RFC 7644 §3.11: the authenticated subject's User.
             (m, Route::Me) => me::serve(&ctx, m, subject),
 
-            // RFC 7644 §3.7: not offered (ServiceProviderConfig says so).
-            (_, Route::Bulk) => Err(ScimError::new(
-                501,
-                None,
-                format!("{} is not supported by this server", route.template()),
-            )),
+            // RFC 7644 §3.7.
+            ("POST", Route::Bulk) => crate::bulk::serve(self, req, env, tenant, warnings),
+            (m, Route::Bulk) => Err(method_not_allowed(m)),
             _ => Err(ScimError::not_found(format!(
                 "no SCIM endpoint at {:?}",
                 truncate(&req.path, 200)
@@ -219,15 +217,8 @@ impl Service {
         route: &Route,
         principal: &mut Option<Principal>,
     ) -> Result<String, Response> {
-        if req.body.len() > self.cfg.max_body_bytes {
-            return Err(Response::error(&ScimError::new(
-                413,
-                None,
-                format!(
-                    "request body larger than maxBodyBytes ({} bytes)",
-                    self.cfg.max_body_bytes
-                ),
-            )));
+        if req.body.len() > self.body_limit(route) {
+            return Err(Response::error(&self.body_too_large(route)));
         }
         // Unknown routes answer 404 without looking at credentials: there is
         // nothing there to protect.
@@ -274,6 +265,45 @@ impl Service {
             }
         }
         Ok(tenant)
+    }
+}
+
+/// Request body limits: `max_body_bytes`, and for `/Bulk` its own
+/// `bulk_max_payload_bytes` (RFC 7644 §3.7.4, `bulk.maxPayloadSize`).
+impl Service {
+    /// The largest body a request to `path` (below the API prefix) may
+    /// carry: the adapter stops reading there and answers
+    /// [`Service::body_too_large_for`].
+    pub fn max_body_bytes_for(&self, path: &str) -> usize {
+        self.body_limit(&Route::parse(path))
+    }
+
+    /// The 413 of a body over [`Service::max_body_bytes_for`], naming the
+    /// limit and its value.
+    pub fn body_too_large_for(&self, path: &str) -> ScimError {
+        self.body_too_large(&Route::parse(path))
+    }
+
+    fn body_limit(&self, route: &Route) -> usize {
+        match route {
+            Route::Bulk => self.cfg.bulk_max_payload_bytes,
+            _ => self.cfg.max_body_bytes,
+        }
+    }
+
+    fn body_too_large(&self, route: &Route) -> ScimError {
+        let detail = match route {
+            Route::Bulk => format!(
+                "the bulk request body is larger than maxPayloadSize \
+                 (bulk_max_payload_bytes: {} bytes)",
+                self.cfg.bulk_max_payload_bytes
+            ),
+            _ => format!(
+                "request body larger than maxBodyBytes ({} bytes)",
+                self.cfg.max_body_bytes
+            ),
+        };
+        ScimError::new(413, None, detail)
     }
 }
 

@@ -23,7 +23,7 @@ pub fn service_provider_config(cfg: &Config, base_url: &str) -> Value {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": { "supported": true },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": { "supported": true, "maxOperations": cfg.bulk_max_operations, "maxPayloadSize": cfg.bulk_max_payload_bytes },
         "filter": { "supported": true, "maxResults": cfg.page_size_max },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
