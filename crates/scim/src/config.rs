@@ -49,6 +49,9 @@ pub struct Config {
     /// `meta.location` may follow them ([`crate::http::base_url`]). Off by
     /// default: a client could send them.
     pub trust_forwarded_headers: bool,
+    /// Whether `/openapi.json` and the `/docs` page are served (404 when
+    /// not).
+    pub docs_enabled: bool,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             rate_limit_per_hour: 0,
             group_patch_response: Return::Minimal,
             trust_forwarded_headers: false,
+            docs_enabled: true,
         }
     }
 }
@@ -151,6 +155,7 @@ impl Config {
             },
             rate_limit_per_hour: num("rate_limit_per_hour", 0)? as u64,
             trust_forwarded_headers: flag("trust_forwarded_headers", false)?,
+            docs_enabled: flag("docs_enabled", true)?,
             group_patch_response: match vars.get("group_patch_response") {
                 None => d.group_patch_response,
                 Some(v) => match v.trim().to_ascii_lowercase().as_str() {
