@@ -62,6 +62,8 @@ pub enum Success {
     AnyList,
     /// A discovery document (RFC 7644 §4).
     Discovery,
+    /// An OpenAPI document (this module's).
+    OpenApi,
 }
 
 /// One operation of the service.
@@ -292,7 +294,7 @@ pub const OPERATIONS: &[Operation] = &[
         scope: Scope::Discovery,
         body: Body::None,
         parameters: &[],
-        success: &[(200, Success::Discovery)],
+        success: &[(200, Success::OpenApi)],
         errors: &[],
     },
 ];
@@ -440,6 +442,7 @@ fn success(status: u16, what: Success, rt: Option<&ResourceType>, op: &Operation
             &[],
         ),
         Success::Discovery => ("The document", Some("Discovery".into()), &[]),
+        Success::OpenApi => ("The document", Some("OpenApiDocument".into()), &[]),
     };
     let mut v = obj(vec![("description", description.into())]);
     let mut h = Map::new();
