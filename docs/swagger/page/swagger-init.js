@@ -19,6 +19,8 @@
       // No validator badge: it would call a server elsewhere.
       validatorUrl: null,
       tryItOutEnabled: false,
+      // The x-scim-* attribute characteristics and x-limits.
+      showExtensions: true,
     };
     if (spec) {
       options.spec = spec;

@@ -8,8 +8,8 @@
 //! `x-scim-*` field, so nothing of `/Schemas` is lost: `type`,
 //! `multiValued`, `mutability`, `returned`, `uniqueness`, `caseExact`,
 //! `required`, `canonicalValues`, `referenceTypes`. Canonical values are
-//! `examples`, not an `enum`: RFC 7643 §2.3.1 leaves other values allowed,
-//! and this server stores them. String sizes are in bytes (`x-maxBytes`,
+//! not an `enum`: RFC 7643 §2.3.1 leaves other values allowed, and this
+//! server stores them. String sizes are in bytes (`x-maxBytes`,
 //! [`crate::document::MAX_STRING_LEN`]).
 
 use super::obj;
@@ -152,9 +152,6 @@ fn attribute(a: &Attribute) -> Value {
     }
     if ty == "string" {
         shape.insert("x-maxBytes".into(), crate::document::MAX_STRING_LEN.into());
-    }
-    if !a.canonical_values.is_empty() {
-        shape.insert("examples".into(), a.canonical_values.into());
     }
     let mut traits = if a.multi_valued {
         let mut array = Map::new();
