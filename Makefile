@@ -98,11 +98,12 @@ conformance: wasm host tools $(VENV)/.conformance-installed
 # The OpenAPI document and the Swagger UI page (tests/openapi/run.py):
 # openapi-spec-validator, schemathesis over every operation (stateful links
 # too) and Playwright on Debian's chromium (installed by run.py when
-# missing), all pinned in tests/openapi/requirements.txt in .venv-openapi/.
+# missing), all pinned in tests/openapi/requirements.txt in .venv-openapi/
+# (made with Python 3.12+ where there is one: tests/openapi/find-python).
 OPENAPI_VENV := .venv-openapi
 OPENAPI_REQS := tests/openapi/requirements.txt
 $(OPENAPI_VENV)/.installed: $(OPENAPI_REQS)
-	@test -x $(OPENAPI_VENV)/bin/python || python3 -m venv $(OPENAPI_VENV)
+	@test -x $(OPENAPI_VENV)/bin/python || "$$(tests/openapi/find-python)" -m venv $(OPENAPI_VENV)
 	@PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(OPENAPI_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(OPENAPI_REQS)
 	@touch $@
 

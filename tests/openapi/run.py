@@ -53,7 +53,7 @@ BIN = Path(sys.executable).parent
 # schemathesis: every check the issue names; bounded so the run stays within
 # a few minutes on two cores; a fixed seed so a failure reproduces.
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
-MAX_EXAMPLES = os.environ.get("OPENAPI_FUZZ_EXAMPLES", "15")
+MAX_EXAMPLES = os.environ.get("OPENAPI_FUZZ_EXAMPLES", "50")
 SEED = os.environ.get("OPENAPI_FUZZ_SEED", "20261207")
 
 
