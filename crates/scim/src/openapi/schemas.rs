@@ -67,6 +67,10 @@ fn resource(rt: &ResourceType) -> Value {
         .into();
         v["properties"][ext.id] = r;
     }
+    // RFC 7643 §3: `schemas` names the core schema and the extensions the
+    // resource carries; any other URN is refused (400 invalidValue).
+    let urns: Vec<&str> = rt.schema_ids().collect();
+    v["properties"]["schemas"]["items"] = obj(vec![("enum", urns.into())]);
     v["required"] = vec!["id"].into();
     v["x-scim-endpoint"] = rt.endpoint.into();
     v
@@ -120,6 +124,32 @@ fn schema_object(s: &Schema, common: bool) -> Value {
     v
 }
 
+/// No control character (Unicode Cc) but tab, CR and LF in any string.
+const TEXT: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+/// No control character at all in a name (`userName`, `displayName`,
+/// `externalId`).
+const NAME: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+/// A required name: not blank either.
+const REQUIRED_NAME: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+
+/// What a string attribute's value may hold, as [`crate::document`] checks
+/// it: its size in bytes (`x-maxBytes`) and the characters it may not
+/// contain (400 `invalidValue` otherwise).
+fn text_limits(a: &Attribute) -> [(&'static str, Value); 2] {
+    let name = matches!(a.name, "userName" | "displayName");
+    let max = if name {
+        crate::document::MAX_NAME_LEN
+    } else {
+        crate::document::MAX_STRING_LEN
+    };
+    let pattern = match (name || a.name == "externalId", a.required) {
+        (true, true) => REQUIRED_NAME,
+        (true, false) => NAME,
+        (false, _) => TEXT,
+    };
+    [("x-maxBytes", max.into()), ("pattern", pattern.into())]
+}
+
 /// One attribute (RFC 7643 §2.3 types, §7 characteristics). A multi-valued
 /// attribute is an array carrying the characteristics; its items have the
 /// value's shape.
@@ -150,8 +180,10 @@ fn attribute(a: &Attribute) -> Value {
         }
         _ => {}
     }
-    if ty == "string" {
-        shape.insert("x-maxBytes".into(), crate::document::MAX_STRING_LEN.into());
+    if ty == "string" && a.ty != AttrType::DateTime {
+        for (k, v) in text_limits(a) {
+            shape.insert(k.into(), v);
+        }
     }
     let mut traits = if a.multi_valued {
         let mut array = Map::new();

@@ -52,6 +52,11 @@ fn every_attribute_of_every_schema_is_described_with_its_characteristics() {
         json!(["work", "home", "other"])
     );
     assert_eq!(user["userName"]["x-scim-uniqueness"], "server");
+    assert_eq!(
+        user["userName"]["x-maxBytes"],
+        crate::document::MAX_NAME_LEN
+    );
+    assert_eq!(user["title"]["x-maxBytes"], crate::document::MAX_STRING_LEN);
     assert_eq!(user["meta"]["properties"]["created"]["format"], "date-time");
     assert!(user[ENTERPRISE_USER].is_object());
     assert!(user[SAP_USER].is_object());
