@@ -156,7 +156,11 @@ def fuzz(doc_file: Path, origin: str, token: str) -> bool:
         "--report-dir", str(OUT / "schemathesis"),
     ]
     started = time.monotonic()
-    rc = subprocess.run(cmd, cwd=ROOT).returncode
+    # Its working directory is the output directory, where it keeps its
+    # cache (.schemathesis/): every run starts from none, as on a fresh clone.
+    work = OUT / "schemathesis"
+    work.mkdir(parents=True, exist_ok=True)
+    rc = subprocess.run(cmd, cwd=work).returncode
     took = time.monotonic() - started
     print(f"{'PASS' if rc == 0 else 'FAIL'}  schemathesis ({MAX_EXAMPLES} examples per "
           f"operation, seed {SEED}) in {took:.0f} s")
