@@ -71,7 +71,11 @@ async fn serve(req: IncomingRequest) -> Result<scim::api::Outcome, ScimError> {
     let fetcher = OutboundFetcher {
         timeout: Duration::from_millis(cfg.auth.jwks_timeout_ms),
     };
-    let service = Service::new(cfg);
+    // The documentation page's files (spin.toml `files`); which one a
+    // request names is the engine's decision.
+    let service = Service::new(cfg).with_files(Box::new(|path| {
+        std::fs::read(path).map_err(|e| e.to_string())
+    }));
     let env = Env {
         store: &store,
         now,

@@ -58,6 +58,9 @@ pub struct Config {
     /// Largest `POST /Bulk` body (RFC 7644 §3.7.4, `bulk.maxPayloadSize`);
     /// larger answers 413.
     pub bulk_max_payload_bytes: usize,
+    /// Whether `/openapi.json` and the `/docs` page are served (404 when
+    /// not).
+    pub docs_enabled: bool,
 }
 
 /// The User attribute that identifies the authenticated subject for `/Me`.
@@ -86,6 +89,7 @@ impl Default for Config {
             bulk_max_operations: 1000,
             // 1,000 user creates of about 1 KiB each, with room to spare.
             bulk_max_payload_bytes: 2 * 1024 * 1024,
+            docs_enabled: true,
         }
     }
 }
@@ -191,6 +195,7 @@ impl Config {
             },
             bulk_max_operations: num("bulk_max_operations", d.bulk_max_operations)?,
             bulk_max_payload_bytes: num("bulk_max_payload_bytes", d.bulk_max_payload_bytes)?,
+            docs_enabled: flag("docs_enabled", true)?,
             group_patch_response: match vars.get("group_patch_response") {
                 None => d.group_patch_response,
                 Some(v) => match v.trim().to_ascii_lowercase().as_str() {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod filter;
 pub mod http;
 mod list;
+pub mod openapi;
 pub mod patch;
 mod projection;
 mod quota;
