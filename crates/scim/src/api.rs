@@ -71,7 +71,7 @@ impl Service {
         let mut warnings = Vec::new();
         let response = match self.admit(req, env, &route, &mut principal) {
             Ok(tenant) => self
-                .dispatch(req, env, route, &tenant, &mut warnings)
+                .dispatch(req, env, route, &tenant, principal.as_ref(), &mut warnings)
                 .unwrap_or_else(|e| Response::error(&e)),
             Err(refused) => refused,
         };
@@ -92,6 +92,7 @@ impl Service {
         env: &Env,
         route: Route,
         tenant: &str,
+        principal: Option<&Principal>,
         warnings: &mut Vec<String>,
     ) -> Result<Response, ScimError> {
         let base = req.base_url.as_str();
@@ -102,6 +103,14 @@ impl Service {
             Repo::new(env.store, tenant, env.now),
             req,
             env.catalog_source,
+        )
+        .with_actor(
+            crate::audit::Actor::new(
+                principal.and_then(|p| p.client_id.clone()),
+                principal.and_then(|p| p.subject.clone()),
+                req.header("traceparent"),
+            ),
+            tenant,
         );
         let json = |v: Value| Ok(Response::json(200, &v));
         // RFC 7644 §3.4.3: `.search` under a type answers POST only; other
@@ -121,6 +130,23 @@ impl Service {
             ("GET" | "HEAD", Route::Schemas) => json(discovery::schemas(reg, base)),
             ("GET" | "HEAD", Route::Schema(urn)) => json(discovery::schema(reg, urn, base)?),
             (m, r) if r.is_discovery() => Err(method_not_allowed(m)),
+
+            // The audit trail: read-only.
+            ("GET", Route::AuditEvents) => crate::audit::query::list(
+                &Repo::new(env.store, tenant, env.now),
+                &self.cfg,
+                &reg.audit,
+                req,
+            ),
+            ("GET", Route::AuditEvent(id)) => crate::audit::query::get(
+                &Repo::new(env.store, tenant, env.now),
+                &reg.audit,
+                req,
+                id,
+            ),
+            (m, Route::AuditEvents | Route::AuditEvent(_)) => {
+                Err(not_allowed(&format!("{m} on the read-only audit trail")))
+            }
 
             ("GET", Route::Resources(kind)) => read::list(&ctx, kind),
             ("POST", Route::Search(kind)) => read::search(&ctx, kind),
@@ -234,7 +260,9 @@ impl Service {
             );
             let p = auth::authenticate(&self.cfg.auth, Some(authorization), &keys, env.now)
                 .map_err(|e| self.refusal(req, env, &e))?;
-            let access = if route.only_reads(&req.method) {
+            let access = if matches!(route, Route::AuditEvents | Route::AuditEvent(_)) {
+                Access::Audit
+            } else if route.only_reads(&req.method) {
                 Access::Read
             } else {
                 Access::Write

@@ -49,6 +49,11 @@ pub struct Config {
     /// `meta.location` may follow them ([`crate::http::base_url`]). Off by
     /// default: a client could send them.
     pub trust_forwarded_headers: bool,
+    /// Whether every change is recorded in the audit trail (`crate::audit`).
+    pub audit_enabled: bool,
+    /// Audit events older than this many days are dropped, a few at a time
+    /// as new events are appended.
+    pub audit_retention_days: u64,
 }
 
 impl Default for Config {
@@ -64,6 +69,8 @@ impl Default for Config {
             rate_limit_per_hour: 0,
             group_patch_response: Return::Minimal,
             trust_forwarded_headers: false,
+            audit_enabled: true,
+            audit_retention_days: 400,
         }
     }
 }
@@ -135,6 +142,7 @@ impl Config {
                 write_scope: vars
                     .get("scope_write")
                     .unwrap_or(d.auth.write_scope.clone()),
+                audit_scope: vars.get("scope_audit").unwrap_or(d.auth.audit_scope.clone()),
                 scope_prefix: vars
                     .get("token_scope_prefix")
                     .map(|p| p.trim().trim_end_matches('.').to_string()),
@@ -151,6 +159,11 @@ impl Config {
             },
             rate_limit_per_hour: num("rate_limit_per_hour", 0)? as u64,
             trust_forwarded_headers: flag("trust_forwarded_headers", false)?,
+            audit_enabled: flag("audit_enabled", d.audit_enabled)?,
+            audit_retention_days: match num("audit_retention_days", d.audit_retention_days as usize)? {
+                0 => return Err("variable audit_retention_days: must be at least 1".into()),
+                n => n as u64,
+            },
             group_patch_response: match vars.get("group_patch_response") {
                 None => d.group_patch_response,
                 Some(v) => match v.trim().to_ascii_lowercase().as_str() {

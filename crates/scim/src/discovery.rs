@@ -69,7 +69,8 @@ pub fn list_all(items: Vec<Value>) -> Value {
 pub fn resource_types(reg: &Registry, base_url: &str) -> Value {
     list_all(
         reg.resource_types()
-            .iter()
+            .into_iter()
+            .chain([&reg.audit])
             .map(|rt| rt.to_json(base_url))
             .collect(),
     )
@@ -79,6 +80,7 @@ pub fn resource_types(reg: &Registry, base_url: &str) -> Value {
 pub fn resource_type(reg: &Registry, name: &str, base_url: &str) -> Result<Value> {
     reg.resource_types()
         .into_iter()
+        .chain([&reg.audit])
         .find(|rt| rt.name.eq_ignore_ascii_case(name))
         .map(|rt| rt.to_json(base_url))
         .ok_or_else(|| ScimError::not_found(format!("no resource type {:?}", truncate(name, 64))))

@@ -30,6 +30,10 @@ pub enum Route<'a> {
     Bulk,
     /// `/Me` (RFC 7644 §3.11).
     Me,
+    /// `/AuditEvents`: the audit trail, read-only (`crate::audit`).
+    AuditEvents,
+    /// `/AuditEvents/{id}`: one audit event.
+    AuditEvent(&'a str),
     /// Anything else.
     Unknown,
 }
@@ -71,6 +75,8 @@ impl<'a> Route<'a> {
             None if is("Me") => Route::Me,
             Some(name) if is("ResourceTypes") => Route::ResourceType(name),
             Some(id) if is("Schemas") => Route::Schema(id),
+            None if is("AuditEvents") => Route::AuditEvents,
+            Some(id) if is("AuditEvents") => Route::AuditEvent(id),
             _ => Route::Unknown,
         }
     }
@@ -95,6 +101,8 @@ impl<'a> Route<'a> {
             Route::RootSearch => "/.search",
             Route::Bulk => "/Bulk",
             Route::Me => "/Me",
+            Route::AuditEvents => "/AuditEvents",
+            Route::AuditEvent(_) => "/AuditEvents/{id}",
             Route::Unknown => "(unknown)",
         }
     }
@@ -146,6 +154,9 @@ mod tests {
             ("/.search", "/.search"),
             ("/Bulk", "/Bulk"),
             ("/Me", "/Me"),
+            ("/AuditEvents", "/AuditEvents"),
+            ("/auditevents/42", "/AuditEvents/{id}"),
+            ("/AuditEvents/42/x", "(unknown)"),
             ("/", "(unknown)"),
             ("/Users/a/b", "(unknown)"),
             ("/ServiceProviderConfig/x", "(unknown)"),

@@ -8,6 +8,7 @@ use super::index::{index_after, index_before, indexed, Indexed};
 use super::precondition::check_if_match;
 use super::render::{respond_one, role_doc};
 use super::{canonical_id, empty_role_record, json_body, load_existing, not_found, valid_id, Ctx};
+use crate::audit;
 use crate::document;
 use crate::error::{Result, ScimError};
 use crate::http::Response;
@@ -46,14 +47,35 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
         buckets: members::added_bits(&ops),
         // Sized at its widest until the list slot is known.
         chunk: Some(usize::MAX),
+        // Sized at its widest until the audit event's number is known.
+        audit: Some(u64::MAX),
         doc,
     };
     // Everything that could refuse the request, before the first write.
     rec.check_size()?;
     members::check_room(&ctx.repo, kind, &id, 0, &ops)?;
     let new_ix = indexed(ctx, kind, &rec.doc);
-    // Order (docs/storage.md): claims and indexes, list slot, users' lists,
-    // the record, then member buckets.
+    // Order (docs/storage.md): the audit event, claims and indexes, list
+    // slot, users' lists, the record (carrying the event), member buckets,
+    // the event's confirmation.
+    let mut attributes = audit::changed_paths(&json!({}), &rec.doc);
+    let added = added_ids(&ops);
+    if !added.is_empty() {
+        attributes.push("members".into());
+    }
+    let event = ctx.journal().begin(audit::Change {
+        op: audit::Op::Create,
+        kind,
+        id: &id,
+        attributes,
+        added,
+        removed: Vec::new(),
+        before: None,
+        after: Some(rec.rev),
+        prev: None,
+        cause: None,
+    })?;
+    rec.audit = event;
     index_before(ctx, kind, &id, &Indexed::default(), &new_ix)?;
     rec.chunk = Some(ctx.repo.list_append(kind, &id)?);
     for uid in added_ids(&ops) {
@@ -62,6 +84,7 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     }
     ctx.repo.put_new_record(kind, &id, &rec)?;
     apply_members(ctx, kind, &id, 0, &ops)?;
+    ctx.journal().commit(event);
     respond_one(ctx, kind, &id, rec, 201)
 }
 
@@ -69,7 +92,7 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
 pub(crate) fn put(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
     let body = json_body(ctx.req)?;
     let id = canonical_id(kind, id);
-    let rec = update(ctx, kind, &id, |old| {
+    let rec = update(ctx, kind, &id, audit::Op::Replace, |old| {
         put_document(ctx, kind, &id, old, &body)
     })?;
     respond_one(ctx, kind, &id, rec, 200)
@@ -80,7 +103,7 @@ pub(crate) fn put(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
 pub(crate) fn patch(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
     let body = json_body(ctx.req)?;
     let id = canonical_id(kind, id);
-    let rec = update(ctx, kind, &id, |old| {
+    let rec = update(ctx, kind, &id, audit::Op::Patch, |old| {
         patch_document(ctx, kind, &id, old, &body)
     })?;
     patch_reply(ctx, kind, &id, rec)
@@ -104,6 +127,7 @@ fn update(
     ctx: &Ctx,
     kind: Kind,
     id: &str,
+    op: audit::Op,
     edit: impl Fn(&Record) -> Result<Edit>,
 ) -> Result<Record> {
     for _ in 0..crate::storage::records::MAX_RETRIES {
@@ -131,10 +155,12 @@ fn update(
         if let Some(meta) = doc.get_mut("meta").and_then(Value::as_object_mut) {
             meta.insert("lastModified".into(), Value::String(ctx.now_rfc3339()));
         }
-        let rec = Record {
+        let mut rec = Record {
             rev: old.rev + 1,
             buckets: old.buckets | members::added_bits(&ops),
             chunk: old.chunk,
+            // Sized at its widest until the audit event's number is known.
+            audit: Some(u64::MAX),
             doc,
         };
         // Everything that could refuse the request, before the first write.
@@ -142,6 +168,30 @@ fn update(
         members::check_room(&ctx.repo, kind, id, old.buckets, &ops)?;
         let old_ix = indexed(ctx, kind, &old.doc);
         let new_ix = indexed(ctx, kind, &rec.doc);
+        // The audit event first (docs/storage.md, "Audit trail"): the
+        // member ids this change really adds and removes, read before
+        // anything is written.
+        let (added, removed) =
+            audit::member_delta(&ctx.repo, kind, id, old.buckets, &ops, |f, m| {
+                member_matches(ctx, kind, f, m)
+            })?;
+        let mut attributes = audit::changed_paths(&old.doc, &rec.doc);
+        if !added.is_empty() || !removed.is_empty() {
+            attributes.push("members".into());
+        }
+        let event = ctx.journal().begin(audit::Change {
+            op,
+            kind,
+            id,
+            attributes,
+            added,
+            removed,
+            before: raw.as_ref().map(|_| old.rev),
+            after: Some(rec.rev),
+            prev: old.audit,
+            cause: None,
+        })?;
+        rec.audit = event;
         index_before(ctx, kind, id, &old_ix, &new_ix)?;
         for uid in added_ids(&ops) {
             ctx.repo
@@ -151,6 +201,7 @@ fn update(
             Swap::Done => {
                 index_after(ctx, kind, id, &old_ix, &new_ix)?;
                 apply_members(ctx, kind, id, old.buckets, &ops)?;
+                ctx.journal().commit(event);
                 return Ok(rec);
             }
             Swap::Conflict => {
@@ -408,6 +459,17 @@ fn resolve_members(ctx: &Ctx, ops: Vec<MemberOp>) -> Result<Vec<MemberOp>> {
     Ok(out)
 }
 
+/// Whether stored member `m` of a `kind` container matches the filter of a
+/// `RemoveWhere` (RFC 7644 §3.5.2.2 `members[...]`).
+fn member_matches(ctx: &Ctx, kind: Kind, f: &crate::filter::Filter, m: &Stored) -> bool {
+    let rt = ctx.rt(kind);
+    let members_attr = rt
+        .schema
+        .attribute("members")
+        .expect("containers have members");
+    f.matches_element(rt, members_attr, &m.to_json(ctx.base()))
+}
+
 fn added_ids(ops: &[MemberOp]) -> Vec<String> {
     let mut ids = Vec::new();
     for op in ops {
@@ -429,15 +491,9 @@ fn apply_members(
     if ops.is_empty() {
         return Ok(());
     }
-    let rt = ctx.rt(kind);
-    let members_attr = rt
-        .schema
-        .attribute("members")
-        .expect("containers have members");
-    let base = ctx.base().to_string();
     let bits = members::touched(ops, old_buckets | members::added_bits(ops));
     let delta = members::write_buckets(&ctx.repo, kind, id, bits, ops, |f, m: &Stored| {
-        f.matches_element(rt, members_attr, &m.to_json(&base))
+        member_matches(ctx, kind, f, m)
     })?;
     for uid in &delta.removed {
         ctx.repo

@@ -1,0 +1,224 @@
+//! One audit event: the stored form (compact keys, written once) and its
+//! SCIM representation (schema `urn:spin-scim:params:scim:schemas:AuditEvent`).
+//! An event names the attributes a change touched, never their values; the
+//! only values it holds are member ids added or removed (passwords are
+//! never stored, so they are never named either).
+
+use super::{Actor, Change};
+use crate::schema::{Kind, AUDIT_EVENT};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// Most member ids one event lists (added and removed together): an event
+/// stays far below the store's 1 MiB per value; the rest are counted in
+/// `membersOmitted`.
+pub const MAX_EVENT_MEMBERS: usize = 10_000;
+
+/// What kind of change an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Op {
+    /// POST (RFC 7644 §3.3).
+    Create,
+    /// PUT (RFC 7644 §3.5.1).
+    Replace,
+    /// PATCH (RFC 7644 §3.5.2), and membership changes a request causes
+    /// elsewhere.
+    Patch,
+    /// DELETE (RFC 7644 §3.6).
+    Delete,
+}
+
+impl Op {
+    fn as_str(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Replace => "replace",
+            Op::Patch => "patch",
+            Op::Delete => "delete",
+        }
+    }
+}
+
+/// An event as stored at `a/e/<seq>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Event {
+    /// Milliseconds since the Unix epoch.
+    pub ms: u64,
+    pub op: Op,
+    /// The resource type's name (`User`, `Group`, `Role`).
+    pub rt: String,
+    /// The resource's id.
+    pub rid: String,
+    pub tenant: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attrs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rem: Vec<String>,
+    /// Member ids not listed (beyond [`MAX_EVENT_MEMBERS`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub va: Option<u64>,
+    pub req: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<u64>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::User => "User",
+        Kind::Group => "Group",
+        Kind::Role => "Role",
+    }
+}
+
+impl Event {
+    /// The event of `change`, made at `ms` by `actor` in `tenant`.
+    pub fn new(change: &Change, ms: u64, tenant: &str, actor: &Actor) -> Event {
+        let mut add = change.added.clone();
+        let mut rem = change.removed.clone();
+        let total = add.len() + rem.len();
+        add.truncate(MAX_EVENT_MEMBERS);
+        rem.truncate(MAX_EVENT_MEMBERS - add.len());
+        Event {
+            ms,
+            op: change.op,
+            rt: kind_name(change.kind).to_string(),
+            rid: change.id.to_string(),
+            tenant: tenant.to_string(),
+            client: actor.client_id.clone(),
+            sub: actor.subject.clone(),
+            attrs: change.attributes.clone(),
+            omitted: total - add.len() - rem.len(),
+            add,
+            rem,
+            vb: change.before,
+            va: change.after,
+            req: actor.request_id.clone(),
+            cause: change.cause,
+        }
+    }
+
+    /// The resource type the event is about.
+    pub fn kind(&self) -> Option<Kind> {
+        match self.rt.as_str() {
+            "User" => Some(Kind::User),
+            "Group" => Some(Kind::Group),
+            "Role" => Some(Kind::Role),
+            _ => None,
+        }
+    }
+
+    /// The SCIM representation of event `seq` (its `id`).
+    pub fn to_scim(&self, seq: u64, base_url: &str) -> Value {
+        let created = rfc3339_ms(self.ms);
+        let mut o = Map::new();
+        o.insert("schemas".into(), json!([AUDIT_EVENT]));
+        o.insert("id".into(), json!(seq.to_string()));
+        o.insert("operation".into(), json!(self.op.as_str()));
+        o.insert("resourceType".into(), json!(self.rt));
+        o.insert("resourceId".into(), json!(self.rid));
+        o.insert("tenant".into(), json!(self.tenant));
+        let mut put = |name: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                o.insert(name.into(), v);
+            }
+        };
+        put("clientId", self.client.clone().map(Value::String));
+        put("subject", self.sub.clone().map(Value::String));
+        let list = |l: &Vec<String>| (!l.is_empty()).then(|| json!(l));
+        put("attributes", list(&self.attrs));
+        put("membersAdded", list(&self.add));
+        put("membersRemoved", list(&self.rem));
+        put(
+            "membersOmitted",
+            (self.omitted > 0).then(|| json!(self.omitted)),
+        );
+        let etag = |v: Option<u64>| v.map(|v| json!(format!("W/\"{v}\"")));
+        put("versionBefore", etag(self.vb));
+        put("versionAfter", etag(self.va));
+        put("requestId", Some(json!(self.req)));
+        put("causedBy", self.cause.map(|c| json!(c.to_string())));
+        o.insert(
+            "meta".into(),
+            json!({
+                "resourceType": "AuditEvent",
+                "created": created,
+                "lastModified": created,
+                "location": format!("{base_url}/AuditEvents/{seq}"),
+                "version": format!("W/\"{seq}\""),
+            }),
+        );
+        Value::Object(o)
+    }
+}
+
+/// `ms` as an RFC 3339 timestamp with milliseconds (`xsd:dateTime`, RFC
+/// 7643 §2.3.5).
+pub fn rfc3339_ms(ms: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Names of the attributes that differ between two stored documents:
+/// top-level names, and `urn:…:name` inside an extension (RFC 7643 §3.3).
+/// `id`, `meta` and `schemas` are bookkeeping, not attributes a client
+/// changes. Values are never looked at beyond equality.
+pub(crate) fn changed_paths(old: &Value, new: &Value) -> Vec<String> {
+    let empty = Map::new();
+    let o = old.as_object().unwrap_or(&empty);
+    let n = new.as_object().unwrap_or(&empty);
+    let mut out = Vec::new();
+    let mut names: Vec<&String> = o.keys().chain(n.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        if matches!(name.as_str(), "id" | "meta" | "schemas") {
+            continue;
+        }
+        let (a, b) = (o.get(name), n.get(name));
+        if a == b {
+            continue;
+        }
+        let is_ext = name.starts_with("urn:");
+        match (
+            is_ext,
+            a.and_then(Value::as_object),
+            b.and_then(Value::as_object),
+        ) {
+            (true, x, y) => {
+                for sub in changed_paths(
+                    &Value::Object(x.cloned().unwrap_or_default()),
+                    &Value::Object(y.cloned().unwrap_or_default()),
+                ) {
+                    out.push(format!("{name}:{sub}"));
+                }
+            }
+            _ => out.push(name.clone()),
+        }
+    }
+    out
+}
