@@ -16,6 +16,12 @@
 //!
 //! Events still in doubt are dropped: their change has not happened (or is
 //! in progress and not visible yet).
+//!
+//! A change of members writes the record first and the member buckets
+//! after it (docs/storage.md, "Write order"), so a crash in between leaves
+//! a record that shows the event while some members were never added or
+//! removed. An event shown by its record alone (case 2) therefore lists
+//! only the member changes the buckets show ([`trim_members`]).
 
 use super::event::{Event, Op};
 use super::log;
@@ -24,8 +30,19 @@ use crate::storage::layout::bucket_of;
 use crate::storage::members::bucket_has;
 use crate::storage::records::{Record, Repo};
 
+/// Whether an event's change was made, and how that is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Confirmed (`a/c/<seq>`).
+    Confirmed,
+    /// Shown by the store only: member changes are to be checked.
+    ByStore,
+    /// Not made (or not yet visible): dropped.
+    No,
+}
+
 /// For each `(seq, event)`, whether its change was made.
-pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<bool>> {
+pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<Seen>> {
     let confirms = |idx: &[usize]| -> Result<Vec<bool>> {
         let keys: Vec<String> = idx
             .iter()
@@ -39,11 +56,16 @@ pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<bool>> {
             .collect())
     };
     let all: Vec<usize> = (0..events.len()).collect();
-    let mut ok = confirms(&all)?;
-    let doubt: Vec<usize> = all.into_iter().filter(|i| !ok[*i]).collect();
+    let confirmed = confirms(&all)?;
+    let mut seen: Vec<Seen> = confirmed
+        .iter()
+        .map(|c| if *c { Seen::Confirmed } else { Seen::No })
+        .collect();
+    let doubt: Vec<usize> = all.into_iter().filter(|i| !confirmed[*i]).collect();
     if doubt.is_empty() {
-        return Ok(ok);
+        return Ok(seen);
     }
+    let mut ok = confirmed;
     // 2: the store's own evidence, read before the confirmations again.
     let evidence: Vec<(usize, String)> = doubt
         .iter()
@@ -54,15 +76,58 @@ pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<bool>> {
     for ((i, _), raw) in evidence.iter().zip(values) {
         let (seq, e) = &events[*i];
         ok[*i] = shows_change(*seq, e, raw.as_deref());
+        if ok[*i] {
+            seen[*i] = Seen::ByStore;
+        }
     }
     // 3: confirmations once more for what is still in doubt.
     let doubt: Vec<usize> = doubt.into_iter().filter(|i| !ok[*i]).collect();
     if !doubt.is_empty() {
         for (i, c) in doubt.iter().zip(confirms(&doubt)?) {
-            ok[*i] = c;
+            if c {
+                seen[*i] = Seen::Confirmed;
+            }
         }
     }
-    Ok(ok)
+    Ok(seen)
+}
+
+/// Keep only the member changes of `e` (a create, replace or patch of a
+/// group or role shown by its record alone) that its buckets show: added
+/// ids present, removed ids absent.
+pub fn trim_members(repo: &Repo, e: &mut Event) -> Result<()> {
+    let Some(kind) = e.kind() else {
+        return Ok(());
+    };
+    if e.cause.is_some() || e.op == Op::Delete || (e.add.is_empty() && e.rem.is_empty()) {
+        return Ok(());
+    }
+    let ids: Vec<String> = e.add.iter().chain(&e.rem).cloned().collect();
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|m| repo.keys.members(kind, &e.rid, bucket_of(m)))
+        .collect();
+    let present: Vec<bool> = repo
+        .store
+        .get_many(&keys)?
+        .iter()
+        .zip(&ids)
+        .map(|(b, m)| b.as_deref().is_some_and(|b| bucket_has(b, m)))
+        .collect();
+    let (added, removed) = present.split_at(e.add.len());
+    let keep = |list: &[String], flags: &[bool], want: bool| -> Vec<String> {
+        list.iter()
+            .zip(flags)
+            .filter(|(_, p)| **p == want)
+            .map(|(m, _)| m.clone())
+            .collect()
+    };
+    e.add = keep(&e.add, added, true);
+    e.rem = keep(&e.rem, removed, false);
+    if e.add.is_empty() && e.rem.is_empty() {
+        e.attrs.retain(|a| a != "members");
+    }
+    Ok(())
 }
 
 /// The key whose value shows whether `e`'s change was made.
