@@ -124,17 +124,17 @@ mod tests {
     }
 
     #[test]
-    fn resource_types_list_user_group_and_role() {
+    fn resource_types_list_user_group_role_and_audit_event() {
         let reg = Registry::new(&SchemaOptions::default());
         let v = resource_types(&reg, "http://h");
-        assert_eq!(v["totalResults"], 3);
+        assert_eq!(v["totalResults"], 4);
         let names: Vec<_> = v["Resources"]
             .as_array()
             .unwrap()
             .iter()
             .map(|r| r["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["User", "Group", "Role"]);
+        assert_eq!(names, ["User", "Group", "Role", "AuditEvent"]);
         assert_eq!(
             v["Resources"][0]["schemaExtensions"][0]["schema"],
             crate::schema::ENTERPRISE_USER

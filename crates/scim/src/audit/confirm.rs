@@ -3,9 +3,9 @@
 //! so a crash can leave an event whose change never happened; it is dropped
 //! on read. An event counts when:
 //!
-//! 1. its confirmation `a/c/<seq>` exists (written when the change was
-//!    done, or by the next change of the same resource, which saw its
-//!    version); else
+//! 1. its confirmation exists: `a/c/<seq>`, written when the change was
+//!    done (with the event's final member lists), or `a/s/<seq>`, written
+//!    by the next change of the same resource, which saw its version; else
 //! 2. the store shows the change itself: the resource's record carries the
 //!    event's number (create, replace, patch); the record is gone (delete);
 //!    the member is gone from its bucket (a membership a user's delete
@@ -21,7 +21,10 @@
 //! after it (docs/storage.md, "Write order"), so a crash in between leaves
 //! a record that shows the event while some members were never added or
 //! removed. An event shown by its record alone (case 2) therefore lists
-//! only the member changes the buckets show ([`trim_members`]).
+//! only the member changes the buckets show ([`trim_members`]). An event
+//! the next change confirmed keeps its lists as planned: the buckets may
+//! have changed since, so they no longer tell (docs/storage.md names this
+//! limit).
 
 use super::event::{Event, Op};
 use super::log;
@@ -33,9 +36,13 @@ use crate::storage::records::{Record, Repo};
 /// Whether an event's change was made, and how that is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
-    /// Confirmed (`a/c/<seq>`).
+    /// Confirmed by the request that made the change: the event is final.
     Confirmed,
-    /// Shown by the store only: member changes are to be checked.
+    /// Confirmed by the next change of the resource: the change was made;
+    /// the event lists the member changes as planned.
+    Seen,
+    /// Shown by the store only: member changes are to be checked against
+    /// the buckets ([`trim_members`]).
     ByStore,
     /// Not made (or not yet visible): dropped.
     No,
@@ -43,24 +50,29 @@ pub enum Seen {
 
 /// For each `(seq, event)`, whether its change was made.
 pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<Seen>> {
-    let confirms = |idx: &[usize]| -> Result<Vec<bool>> {
+    // Both confirmations of each event, in one call.
+    let confirms = |idx: &[usize]| -> Result<Vec<Seen>> {
         let keys: Vec<String> = idx
             .iter()
-            .map(|i| log::confirm_key(repo, events[*i].0))
+            .flat_map(|i| {
+                let seq = events[*i].0;
+                [log::confirm_key(repo, seq), log::seen_key(repo, seq)]
+            })
             .collect();
         Ok(repo
             .store
             .get_many(&keys)?
-            .into_iter()
-            .map(|v| v.is_some())
+            .chunks(2)
+            .map(|pair| match (&pair[0], &pair[1]) {
+                (Some(_), _) => Seen::Confirmed,
+                (None, Some(_)) => Seen::Seen,
+                (None, None) => Seen::No,
+            })
             .collect())
     };
     let all: Vec<usize> = (0..events.len()).collect();
-    let confirmed = confirms(&all)?;
-    let mut seen: Vec<Seen> = confirmed
-        .iter()
-        .map(|c| if *c { Seen::Confirmed } else { Seen::No })
-        .collect();
+    let mut seen = confirms(&all)?;
+    let confirmed: Vec<bool> = seen.iter().map(|s| *s != Seen::No).collect();
     let doubt: Vec<usize> = all.into_iter().filter(|i| !confirmed[*i]).collect();
     if doubt.is_empty() {
         return Ok(seen);
@@ -84,9 +96,7 @@ pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<Seen>> {
     let doubt: Vec<usize> = doubt.into_iter().filter(|i| !ok[*i]).collect();
     if !doubt.is_empty() {
         for (i, c) in doubt.iter().zip(confirms(&doubt)?) {
-            if c {
-                seen[*i] = Seen::Confirmed;
-            }
+            seen[*i] = c;
         }
     }
     Ok(seen)

@@ -73,6 +73,19 @@ pub(crate) struct Event {
     pub cause: Option<u64>,
 }
 
+/// The lists of an event: at most [`MAX_EVENT_MEMBERS`] ids together, and
+/// how many were left out.
+fn bounded(added: &[String], removed: &[String]) -> (Vec<String>, Vec<String>, usize) {
+    let add: Vec<String> = added.iter().take(MAX_EVENT_MEMBERS).cloned().collect();
+    let rem: Vec<String> = removed
+        .iter()
+        .take(MAX_EVENT_MEMBERS - add.len())
+        .cloned()
+        .collect();
+    let omitted = added.len() + removed.len() - add.len() - rem.len();
+    (add, rem, omitted)
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -88,11 +101,7 @@ fn kind_name(kind: Kind) -> &'static str {
 impl Event {
     /// The event of `change`, made at `ms` by `actor` in `tenant`.
     pub fn new(change: &Change, ms: u64, tenant: &str, actor: &Actor) -> Event {
-        let mut add = change.added.clone();
-        let mut rem = change.removed.clone();
-        let total = add.len() + rem.len();
-        add.truncate(MAX_EVENT_MEMBERS);
-        rem.truncate(MAX_EVENT_MEMBERS - add.len());
+        let (add, rem, omitted) = bounded(&change.added, &change.removed);
         Event {
             ms,
             op: change.op,
@@ -102,7 +111,7 @@ impl Event {
             client: actor.client_id.clone(),
             sub: actor.subject.clone(),
             attrs: change.attributes.clone(),
-            omitted: total - add.len() - rem.len(),
+            omitted,
             add,
             rem,
             vb: change.before,
@@ -110,6 +119,29 @@ impl Event {
             req: actor.request_id.clone(),
             cause: change.cause,
         }
+    }
+
+    /// Set the member ids added and removed (sorted here); whether that
+    /// changed the event. `members` is named among the attributes exactly
+    /// when some member changed.
+    pub fn set_members(&mut self, added: &[String], removed: &[String]) -> bool {
+        let mut added = added.to_vec();
+        let mut removed = removed.to_vec();
+        added.sort();
+        removed.sort();
+        let (add, rem, omitted) = bounded(&added, &removed);
+        if (&add, &rem, omitted) == (&self.add, &self.rem, self.omitted) {
+            return false;
+        }
+        let any = !add.is_empty() || !rem.is_empty();
+        (self.add, self.rem, self.omitted) = (add, rem, omitted);
+        let named = self.attrs.iter().any(|a| a == "members");
+        if any && !named {
+            self.attrs.push("members".into());
+        } else if !any && named {
+            self.attrs.retain(|a| a != "members");
+        }
+        true
     }
 
     /// The resource type the event is about.

@@ -5,12 +5,15 @@
 //! |---|---|
 //! | `a/seq` | counter (`increment` only): the last event number handed out |
 //! | `a/e/<seq>` | the event (written once, never rewritten) |
-//! | `a/c/<seq>` | `1`: the event's change was made |
+//! | `a/c/<seq>` | `1`: the event's change was made, confirmed by its request (the event is final) |
+//! | `a/s/<seq>` | `1`: the event's change was made, as the next change of the same resource saw |
 //! | `a/tail` | the lowest event number retention has not dropped (a hint) |
 //!
 //! An append is one `increment` and one `set-many` (the event, and the
 //! confirmation of the version the change starts from); its confirmation
-//! one `set`. Nothing grows: the log is a sequence of fixed keys.
+//! one `set` (a `set-many` that also rewrites the event once when a change
+//! of members turned out other than planned). Nothing grows: the log is a
+//! sequence of fixed keys.
 
 use super::event::Event;
 use crate::error::Result;
@@ -61,15 +64,30 @@ pub fn append(repo: &Repo, event: &Event, prev: Option<u64>) -> Result<u64> {
         serde_json::to_vec(event).expect("events serialise"),
     )];
     if let Some(p) = prev {
-        entries.push((confirm_key(repo, p), b"1".to_vec()));
+        entries.push((seen_key(repo, p), b"1".to_vec()));
     }
     repo.store.set_many(&entries)?;
     Ok(seq)
 }
 
-/// Confirm event `seq`: its change was made.
-pub fn confirm(repo: &Repo, seq: u64) -> Result<()> {
-    Ok(repo.store.set(&confirm_key(repo, seq), b"1")?)
+/// The confirmation, by the next change of the same resource, that event
+/// `seq`'s change was made (its member lists are the planned ones).
+pub fn seen_key(repo: &Repo, seq: u64) -> String {
+    repo.keys.audit(&format!("s/{seq}"))
+}
+
+/// Confirm event `seq`: its change was made. With `event`, the event is
+/// written again first, in the same call (its final member lists).
+pub fn confirm(repo: &Repo, seq: u64, event: Option<&Event>) -> Result<()> {
+    let mut entries = Vec::new();
+    if let Some(e) = event {
+        entries.push((
+            event_key(repo, seq),
+            serde_json::to_vec(e).expect("events serialise"),
+        ));
+    }
+    entries.push((confirm_key(repo, seq), b"1".to_vec()));
+    Ok(repo.store.set_many(&entries)?)
 }
 
 /// The last event number handed out (0: none yet). Read with `get`: Spin's

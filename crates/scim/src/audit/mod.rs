@@ -107,6 +107,20 @@ pub(crate) struct Change<'c> {
     pub cause: Option<u64>,
 }
 
+/// An event written before its change: its number goes into the record
+/// the change writes, and the event to [`Journal::commit`].
+pub(crate) struct Pending {
+    seq: u64,
+    event: Event,
+}
+
+impl Pending {
+    /// The event's number.
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
 /// The audit trail of one request's tenant: what the write paths call.
 pub(crate) struct Journal<'a> {
     repo: &'a Repo<'a>,
@@ -134,11 +148,11 @@ impl<'a> Journal<'a> {
         }
     }
 
-    /// Record `change` before it is made: the event's number (to be stored
-    /// in the record the change writes, and passed to [`Journal::commit`]),
-    /// or `None` when the trail is off. An error here fails the request
-    /// before anything visible was written.
-    pub(crate) fn begin(&self, change: Change) -> Result<Option<u64>> {
+    /// Record `change` before it is made: the pending event (its number is
+    /// stored in the record the change writes), or `None` when the trail
+    /// is off. An error here fails the request before anything visible was
+    /// written.
+    pub(crate) fn begin(&self, change: Change) -> Result<Option<Pending>> {
         if !self.enabled {
             return Ok(None);
         }
@@ -148,15 +162,32 @@ impl<'a> Journal<'a> {
         // Retention costs a few store calls on a small share of appends;
         // a failure leaves old events for the next append to drop.
         let _ = retention::prune(self.repo, seq, ms, self.retention_days);
-        Ok(Some(seq))
+        Ok(Some(Pending { seq, event }))
     }
 
-    /// The change of event `seq` is made: confirm it. Best effort: the
+    /// The change of `pending` is made: confirm it. Best effort: the
     /// change is visible already, and the readers confirm an event whose
     /// confirmation was lost from the store itself (`confirm`).
-    pub(crate) fn commit(&self, seq: Option<u64>) {
-        if let Some(seq) = seq {
-            let _ = log::confirm(self.repo, seq);
+    pub(crate) fn commit(&self, pending: Option<Pending>) {
+        if let Some(p) = pending {
+            let _ = log::confirm(self.repo, p.seq, None);
         }
+    }
+
+    /// [`Journal::commit`] of a change of members, with the ids the
+    /// buckets really gained and lost (concurrent changes of the same
+    /// group may have made some of the planned ones moot): the event is
+    /// written once more, with them, in the call that confirms it.
+    pub(crate) fn commit_members(
+        &self,
+        pending: Option<Pending>,
+        added: &[String],
+        removed: &[String],
+    ) {
+        let Some(Pending { seq, mut event }) = pending else {
+            return;
+        };
+        let changed = event.set_members(added, removed);
+        let _ = log::confirm(self.repo, seq, changed.then_some(&event));
     }
 }

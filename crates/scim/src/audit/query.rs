@@ -50,7 +50,7 @@ pub(crate) fn get(repo: &Repo, rt: &ResourceType, req: &Request, id: &str) -> Re
     match confirm::applied(repo, &pair)?[0] {
         Seen::No => return Err(not_found()),
         Seen::ByStore => confirm::trim_members(repo, &mut pair[0].1)?,
-        Seen::Confirmed => {}
+        Seen::Confirmed | Seen::Seen => {}
     }
     let projection = Projection::parse(
         rt,
@@ -127,7 +127,7 @@ pub(crate) fn list(
             match seen {
                 Seen::No => continue,
                 Seen::ByStore => confirm::trim_members(repo, e)?,
-                Seen::Confirmed => {}
+                Seen::Confirmed | Seen::Seen => {}
             }
             let mut doc = e.to_scim(*seq, &req.base_url);
             if q.filter.as_ref().is_some_and(|f| !f.matches(rt, &doc)) {

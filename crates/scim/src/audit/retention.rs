@@ -40,6 +40,7 @@ pub fn prune(repo: &Repo, seq: u64, now_ms: u64, days: u64) -> Result<()> {
     for s in tail..new_tail {
         gone.push(log::event_key(repo, s));
         gone.push(log::confirm_key(repo, s));
+        gone.push(log::seen_key(repo, s));
     }
     // The tail moves after the deletes: a crash in between leaves keys
     // the next look deletes again.

@@ -39,7 +39,8 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
     let event = ctx.journal().begin(deleted(kind, id, &loaded.record))?;
     for (container, raw) in containers.into_iter().zip(lists) {
         for cid in parse_id_list(raw.as_deref()) {
-            let left = leaves(ctx, container, &cid, id, event)?;
+            let cause = event.as_ref().map(audit::Pending::seq);
+            let left = leaves(ctx, container, &cid, id, cause)?;
             let ops = [MemberOp::Remove(vec![id.to_string()])];
             members::write_buckets(
                 &ctx.repo,
@@ -102,7 +103,7 @@ fn leaves(
     cid: &str,
     uid: &str,
     cause: Option<u64>,
-) -> Result<Option<u64>> {
+) -> Result<Option<audit::Pending>> {
     if cause.is_none() {
         return Ok(None);
     }

@@ -75,7 +75,7 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
         prev: None,
         cause: None,
     })?;
-    rec.audit = event;
+    rec.audit = event.as_ref().map(audit::Pending::seq);
     index_before(ctx, kind, &id, &Indexed::default(), &new_ix)?;
     rec.chunk = Some(ctx.repo.list_append(kind, &id)?);
     for uid in added_ids(&ops) {
@@ -83,8 +83,9 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
             .update_id_list(&ctx.repo.keys.memberships(kind, &uid), &id, true)?;
     }
     ctx.repo.put_new_record(kind, &id, &rec)?;
-    apply_members(ctx, kind, &id, 0, &ops)?;
-    ctx.journal().commit(event);
+    let delta = apply_members(ctx, kind, &id, 0, &ops)?;
+    ctx.journal()
+        .commit_members(event, &delta.added, &delta.removed);
     respond_one(ctx, kind, &id, rec, 201)
 }
 
@@ -191,7 +192,7 @@ fn update(
             prev: old.audit,
             cause: None,
         })?;
-        rec.audit = event;
+        rec.audit = event.as_ref().map(audit::Pending::seq);
         index_before(ctx, kind, id, &old_ix, &new_ix)?;
         for uid in added_ids(&ops) {
             ctx.repo
@@ -200,8 +201,9 @@ fn update(
         match ctx.repo.swap_record(kind, id, raw.as_deref(), &rec)? {
             Swap::Done => {
                 index_after(ctx, kind, id, &old_ix, &new_ix)?;
-                apply_members(ctx, kind, id, old.buckets, &ops)?;
-                ctx.journal().commit(event);
+                let delta = apply_members(ctx, kind, id, old.buckets, &ops)?;
+                ctx.journal()
+                    .commit_members(event, &delta.added, &delta.removed);
                 return Ok(rec);
             }
             Swap::Conflict => {
@@ -481,15 +483,16 @@ fn added_ids(ops: &[MemberOp]) -> Vec<String> {
 }
 
 /// After the record is written: write the buckets and the users' lists.
+/// The members really added and removed.
 fn apply_members(
     ctx: &Ctx,
     kind: Kind,
     id: &str,
     old_buckets: u32,
     ops: &[MemberOp],
-) -> Result<()> {
+) -> Result<members::Delta> {
     if ops.is_empty() {
-        return Ok(());
+        return Ok(members::Delta::default());
     }
     let bits = members::touched(ops, old_buckets | members::added_bits(ops));
     let delta = members::write_buckets(&ctx.repo, kind, id, bits, ops, |f, m: &Stored| {
@@ -499,5 +502,5 @@ fn apply_members(
         ctx.repo
             .update_id_list(&ctx.repo.keys.memberships(kind, uid), id, false)?;
     }
-    Ok(())
+    Ok(delta)
 }

@@ -357,10 +357,12 @@ fn without_one<'o>(raw: Option<&[u8]>, ops: &'o [MemberOp]) -> Option<(Vec<u8>, 
 }
 
 /// The members a change removed, whose membership lists must drop the
-/// container (additions were listed before the bucket was written).
+/// container (additions were listed before the bucket was written), and
+/// the members it added (for the audit trail).
 #[derive(Debug, Default)]
 pub struct Delta {
     pub removed: Vec<String>,
+    pub added: Vec<String>,
 }
 
 /// Write `ops` to the buckets in `bits`, each bucket with its own
@@ -381,18 +383,27 @@ where
     for b in (0..MEMBER_BUCKETS).filter(|b| bits & bit(*b) != 0) {
         let key = repo.keys.members(kind, id, b);
         let mut removed = Vec::new();
+        let mut added = Vec::new();
         repo.update(&key, |cur| {
             if let Some(bytes) = appended(cur, b, ops) {
                 removed.clear();
+                added = added_to(b, ops);
                 return Ok(Some(bytes));
             }
+            added.clear();
             if let Some((bytes, gone)) = without_one(cur, ops) {
                 removed = vec![gone.to_string()];
                 return Ok(Some(bytes));
             }
             let mut members = decode(cur);
+            let before: HashSet<String> = members.iter().map(|m| m.value.clone()).collect();
             let (changed, gone) = apply_to_bucket(&mut members, b, ops, &remove_where);
             removed = gone;
+            added = members
+                .iter()
+                .filter(|m| !before.contains(&m.value))
+                .map(|m| m.value.clone())
+                .collect();
             if !changed {
                 return Ok(None);
             }
@@ -401,8 +412,21 @@ where
             ))
         })?;
         delta.removed.extend(removed);
+        delta.added.extend(added);
     }
     Ok(delta)
+}
+
+/// The ids an `Add`-only op list appends to bucket `b` (when [`appended`]
+/// applies: none of them was there).
+fn added_to(b: u32, ops: &[MemberOp]) -> Vec<String> {
+    ops.iter()
+        .flat_map(|op| match op {
+            MemberOp::Add(ms) => ms.iter().map(|m| m.value.clone()).collect(),
+            _ => Vec::new(),
+        })
+        .filter(|id| bucket_of(id) == b)
+        .collect()
 }
 
 /// Remove every member bucket of a container (after its record is gone).
