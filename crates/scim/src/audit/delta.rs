@@ -11,7 +11,7 @@ use crate::schema::Kind;
 use crate::storage::layout::MEMBER_BUCKETS;
 use crate::storage::members::{self, Stored};
 use crate::storage::records::Repo;
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 
 /// (added, removed) member ids, each sorted, of `ops` applied to container
 /// `id` whose record has bucket bitmap `buckets`. `remove_where` decides a
@@ -32,42 +32,42 @@ pub(crate) fn member_delta(
         .filter(|b| bits & members::bit(*b) != 0)
         .map(|b| repo.keys.members(kind, id, b))
         .collect();
-    let mut before: BTreeMap<String, Stored> = BTreeMap::new();
-    if !keys.is_empty() {
-        for raw in repo.store.get_many(&keys)?.into_iter().flatten() {
-            let stored: Vec<Stored> = serde_json::from_slice(&raw).unwrap_or_default();
-            before.extend(stored.into_iter().map(|m| (m.value.clone(), m)));
-        }
+    // The members of those buckets, then the ops replayed on the set of
+    // ids (no ordered map: this runs on every change of members).
+    let mut current: Vec<Stored> = Vec::new();
+    for raw in repo.store.get_many(&keys)? {
+        current.extend(members::decode(raw.as_deref()));
     }
-    let mut after = before.clone();
+    let before: HashSet<String> = current.iter().map(|m| m.value.clone()).collect();
+    let mut present = before.clone();
     for op in ops {
         match op {
             MemberOp::Add(ms) => {
                 for m in ms {
-                    after.entry(m.value.clone()).or_insert_with(|| Stored {
-                        value: m.value.clone(),
-                        display: m.display.clone(),
-                    });
+                    if present.insert(m.value.clone()) {
+                        current.push(Stored {
+                            value: m.value.clone(),
+                            display: m.display.clone(),
+                        });
+                    }
                 }
             }
-            MemberOp::Remove(ids) => {
-                for i in ids {
-                    after.remove(i);
+            MemberOp::Remove(ids) => ids.iter().for_each(|i| {
+                present.remove(i);
+            }),
+            MemberOp::RemoveAll => present.clear(),
+            MemberOp::RemoveWhere(f) => {
+                for m in &current {
+                    if remove_where(f, m) {
+                        present.remove(&m.value);
+                    }
                 }
             }
-            MemberOp::RemoveAll => after.clear(),
-            MemberOp::RemoveWhere(f) => after.retain(|_, m| !remove_where(f, m)),
         }
     }
-    let added = after
-        .keys()
-        .filter(|k| !before.contains_key(*k))
-        .cloned()
-        .collect();
-    let removed = before
-        .keys()
-        .filter(|k| !after.contains_key(*k))
-        .cloned()
-        .collect();
+    let mut added: Vec<String> = present.difference(&before).cloned().collect();
+    let mut removed: Vec<String> = before.difference(&present).cloned().collect();
+    added.sort();
+    removed.sort();
     Ok((added, removed))
 }

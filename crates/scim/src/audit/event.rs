@@ -6,7 +6,6 @@
 
 use super::{Actor, Change};
 use crate::schema::{Kind, AUDIT_EVENT};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 /// Most member ids one event lists (added and removed together): an event
@@ -15,8 +14,7 @@ use serde_json::{json, Map, Value};
 pub const MAX_EVENT_MEMBERS: usize = 10_000;
 
 /// What kind of change an event records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Op {
     /// POST (RFC 7644 §3.3).
     Create,
@@ -38,38 +36,46 @@ impl Op {
             Op::Delete => "delete",
         }
     }
+    fn parse(s: &str) -> Option<Op> {
+        [Op::Create, Op::Replace, Op::Patch, Op::Delete]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
 }
 
-/// An event as stored at `a/e/<seq>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An event as stored at `a/e/<seq>`: a JSON object with short keys
+/// (written and read by hand, sparing the component serde code).
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Event {
-    /// Milliseconds since the Unix epoch.
+    /// Milliseconds since the Unix epoch (`ms`).
     pub ms: u64,
+    /// `op`.
     pub op: Op,
-    /// The resource type's name (`User`, `Group`, `Role`).
+    /// The resource type's name (`User`, `Group`, `Role`) (`rt`).
     pub rt: String,
-    /// The resource's id.
+    /// The resource's id (`rid`).
     pub rid: String,
+    /// `tenant`.
     pub tenant: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The token's client (`client`).
     pub client: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The token's subject (`sub`).
     pub sub: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Names of the changed attributes (`attrs`).
     pub attrs: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Member ids added (`add`).
     pub add: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Member ids removed (`rem`).
     pub rem: Vec<String>,
-    /// Member ids not listed (beyond [`MAX_EVENT_MEMBERS`]).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    /// Member ids not listed, beyond [`MAX_EVENT_MEMBERS`] (`omitted`).
     pub omitted: usize,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Version before (`vb`).
     pub vb: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Version after (`va`).
     pub va: Option<u64>,
+    /// The request id (`req`).
     pub req: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The event whose change caused this one (`cause`).
     pub cause: Option<u64>,
 }
 
@@ -84,10 +90,6 @@ fn bounded(added: &[String], removed: &[String]) -> (Vec<String>, Vec<String>, u
         .collect();
     let omitted = added.len() + removed.len() - add.len() - rem.len();
     (add, rem, omitted)
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 fn kind_name(kind: Kind) -> &'static str {
@@ -142,6 +144,68 @@ impl Event {
             self.attrs.retain(|a| a != "members");
         }
         true
+    }
+
+    /// The stored form.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut o = Map::new();
+        o.insert("ms".into(), json!(self.ms));
+        o.insert("op".into(), json!(self.op.as_str()));
+        o.insert("rt".into(), json!(self.rt));
+        o.insert("rid".into(), json!(self.rid));
+        o.insert("tenant".into(), json!(self.tenant));
+        o.insert("req".into(), json!(self.req));
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                o.insert(k.into(), v);
+            }
+        };
+        put("client", self.client.clone().map(Value::String));
+        put("sub", self.sub.clone().map(Value::String));
+        let list = |l: &Vec<String>| (!l.is_empty()).then(|| json!(l));
+        put("attrs", list(&self.attrs));
+        put("add", list(&self.add));
+        put("rem", list(&self.rem));
+        put("omitted", (self.omitted > 0).then(|| json!(self.omitted)));
+        put("vb", self.vb.map(|v| json!(v)));
+        put("va", self.va.map(|v| json!(v)));
+        put("cause", self.cause.map(|v| json!(v)));
+        serde_json::to_vec(&Value::Object(o)).expect("events serialise")
+    }
+
+    /// An event from its stored form (`None`: not one).
+    pub fn decode(raw: &[u8]) -> Option<Event> {
+        let v: Value = serde_json::from_slice(raw).ok()?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let num = |k: &str| v.get(k).and_then(Value::as_u64);
+        let list = |k: &str| -> Vec<String> {
+            v.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Some(Event {
+            ms: num("ms")?,
+            op: Op::parse(v.get("op")?.as_str()?)?,
+            rt: text("rt")?,
+            rid: text("rid")?,
+            tenant: text("tenant").unwrap_or_default(),
+            client: text("client"),
+            sub: text("sub"),
+            attrs: list("attrs"),
+            add: list("add"),
+            rem: list("rem"),
+            omitted: num("omitted").unwrap_or(0) as usize,
+            vb: num("vb"),
+            va: num("va"),
+            req: text("req").unwrap_or_default(),
+            cause: num("cause"),
+        })
     }
 
     /// The resource type the event is about.
@@ -224,10 +288,10 @@ pub(crate) fn changed_paths(old: &Value, new: &Value) -> Vec<String> {
     let o = old.as_object().unwrap_or(&empty);
     let n = new.as_object().unwrap_or(&empty);
     let mut out = Vec::new();
-    let mut names: Vec<&String> = o.keys().chain(n.keys()).collect();
+    let mut names: Vec<String> = o.keys().chain(n.keys()).cloned().collect();
     names.sort();
     names.dedup();
-    for name in names {
+    for name in &names {
         if matches!(name.as_str(), "id" | "meta" | "schemas") {
             continue;
         }

@@ -59,10 +59,7 @@ pub fn now_ms(now_secs: u64) -> u64 {
 /// change was made).
 pub fn append(repo: &Repo, event: &Event, prev: Option<u64>) -> Result<u64> {
     let seq = kv::increment(repo.store, &seq_key(repo), 1)? as u64;
-    let mut entries = vec![(
-        event_key(repo, seq),
-        serde_json::to_vec(event).expect("events serialise"),
-    )];
+    let mut entries = vec![(event_key(repo, seq), event.encode())];
     if let Some(p) = prev {
         entries.push((seen_key(repo, p), b"1".to_vec()));
     }
@@ -81,10 +78,7 @@ pub fn seen_key(repo: &Repo, seq: u64) -> String {
 pub fn confirm(repo: &Repo, seq: u64, event: Option<&Event>) -> Result<()> {
     let mut entries = Vec::new();
     if let Some(e) = event {
-        entries.push((
-            event_key(repo, seq),
-            serde_json::to_vec(e).expect("events serialise"),
-        ));
+        entries.push((event_key(repo, seq), e.encode()));
     }
     entries.push((confirm_key(repo, seq), b"1".to_vec()));
     Ok(repo.store.set_many(&entries)?)
@@ -115,10 +109,7 @@ fn decode_counter(raw: &[u8]) -> u64 {
 /// dropped yet).
 pub fn tail(repo: &Repo) -> Result<u64> {
     let raw = repo.store.get(&tail_key(repo))?;
-    Ok(raw
-        .and_then(|r| serde_json::from_slice::<u64>(&r).ok())
-        .unwrap_or(1)
-        .max(1))
+    Ok(raw.map_or(1, |r| decode_counter(&r)).max(1))
 }
 
 /// The events at `seqs`, in order (`None`: absent or unreadable).
@@ -128,7 +119,7 @@ pub fn read(repo: &Repo, seqs: &[u64]) -> Result<Vec<Option<Event>>> {
         .store
         .get_many(&keys)?
         .into_iter()
-        .map(|raw| raw.and_then(|r| serde_json::from_slice(&r).ok()))
+        .map(|raw| raw.and_then(|r| Event::decode(&r)))
         .collect())
 }
 

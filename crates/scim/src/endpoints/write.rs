@@ -93,7 +93,7 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
 pub(crate) fn put(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
     let body = json_body(ctx.req)?;
     let id = canonical_id(kind, id);
-    let rec = update(ctx, kind, &id, audit::Op::Replace, |old| {
+    let rec = update(ctx, kind, &id, audit::Op::Replace, &|old| {
         put_document(ctx, kind, &id, old, &body)
     })?;
     respond_one(ctx, kind, &id, rec, 200)
@@ -104,7 +104,7 @@ pub(crate) fn put(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
 pub(crate) fn patch(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
     let body = json_body(ctx.req)?;
     let id = canonical_id(kind, id);
-    let rec = update(ctx, kind, &id, audit::Op::Patch, |old| {
+    let rec = update(ctx, kind, &id, audit::Op::Patch, &|old| {
         patch_document(ctx, kind, &id, old, &body)
     })?;
     patch_reply(ctx, kind, &id, rec)
@@ -129,7 +129,7 @@ fn update(
     kind: Kind,
     id: &str,
     op: audit::Op,
-    edit: impl Fn(&Record) -> Result<Edit>,
+    edit: &dyn Fn(&Record) -> Result<Edit>,
 ) -> Result<Record> {
     for _ in 0..crate::storage::records::MAX_RETRIES {
         let loaded = load_existing(ctx, kind, id)?;

@@ -72,7 +72,8 @@ pub fn bit(bucket: u32) -> u32 {
     1 << bucket
 }
 
-fn decode(raw: Option<&[u8]>) -> Vec<Stored> {
+/// The members a bucket's raw value holds (none when absent or unreadable).
+pub fn decode(raw: Option<&[u8]>) -> Vec<Stored> {
     raw.and_then(|r| serde_json::from_slice(r).ok())
         .unwrap_or_default()
 }
@@ -396,14 +397,10 @@ where
                 return Ok(Some(bytes));
             }
             let mut members = decode(cur);
-            let before: HashSet<String> = members.iter().map(|m| m.value.clone()).collect();
+            let before: Vec<String> = members.iter().map(|m| m.value.clone()).collect();
             let (changed, gone) = apply_to_bucket(&mut members, b, ops, &remove_where);
             removed = gone;
-            added = members
-                .iter()
-                .filter(|m| !before.contains(&m.value))
-                .map(|m| m.value.clone())
-                .collect();
+            added = fresh(&before, &members);
             if !changed {
                 return Ok(None);
             }
@@ -415,6 +412,17 @@ where
         delta.added.extend(added);
     }
     Ok(delta)
+}
+
+/// The ids of `after` that are not in `before`.
+#[inline(never)]
+fn fresh(before: &[String], after: &[Stored]) -> Vec<String> {
+    let before: HashSet<&str> = before.iter().map(String::as_str).collect();
+    after
+        .iter()
+        .filter(|m| !before.contains(m.value.as_str()))
+        .map(|m| m.value.clone())
+        .collect()
 }
 
 /// The ids an `Add`-only op list appends to bucket `b` (when [`appended`]
