@@ -132,21 +132,20 @@ impl Service {
             (m, r) if r.is_discovery() => Err(method_not_allowed(m)),
 
             // The audit trail: read-only.
-            ("GET", Route::AuditEvents) => crate::audit::query::list(
+            (_, Route::AuditEvents) => crate::audit::query::serve(
                 &Repo::new(env.store, tenant, env.now),
                 &self.cfg,
                 &reg.audit,
                 req,
+                None,
             ),
-            ("GET", Route::AuditEvent(id)) => crate::audit::query::get(
+            (_, Route::AuditEvent(id)) => crate::audit::query::serve(
                 &Repo::new(env.store, tenant, env.now),
+                &self.cfg,
                 &reg.audit,
                 req,
-                id,
+                Some(id),
             ),
-            (m, Route::AuditEvents | Route::AuditEvent(_)) => {
-                Err(not_allowed(&format!("{m} on the read-only audit trail")))
-            }
 
             ("GET", Route::Resources(kind)) => read::list(&ctx, kind),
             ("POST", Route::Search(kind)) => read::search(&ctx, kind),

@@ -26,7 +26,7 @@
 //! have changed since, so they no longer tell (docs/storage.md names this
 //! limit).
 
-use super::event::{Event, Op};
+use super::event::Event;
 use super::log;
 use crate::error::Result;
 use crate::storage::layout::bucket_of;
@@ -109,13 +109,14 @@ pub fn trim_members(repo: &Repo, e: &mut Event) -> Result<()> {
     let Some(kind) = e.kind() else {
         return Ok(());
     };
-    if e.cause.is_some() || e.op == Op::Delete || (e.add.is_empty() && e.rem.is_empty()) {
+    let (add, rem) = (e.members(true), e.members(false));
+    if e.caused() || e.is_delete() || (add.is_empty() && rem.is_empty()) {
         return Ok(());
     }
-    let ids: Vec<String> = e.add.iter().chain(&e.rem).cloned().collect();
+    let ids: Vec<&String> = add.iter().chain(&rem).collect();
     let keys: Vec<String> = ids
         .iter()
-        .map(|m| repo.keys.members(kind, &e.rid, bucket_of(m)))
+        .map(|m| repo.keys.members(kind, e.rid(), bucket_of(m)))
         .collect();
     let present: Vec<bool> = repo
         .store
@@ -124,7 +125,6 @@ pub fn trim_members(repo: &Repo, e: &mut Event) -> Result<()> {
         .zip(&ids)
         .map(|(b, m)| b.as_deref().is_some_and(|b| bucket_has(b, m)))
         .collect();
-    let (added, removed) = present.split_at(e.add.len());
     let keep = |list: &[String], flags: &[bool], want: bool| -> Vec<String> {
         list.iter()
             .zip(flags)
@@ -132,37 +132,34 @@ pub fn trim_members(repo: &Repo, e: &mut Event) -> Result<()> {
             .map(|(m, _)| m.clone())
             .collect()
     };
-    e.add = keep(&e.add, added, true);
-    e.rem = keep(&e.rem, removed, false);
-    if e.add.is_empty() && e.rem.is_empty() {
-        e.attrs.retain(|a| a != "members");
-    }
+    let (a, r) = present.split_at(add.len());
+    let (add, rem) = (keep(&add, a, true), keep(&rem, r, false));
+    e.set_members(&add, &rem);
     Ok(())
 }
 
 /// The key whose value shows whether `e`'s change was made.
 fn evidence_key(repo: &Repo, e: &Event) -> Option<String> {
     let kind = e.kind()?;
-    if e.cause.is_some() {
+    if e.caused() {
         // A membership removed by a user's delete: that member's bucket.
-        let member = e.rem.first()?;
-        return Some(repo.keys.members(kind, &e.rid, bucket_of(member)));
+        let member = e.members(false).into_iter().next()?;
+        return Some(repo.keys.members(kind, e.rid(), bucket_of(&member)));
     }
-    Some(repo.keys.record(kind, &e.rid))
+    Some(repo.keys.record(kind, e.rid()))
 }
 
 /// Whether the value at [`evidence_key`] shows event `seq`'s change.
 fn shows_change(seq: u64, e: &Event, raw: Option<&[u8]>) -> bool {
-    if e.cause.is_some() {
+    if e.caused() {
         return e
-            .rem
+            .members(false)
             .first()
             .is_some_and(|m| !raw.is_some_and(|b| bucket_has(b, m)));
     }
-    match e.op {
-        Op::Delete => raw.is_none(),
-        _ => raw
-            .and_then(|r| Record::decode(r).ok())
-            .is_some_and(|r| r.audit == Some(seq)),
+    if e.is_delete() {
+        return raw.is_none();
     }
+    raw.and_then(|r| Record::decode(r).ok())
+        .is_some_and(|r| r.audit == Some(seq))
 }

@@ -1,12 +1,14 @@
-//! One audit event: the stored form (compact keys, written once) and its
-//! SCIM representation (schema `urn:spin-scim:params:scim:schemas:AuditEvent`).
-//! An event names the attributes a change touched, never their values; the
-//! only values it holds are member ids added or removed (passwords are
-//! never stored, so they are never named either).
+//! One audit event: what it holds and its SCIM representation (schema
+//! `urn:spin-scim:params:scim:schemas:AuditEvent`). An event names the
+//! attributes a change touched, never their values; the only values it
+//! holds are member ids added or removed (passwords are never stored, so
+//! they are never named either). It is stored as its SCIM attributes plus
+//! its time in milliseconds (`ms`); `id`, `schemas` and `meta` are added
+//! when it is served.
 
 use super::{Actor, Change};
 use crate::schema::{Kind, AUDIT_EVENT};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// Most member ids one event lists (added and removed together): an event
 /// stays far below the store's 1 MiB per value; the rest are counted in
@@ -36,60 +38,12 @@ impl Op {
             Op::Delete => "delete",
         }
     }
-    fn parse(s: &str) -> Option<Op> {
-        [Op::Create, Op::Replace, Op::Patch, Op::Delete]
-            .into_iter()
-            .find(|o| o.as_str() == s)
-    }
 }
 
-/// An event as stored at `a/e/<seq>`: a JSON object with short keys
-/// (written and read by hand, sparing the component serde code).
+/// An event: its attributes as stored (a JSON object, see the module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Event {
-    /// Milliseconds since the Unix epoch (`ms`).
-    pub ms: u64,
-    /// `op`.
-    pub op: Op,
-    /// The resource type's name (`User`, `Group`, `Role`) (`rt`).
-    pub rt: String,
-    /// The resource's id (`rid`).
-    pub rid: String,
-    /// `tenant`.
-    pub tenant: String,
-    /// The token's client (`client`).
-    pub client: Option<String>,
-    /// The token's subject (`sub`).
-    pub sub: Option<String>,
-    /// Names of the changed attributes (`attrs`).
-    pub attrs: Vec<String>,
-    /// Member ids added (`add`).
-    pub add: Vec<String>,
-    /// Member ids removed (`rem`).
-    pub rem: Vec<String>,
-    /// Member ids not listed, beyond [`MAX_EVENT_MEMBERS`] (`omitted`).
-    pub omitted: usize,
-    /// Version before (`vb`).
-    pub vb: Option<u64>,
-    /// Version after (`va`).
-    pub va: Option<u64>,
-    /// The request id (`req`).
-    pub req: String,
-    /// The event whose change caused this one (`cause`).
-    pub cause: Option<u64>,
-}
-
-/// The lists of an event: at most [`MAX_EVENT_MEMBERS`] ids together, and
-/// how many were left out.
-fn bounded(added: &[String], removed: &[String]) -> (Vec<String>, Vec<String>, usize) {
-    let add: Vec<String> = added.iter().take(MAX_EVENT_MEMBERS).cloned().collect();
-    let rem: Vec<String> = removed
-        .iter()
-        .take(MAX_EVENT_MEMBERS - add.len())
-        .cloned()
-        .collect();
-    let omitted = added.len() + removed.len() - add.len() - rem.len();
-    (add, rem, omitted)
+    doc: Map<String, Value>,
 }
 
 fn kind_name(kind: Kind) -> &'static str {
@@ -100,117 +54,162 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
+fn etag(v: u64) -> Value {
+    Value::from(format!("W/\"{v}\""))
+}
+
+fn strings(l: &[String]) -> Value {
+    Value::Array(l.iter().cloned().map(Value::String).collect())
+}
+
 impl Event {
     /// The event of `change`, made at `ms` by `actor` in `tenant`.
     pub fn new(change: &Change, ms: u64, tenant: &str, actor: &Actor) -> Event {
-        let (add, rem, omitted) = bounded(&change.added, &change.removed);
-        Event {
-            ms,
-            op: change.op,
-            rt: kind_name(change.kind).to_string(),
-            rid: change.id.to_string(),
-            tenant: tenant.to_string(),
-            client: actor.client_id.clone(),
-            sub: actor.subject.clone(),
-            attrs: change.attributes.clone(),
-            omitted,
-            add,
-            rem,
-            vb: change.before,
-            va: change.after,
-            req: actor.request_id.clone(),
-            cause: change.cause,
+        let mut doc = Map::new();
+        let mut put = |k: &str, v: Value| {
+            doc.insert(k.to_string(), v);
+        };
+        put("ms", Value::from(ms));
+        put("operation", Value::from(change.op.as_str()));
+        put("resourceType", Value::from(kind_name(change.kind)));
+        put("resourceId", Value::from(change.id));
+        put("tenant", Value::from(tenant));
+        if let Some(c) = &actor.client_id {
+            put("clientId", Value::from(c.as_str()));
+        }
+        if let Some(s) = &actor.subject {
+            put("subject", Value::from(s.as_str()));
+        }
+        if !change.attributes.is_empty() {
+            put("attributes", strings(&change.attributes));
+        }
+        if let Some(v) = change.before {
+            put("versionBefore", etag(v));
+        }
+        if let Some(v) = change.after {
+            put("versionAfter", etag(v));
+        }
+        put("requestId", Value::from(actor.request_id.as_str()));
+        if let Some(c) = change.cause {
+            put("causedBy", Value::from(c.to_string()));
+        }
+        let mut e = Event { doc };
+        e.set_members(&change.added, &change.removed);
+        e
+    }
+
+    /// The stored form.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.doc).expect("events serialise")
+    }
+
+    /// An event from its stored form (`None`: not one).
+    pub fn decode(raw: &[u8]) -> Option<Event> {
+        match serde_json::from_slice(raw).ok()? {
+            Value::Object(doc) if doc.get("ms").is_some_and(Value::is_u64) => Some(Event { doc }),
+            _ => None,
         }
     }
 
+    fn text(&self, k: &str) -> &str {
+        self.doc.get(k).and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn ms(&self) -> u64 {
+        self.doc.get("ms").and_then(Value::as_u64).unwrap_or(0)
+    }
+
+    /// Whether the event records a delete.
+    pub fn is_delete(&self) -> bool {
+        self.text("operation") == Op::Delete.as_str()
+    }
+
+    /// The changed resource's id.
+    pub fn rid(&self) -> &str {
+        self.text("resourceId")
+    }
+
+    /// Whether another event's change caused this one.
+    pub fn caused(&self) -> bool {
+        self.doc.contains_key("causedBy")
+    }
+
+    /// Member ids added (`true`) or removed (`false`).
+    pub fn members(&self, added: bool) -> Vec<String> {
+        let k = if added {
+            "membersAdded"
+        } else {
+            "membersRemoved"
+        };
+        self.doc
+            .get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The lists of member ids (at most [`MAX_EVENT_MEMBERS`] together, the
+    /// rest counted), and `members` among the attributes exactly when some
+    /// member changed.
+    fn put_members(&mut self, added: &[String], removed: &[String]) {
+        let add = &added[..added.len().min(MAX_EVENT_MEMBERS)];
+        let rem = &removed[..removed.len().min(MAX_EVENT_MEMBERS - add.len())];
+        let omitted = added.len() + removed.len() - add.len() - rem.len();
+        for (k, l) in [("membersAdded", add), ("membersRemoved", rem)] {
+            match l {
+                [] => self.doc.remove(k),
+                l => self.doc.insert(k.to_string(), strings(l)),
+            };
+        }
+        match omitted {
+            0 => self.doc.remove("membersOmitted"),
+            n => self
+                .doc
+                .insert("membersOmitted".into(), Value::from(n as u64)),
+        };
+        let any = !add.is_empty() || !rem.is_empty();
+        let mut attrs: Vec<String> = self
+            .doc
+            .get("attributes")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        attrs.retain(|a| a != "members");
+        if any {
+            attrs.push("members".into());
+        }
+        match attrs.is_empty() {
+            true => self.doc.remove("attributes"),
+            false => self.doc.insert("attributes".into(), strings(&attrs)),
+        };
+    }
+
     /// Set the member ids added and removed (sorted here); whether that
-    /// changed the event. `members` is named among the attributes exactly
-    /// when some member changed.
+    /// changed the event.
     pub fn set_members(&mut self, added: &[String], removed: &[String]) -> bool {
         let mut added = added.to_vec();
         let mut removed = removed.to_vec();
         added.sort();
         removed.sort();
-        let (add, rem, omitted) = bounded(&added, &removed);
-        if (&add, &rem, omitted) == (&self.add, &self.rem, self.omitted) {
-            return false;
-        }
-        let any = !add.is_empty() || !rem.is_empty();
-        (self.add, self.rem, self.omitted) = (add, rem, omitted);
-        let named = self.attrs.iter().any(|a| a == "members");
-        if any && !named {
-            self.attrs.push("members".into());
-        } else if !any && named {
-            self.attrs.retain(|a| a != "members");
-        }
-        true
-    }
-
-    /// The stored form.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut o = Map::new();
-        o.insert("ms".into(), json!(self.ms));
-        o.insert("op".into(), json!(self.op.as_str()));
-        o.insert("rt".into(), json!(self.rt));
-        o.insert("rid".into(), json!(self.rid));
-        o.insert("tenant".into(), json!(self.tenant));
-        o.insert("req".into(), json!(self.req));
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                o.insert(k.into(), v);
-            }
-        };
-        put("client", self.client.clone().map(Value::String));
-        put("sub", self.sub.clone().map(Value::String));
-        let list = |l: &Vec<String>| (!l.is_empty()).then(|| json!(l));
-        put("attrs", list(&self.attrs));
-        put("add", list(&self.add));
-        put("rem", list(&self.rem));
-        put("omitted", (self.omitted > 0).then(|| json!(self.omitted)));
-        put("vb", self.vb.map(|v| json!(v)));
-        put("va", self.va.map(|v| json!(v)));
-        put("cause", self.cause.map(|v| json!(v)));
-        serde_json::to_vec(&Value::Object(o)).expect("events serialise")
-    }
-
-    /// An event from its stored form (`None`: not one).
-    pub fn decode(raw: &[u8]) -> Option<Event> {
-        let v: Value = serde_json::from_slice(raw).ok()?;
-        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        let num = |k: &str| v.get(k).and_then(Value::as_u64);
-        let list = |k: &str| -> Vec<String> {
-            v.get(k)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        Some(Event {
-            ms: num("ms")?,
-            op: Op::parse(v.get("op")?.as_str()?)?,
-            rt: text("rt")?,
-            rid: text("rid")?,
-            tenant: text("tenant").unwrap_or_default(),
-            client: text("client"),
-            sub: text("sub"),
-            attrs: list("attrs"),
-            add: list("add"),
-            rem: list("rem"),
-            omitted: num("omitted").unwrap_or(0) as usize,
-            vb: num("vb"),
-            va: num("va"),
-            req: text("req").unwrap_or_default(),
-            cause: num("cause"),
-        })
+        let before = self.doc.clone();
+        self.put_members(&added, &removed);
+        self.doc != before
     }
 
     /// The resource type the event is about.
     pub fn kind(&self) -> Option<Kind> {
-        match self.rt.as_str() {
+        match self.text("resourceType") {
             "User" => Some(Kind::User),
             "Group" => Some(Kind::Group),
             "Role" => Some(Kind::Role),
@@ -220,44 +219,21 @@ impl Event {
 
     /// The SCIM representation of event `seq` (its `id`).
     pub fn to_scim(&self, seq: u64, base_url: &str) -> Value {
-        let created = rfc3339_ms(self.ms);
-        let mut o = Map::new();
-        o.insert("schemas".into(), json!([AUDIT_EVENT]));
-        o.insert("id".into(), json!(seq.to_string()));
-        o.insert("operation".into(), json!(self.op.as_str()));
-        o.insert("resourceType".into(), json!(self.rt));
-        o.insert("resourceId".into(), json!(self.rid));
-        o.insert("tenant".into(), json!(self.tenant));
-        let mut put = |name: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                o.insert(name.into(), v);
-            }
-        };
-        put("clientId", self.client.clone().map(Value::String));
-        put("subject", self.sub.clone().map(Value::String));
-        let list = |l: &Vec<String>| (!l.is_empty()).then(|| json!(l));
-        put("attributes", list(&self.attrs));
-        put("membersAdded", list(&self.add));
-        put("membersRemoved", list(&self.rem));
-        put(
-            "membersOmitted",
-            (self.omitted > 0).then(|| json!(self.omitted)),
+        let created = rfc3339_ms(self.ms());
+        let mut o = self.doc.clone();
+        o.remove("ms");
+        o.insert("schemas".into(), Value::from(vec![AUDIT_EVENT]));
+        o.insert("id".into(), Value::from(seq.to_string()));
+        let mut meta = Map::new();
+        meta.insert("resourceType".into(), Value::from("AuditEvent"));
+        meta.insert("created".into(), Value::from(created.clone()));
+        meta.insert("lastModified".into(), Value::from(created));
+        meta.insert(
+            "location".into(),
+            Value::from(format!("{base_url}/AuditEvents/{seq}")),
         );
-        let etag = |v: Option<u64>| v.map(|v| json!(format!("W/\"{v}\"")));
-        put("versionBefore", etag(self.vb));
-        put("versionAfter", etag(self.va));
-        put("requestId", Some(json!(self.req)));
-        put("causedBy", self.cause.map(|c| json!(c.to_string())));
-        o.insert(
-            "meta".into(),
-            json!({
-                "resourceType": "AuditEvent",
-                "created": created,
-                "lastModified": created,
-                "location": format!("{base_url}/AuditEvents/{seq}"),
-                "version": format!("W/\"{seq}\""),
-            }),
-        );
+        meta.insert("version".into(), etag(seq));
+        o.insert("meta".into(), Value::Object(meta));
         Value::Object(o)
     }
 }

@@ -50,6 +50,7 @@ impl Actor {
     /// request's `traceparent` when it is well-formed (W3C Trace Context
     /// §3.2: `version-traceid-parentid-flags`, lower-case hex), else a
     /// fresh UUID.
+    #[inline(never)]
     pub(crate) fn new(
         client_id: Option<String>,
         subject: Option<String>,

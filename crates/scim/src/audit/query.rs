@@ -38,8 +38,26 @@ pub const CLOCK_SKEW_MS: u64 = 60_000;
 /// Events read per store call during a walk.
 const WALK_BATCH: usize = 200;
 
+/// `/AuditEvents` (`id`: `None`) and `/AuditEvents/{id}`: GET, and 405
+/// for every other method (the trail is written by the server alone).
+pub(crate) fn serve(
+    repo: &Repo,
+    cfg: &Config,
+    rt: &ResourceType,
+    req: &Request,
+    id: Option<&str>,
+) -> Result<Response> {
+    match (req.method.as_str(), id) {
+        ("GET", None) => list(repo, cfg, rt, req),
+        ("GET", Some(id)) => get(repo, rt, req, id),
+        (m, _) => Err(crate::endpoints::not_allowed(&format!(
+            "{m} on the read-only audit trail"
+        ))),
+    }
+}
+
 /// `GET /AuditEvents/{id}`.
-pub(crate) fn get(repo: &Repo, rt: &ResourceType, req: &Request, id: &str) -> Result<Response> {
+fn get(repo: &Repo, rt: &ResourceType, req: &Request, id: &str) -> Result<Response> {
     let not_found = || ScimError::not_found("no such audit event");
     let seq = parse_id(id).ok_or_else(not_found)?;
     let event = log::read(repo, &[seq])?
@@ -63,12 +81,7 @@ pub(crate) fn get(repo: &Repo, rt: &ResourceType, req: &Request, id: &str) -> Re
 }
 
 /// `GET /AuditEvents`: filter, order and page (see the module docs).
-pub(crate) fn list(
-    repo: &Repo,
-    cfg: &Config,
-    rt: &ResourceType,
-    req: &Request,
-) -> Result<Response> {
+fn list(repo: &Repo, cfg: &Config, rt: &ResourceType, req: &Request) -> Result<Response> {
     let params = Params::from_query(req);
     let q = params.parse(rt, cfg)?;
     if let Some(s) = &q.sort_by {
@@ -202,7 +215,7 @@ fn seek(repo: &Repo, first: u64, last: u64, ms: u64) -> Result<u64> {
         let found = log::read(repo, &window)?
             .into_iter()
             .zip(&window)
-            .find_map(|(e, s)| e.map(|e| (*s, e.ms)));
+            .find_map(|(e, s)| e.map(|e| (*s, e.ms())));
         match found {
             Some((_, at)) if at >= ms => hi = mid,
             Some((s, _)) => lo = s + 1,

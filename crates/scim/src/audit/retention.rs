@@ -27,7 +27,7 @@ pub fn prune(repo: &Repo, seq: u64, now_ms: u64, days: u64) -> Result<()> {
     }
     // The tail event alone first: most of the time it is not due.
     let first = log::read(repo, &[tail])?.pop().flatten();
-    if first.as_ref().is_some_and(|e| e.ms >= cutoff) {
+    if first.as_ref().is_some_and(|e| e.ms() >= cutoff) {
         return Ok(());
     }
     let seqs: Vec<u64> = (tail..end).collect();
@@ -58,7 +58,7 @@ fn expired_prefix(seqs: &[u64], events: &[Option<Event>], cutoff: u64) -> u64 {
     let mut new_tail = seqs.first().copied().unwrap_or(0);
     for (s, e) in seqs.iter().zip(events) {
         match e {
-            Some(e) if e.ms < cutoff => new_tail = s + 1,
+            Some(e) if e.ms() < cutoff => new_tail = s + 1,
             Some(_) => break,
             None => {}
         }
