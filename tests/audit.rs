@@ -313,9 +313,13 @@ fn check_trail(host: &Host, gid: &str, round: usize, seed: u64) {
     let group = host.get(&format!("/Groups/{gid}")).json();
     for m in group["members"].as_array().into_iter().flatten() {
         let m = m["value"].as_str().unwrap();
+        let about: Vec<&Value> = events
+            .iter()
+            .filter(|e| e.to_string().contains(m))
+            .collect();
         assert!(
             ever_added.contains(m),
-            "{label}: member {m} without an event adding it"
+            "{label}: member {m} without an event adding it; its events: {about:#?}"
         );
     }
 }
