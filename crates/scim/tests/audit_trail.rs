@@ -587,10 +587,11 @@ fn an_append_costs_a_constant_number_of_store_calls() {
     };
     let extra_small = calls(true, 8) - calls(false, 8);
     let extra_large = calls(true, 400) - calls(false, 400);
-    // Per create: an increment, a set-many, a set (and 2 reads per 8).
+    // Per create: an increment (the event is written with the record, in
+    // the one call that writes it), and 2 reads on one create in 8.
     assert_eq!(
         extra_small,
-        8 * 3 + 2,
+        8 + 2,
         "store calls the trail adds to 8 creates"
     );
     assert_eq!(
@@ -659,12 +660,17 @@ impl Store for Dying {
 }
 
 /// What the store shows after a write sequence, against what its events
-/// say: every visible version of every resource has its event, and each
-/// group's members are what its events added and removed.
-fn check_events_match_store(s: &Setup, users: &[String], gid: &str, label: &str) {
+/// say: every visible version of every resource has its event, and every
+/// member of the group was added by an event; when the sequence ran to its
+/// end (`exact`), the group's members are what its events added and
+/// removed. (A request that died between a group's record and its member
+/// buckets leaves an event listing member changes that were not made:
+/// docs/storage.md, "Audit trail".)
+fn check_events_match_store(s: &Setup, users: &[String], gid: &str, label: &str, exact: bool) {
     let events = s.events();
     let mut versions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut members: BTreeSet<String> = BTreeSet::new();
+    let mut ever_added: BTreeSet<String> = BTreeSet::new();
     let mut deleted: BTreeSet<String> = BTreeSet::new();
     for e in &events {
         let rid = e["resourceId"].as_str().unwrap().to_string();
@@ -679,6 +685,7 @@ fn check_events_match_store(s: &Setup, users: &[String], gid: &str, label: &str)
         }
         if rid == gid {
             members.extend(strs(&e["membersAdded"]));
+            ever_added.extend(strs(&e["membersAdded"]));
             for m in strs(&e["membersRemoved"]) {
                 members.remove(&m);
             }
@@ -732,10 +739,16 @@ fn check_events_match_store(s: &Setup, users: &[String], gid: &str, label: &str)
                                 .collect()
                         })
                         .unwrap_or_default();
-                    assert_eq!(
-                        shown, members,
-                        "{label}: members against events {events:#?}"
+                    assert!(
+                        shown.is_subset(&ever_added),
+                        "{label}: a member without an event adding it {events:#?}"
                     );
+                    if exact {
+                        assert_eq!(
+                            shown, members,
+                            "{label}: members against events {events:#?}"
+                        );
+                    }
                 }
             }
             404 => assert!(
@@ -770,7 +783,7 @@ fn a_crash_at_any_store_write_never_leaves_a_change_without_its_event() {
             };
             let s2 = Setup::new(&alive, config(|_| {}));
             let (users, gid) = script_ids(&s2);
-            check_events_match_store(&s2, &users, &gid, &label);
+            check_events_match_store(&s2, &users, &gid, &label, finished);
             if finished {
                 break;
             }

@@ -3,9 +3,10 @@
 //! so a crash can leave an event whose change never happened; it is dropped
 //! on read. An event counts when:
 //!
-//! 1. its confirmation exists: `a/c/<seq>`, written when the change was
-//!    done (with the event's final member lists), or `a/s/<seq>`, written
-//!    by the next change of the same resource, which saw its version; else
+//! 1. its confirmation exists: `a/c/<seq>`, written when a delete was done
+//!    (or when a change of members was rewritten with its final lists), or
+//!    `a/s/<seq>`, written by the next change of the same resource, which
+//!    saw its version; else
 //! 2. the store shows the change itself: the resource's record carries the
 //!    event's number (create, replace, patch); the record is gone (delete);
 //!    the member is gone from its bucket (a membership a user's delete
@@ -17,14 +18,13 @@
 //! Events still in doubt are dropped: their change has not happened (or is
 //! in progress and not visible yet).
 //!
-//! A change of members writes the record first and the member buckets
-//! after it (docs/storage.md, "Write order"), so a crash in between leaves
-//! a record that shows the event while some members were never added or
-//! removed. An event shown by its record alone (case 2) therefore lists
-//! only the member changes the buckets show ([`trim_members`]). An event
-//! the next change confirmed keeps its lists as planned: the buckets may
-//! have changed since, so they no longer tell (docs/storage.md names this
-//! limit).
+//! Most events are shown by the store alone (case 2): a create, replace
+//! or patch writes no confirmation unless its member lists turned out
+//! other than planned (then the event is rewritten and confirmed). A
+//! change of members writes the record first and the member buckets after
+//! it (docs/storage.md, "Write order"), so an event of a request that died
+//! in between lists member changes that were never made (docs/storage.md
+//! names this limit).
 
 use super::event::Event;
 use super::log;
@@ -33,25 +33,10 @@ use crate::storage::layout::bucket_of;
 use crate::storage::members::bucket_has;
 use crate::storage::records::{Record, Repo};
 
-/// Whether an event's change was made, and how that is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Seen {
-    /// Confirmed by the request that made the change: the event is final.
-    Confirmed,
-    /// Confirmed by the next change of the resource: the change was made;
-    /// the event lists the member changes as planned.
-    Seen,
-    /// Shown by the store only: member changes are to be checked against
-    /// the buckets ([`trim_members`]).
-    ByStore,
-    /// Not made (or not yet visible): dropped.
-    No,
-}
-
 /// For each `(seq, event)`, whether its change was made.
-pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<Seen>> {
+pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<bool>> {
     // Both confirmations of each event, in one call.
-    let confirms = |idx: &[usize]| -> Result<Vec<Seen>> {
+    let confirms = |idx: &[usize]| -> Result<Vec<bool>> {
         let keys: Vec<String> = idx
             .iter()
             .flat_map(|i| {
@@ -63,21 +48,15 @@ pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<Seen>> {
             .store
             .get_many(&keys)?
             .chunks(2)
-            .map(|pair| match (&pair[0], &pair[1]) {
-                (Some(_), _) => Seen::Confirmed,
-                (None, Some(_)) => Seen::Seen,
-                (None, None) => Seen::No,
-            })
+            .map(|pair| pair.iter().any(Option::is_some))
             .collect())
     };
     let all: Vec<usize> = (0..events.len()).collect();
-    let mut seen = confirms(&all)?;
-    let confirmed: Vec<bool> = seen.iter().map(|s| *s != Seen::No).collect();
-    let doubt: Vec<usize> = all.into_iter().filter(|i| !confirmed[*i]).collect();
+    let mut ok = confirms(&all)?;
+    let doubt: Vec<usize> = all.into_iter().filter(|i| !ok[*i]).collect();
     if doubt.is_empty() {
-        return Ok(seen);
+        return Ok(ok);
     }
-    let mut ok = confirmed;
     // 2: the store's own evidence, read before the confirmations again.
     let evidence: Vec<(usize, String)> = doubt
         .iter()
@@ -88,54 +67,15 @@ pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<Seen>> {
     for ((i, _), raw) in evidence.iter().zip(values) {
         let (seq, e) = &events[*i];
         ok[*i] = shows_change(*seq, e, raw.as_deref());
-        if ok[*i] {
-            seen[*i] = Seen::ByStore;
-        }
     }
     // 3: confirmations once more for what is still in doubt.
     let doubt: Vec<usize> = doubt.into_iter().filter(|i| !ok[*i]).collect();
     if !doubt.is_empty() {
         for (i, c) in doubt.iter().zip(confirms(&doubt)?) {
-            seen[*i] = c;
+            ok[*i] = c;
         }
     }
-    Ok(seen)
-}
-
-/// Keep only the member changes of `e` (a create, replace or patch of a
-/// group or role shown by its record alone) that its buckets show: added
-/// ids present, removed ids absent.
-pub fn trim_members(repo: &Repo, e: &mut Event) -> Result<()> {
-    let Some(kind) = e.kind() else {
-        return Ok(());
-    };
-    let (add, rem) = (e.members(true), e.members(false));
-    if e.caused() || e.is_delete() || (add.is_empty() && rem.is_empty()) {
-        return Ok(());
-    }
-    let ids: Vec<&String> = add.iter().chain(&rem).collect();
-    let keys: Vec<String> = ids
-        .iter()
-        .map(|m| repo.keys.members(kind, e.rid(), bucket_of(m)))
-        .collect();
-    let present: Vec<bool> = repo
-        .store
-        .get_many(&keys)?
-        .iter()
-        .zip(&ids)
-        .map(|(b, m)| b.as_deref().is_some_and(|b| bucket_has(b, m)))
-        .collect();
-    let keep = |list: &[String], flags: &[bool], want: bool| -> Vec<String> {
-        list.iter()
-            .zip(flags)
-            .filter(|(_, p)| **p == want)
-            .map(|(m, _)| m.clone())
-            .collect()
-    };
-    let (a, r) = present.split_at(add.len());
-    let (add, rem) = (keep(&add, a, true), keep(&rem, r, false));
-    e.set_members(&add, &rem);
-    Ok(())
+    Ok(ok)
 }
 
 /// The key whose value shows whether `e`'s change was made.

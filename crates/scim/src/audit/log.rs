@@ -53,18 +53,20 @@ pub fn now_ms(now_secs: u64) -> u64 {
     }
 }
 
-/// Append `event`: a new number from the tenant's counter, then the event
-/// and, in the same call, the confirmation of `prev` (the event of the
-/// version this change was computed from: that version exists, so its
-/// change was made).
-pub fn append(repo: &Repo, event: &Event, prev: Option<u64>) -> Result<u64> {
-    let seq = kv::increment(repo.store, &seq_key(repo), 1)? as u64;
+/// A new event number from the tenant's counter.
+pub fn next(repo: &Repo) -> Result<u64> {
+    Ok(kv::increment(repo.store, &seq_key(repo), 1)? as u64)
+}
+
+/// What appending `event` as `seq` writes: the event and the confirmation
+/// of `prev` (the event of the version this change was computed from:
+/// that version exists, so its change was made).
+pub fn entries(repo: &Repo, seq: u64, event: &Event, prev: Option<u64>) -> Vec<(String, Vec<u8>)> {
     let mut entries = vec![(event_key(repo, seq), event.encode())];
     if let Some(p) = prev {
         entries.push((seen_key(repo, p), b"1".to_vec()));
     }
-    repo.store.set_many(&entries)?;
-    Ok(seq)
+    entries
 }
 
 /// The confirmation, by the next change of the same resource, that event

@@ -113,12 +113,21 @@ pub(crate) struct Change<'c> {
 pub(crate) struct Pending {
     seq: u64,
     event: Event,
+    prev: Option<u64>,
 }
 
 impl Pending {
     /// The event's number.
     pub(crate) fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// What writing the event takes: the event, and the confirmation of
+    /// the event of the version its change starts from (that version
+    /// exists, so its change was made). For [`Journal::reserve`]d events,
+    /// written in the same call as the change itself.
+    pub(crate) fn entries(&self, repo: &Repo) -> Vec<(String, Vec<u8>)> {
+        log::entries(repo, self.seq, &self.event, self.prev)
     }
 }
 
@@ -149,46 +158,64 @@ impl<'a> Journal<'a> {
         }
     }
 
-    /// Record `change` before it is made: the pending event (its number is
-    /// stored in the record the change writes), or `None` when the trail
-    /// is off. An error here fails the request before anything visible was
-    /// written.
-    pub(crate) fn begin(&self, change: Change) -> Result<Option<Pending>> {
+    /// Number the event of `change` without writing it: the caller writes
+    /// [`Pending::entries`] in the same call as the change (a create's
+    /// record). `None` when the trail is off.
+    pub(crate) fn reserve(&self, change: Change) -> Result<Option<Pending>> {
         if !self.enabled {
             return Ok(None);
         }
         let ms = log::now_ms(self.repo.now);
         let event = Event::new(&change, ms, self.tenant, self.actor);
-        let seq = log::append(self.repo, &event, change.prev)?;
+        let seq = log::next(self.repo)?;
         // Retention costs a few store calls on a small share of appends;
         // a failure leaves old events for the next append to drop.
         let _ = retention::prune(self.repo, seq, ms, self.retention_days);
-        Ok(Some(Pending { seq, event }))
+        Ok(Some(Pending {
+            seq,
+            event,
+            prev: change.prev,
+        }))
     }
 
-    /// The change of `pending` is made: confirm it. Best effort: the
-    /// change is visible already, and the readers confirm an event whose
-    /// confirmation was lost from the store itself (`confirm`).
+    /// Record `change` before it is made: the pending event (its number is
+    /// stored in the record the change writes), or `None` when the trail
+    /// is off. An error here fails the request before anything visible was
+    /// written.
+    pub(crate) fn begin(&self, change: Change) -> Result<Option<Pending>> {
+        let pending = self.reserve(change)?;
+        if let Some(p) = &pending {
+            self.repo.store.set_many(&p.entries(self.repo))?;
+        }
+        Ok(pending)
+    }
+
+    /// The change of `pending` is made: confirm it (a change the store
+    /// does not show by itself: a delete's effects elsewhere). Best
+    /// effort: the change is visible already, and the readers confirm an
+    /// event whose confirmation was lost from the store itself (`confirm`).
     pub(crate) fn commit(&self, pending: Option<Pending>) {
         if let Some(p) = pending {
             let _ = log::confirm(self.repo, p.seq, None);
         }
     }
 
-    /// [`Journal::commit`] of a change of members, with the ids the
-    /// buckets really gained and lost (concurrent changes of the same
-    /// group may have made some of the planned ones moot): the event is
-    /// written once more, with them, in the call that confirms it.
+    /// A change of members is made, adding and removing these ids (which
+    /// concurrent changes of the same group may have made differ from the
+    /// planned ones): when they differ, the event is written once more
+    /// with them, and confirmed. Otherwise nothing is written: the record
+    /// carrying the event's number confirms it.
     pub(crate) fn commit_members(
         &self,
         pending: Option<Pending>,
         added: &[String],
         removed: &[String],
     ) {
-        let Some(Pending { seq, mut event }) = pending else {
+        let Some(Pending { seq, mut event, .. }) = pending else {
             return;
         };
-        let changed = event.set_members(added, removed);
-        let _ = log::confirm(self.repo, seq, changed.then_some(&event));
+        if event.set_members(added, removed) {
+            let _ = log::confirm(self.repo, seq, Some(&event));
+        }
     }
 }

@@ -18,7 +18,7 @@
 //! `sortOrder=ascending`. Paging is by `startIndex`/`count` over the walk;
 //! a cursor would be the next number to visit.
 
-use super::confirm::{self, Seen};
+use super::confirm;
 use super::event::Event;
 use super::log;
 use crate::config::Config;
@@ -64,11 +64,9 @@ fn get(repo: &Repo, rt: &ResourceType, req: &Request, id: &str) -> Result<Respon
         .pop()
         .flatten()
         .ok_or_else(not_found)?;
-    let mut pair = [(seq, event)];
-    match confirm::applied(repo, &pair)?[0] {
-        Seen::No => return Err(not_found()),
-        Seen::ByStore => confirm::trim_members(repo, &mut pair[0].1)?,
-        Seen::Confirmed | Seen::Seen => {}
+    let pair = [(seq, event)];
+    if !confirm::applied(repo, &pair)?[0] {
+        return Err(not_found());
     }
     let projection = Projection::parse(
         rt,
@@ -129,18 +127,16 @@ fn list(repo: &Repo, cfg: &Config, rt: &ResourceType, req: &Request) -> Result<R
     let mut total = 0usize;
     let mut page = Vec::new();
     for batch in seqs.chunks(WALK_BATCH) {
-        let mut events: Vec<(u64, Event)> = batch
+        let events: Vec<(u64, Event)> = batch
             .iter()
             .copied()
             .zip(log::read(repo, batch)?)
             .filter_map(|(s, e)| e.map(|e| (s, e)))
             .collect();
         let applied = confirm::applied(repo, &events)?;
-        for ((seq, e), seen) in events.iter_mut().zip(applied) {
-            match seen {
-                Seen::No => continue,
-                Seen::ByStore => confirm::trim_members(repo, e)?,
-                Seen::Confirmed | Seen::Seen => {}
+        for ((seq, e), ok) in events.iter().zip(applied) {
+            if !ok {
+                continue;
             }
             let mut doc = e.to_scim(*seq, &req.base_url);
             if q.filter.as_ref().is_some_and(|f| !f.matches(rt, &doc)) {

@@ -63,7 +63,9 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     if !added.is_empty() {
         attributes.push("members".into());
     }
-    let event = ctx.journal().begin(audit::Change {
+    // Numbered now, written with the record (one store call: the event and
+    // the change it records land together).
+    let event = ctx.journal().reserve(audit::Change {
         op: audit::Op::Create,
         kind,
         id: &id,
@@ -82,7 +84,14 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
         ctx.repo
             .update_id_list(&ctx.repo.keys.memberships(kind, &uid), &id, true)?;
     }
-    ctx.repo.put_new_record(kind, &id, &rec)?;
+    match &event {
+        Some(e) => {
+            let mut entries = e.entries(&ctx.repo);
+            entries.push((ctx.repo.keys.record(kind, &id), rec.encode()));
+            ctx.repo.store.set_many(&entries)?;
+        }
+        None => ctx.repo.put_new_record(kind, &id, &rec)?,
+    }
     let delta = apply_members(ctx, kind, &id, 0, &ops)?;
     ctx.journal()
         .commit_members(event, &delta.added, &delta.removed);
