@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::filter::Filter;
 use crate::patch::MemberOp;
 use crate::schema::Kind;
-use crate::storage::layout::MEMBER_BUCKETS;
+use crate::storage::layout::{bucket_of, MEMBER_BUCKETS};
 use crate::storage::members::{self, Stored};
 use crate::storage::records::Repo;
 use std::collections::HashSet;
@@ -32,10 +32,43 @@ pub(crate) fn member_delta(
         .filter(|b| bits & members::bit(*b) != 0)
         .map(|b| repo.keys.members(kind, id, b))
         .collect();
-    // The members of those buckets, then the ops replayed on the set of
-    // ids (no ordered map: this runs on every change of members).
+    let raws = repo.store.get_many(&keys)?;
+    // The common cases, adding or removing listed members: each id looked
+    // up in the raw bucket, nothing parsed.
+    if let [MemberOp::Add(_)] | [MemberOp::Remove(_)] = ops {
+        let (ids, adding): (Vec<&String>, bool) = match &ops[0] {
+            MemberOp::Add(ms) => (ms.iter().map(|m| &m.value).collect(), true),
+            MemberOp::Remove(ids) => (ids.iter().collect(), false),
+            _ => unreachable!("matched above"),
+        };
+        let stored: Vec<(u32, &[u8])> = (0..MEMBER_BUCKETS)
+            .filter(|b| bits & members::bit(*b) != 0)
+            .zip(&raws)
+            .filter_map(|(b, r)| r.as_deref().map(|r| (b, r)))
+            .collect();
+        let present = |id: &str| {
+            let b = bucket_of(id);
+            stored
+                .iter()
+                .any(|(sb, raw)| *sb == b && members::bucket_has(raw, id))
+        };
+        let mut changed: Vec<String> = ids
+            .into_iter()
+            .filter(|id| present(id) != adding)
+            .cloned()
+            .collect();
+        changed.sort();
+        changed.dedup();
+        return Ok(if adding {
+            (changed, Vec::new())
+        } else {
+            (Vec::new(), changed)
+        });
+    }
+    // Otherwise the members of those buckets, and the ops replayed on the
+    // set of ids (no ordered map: this runs on every change of members).
     let mut current: Vec<Stored> = Vec::new();
-    for raw in repo.store.get_many(&keys)? {
+    for raw in &raws {
         current.extend(members::decode(raw.as_deref()));
     }
     let before: HashSet<String> = current.iter().map(|m| m.value.clone()).collect();
