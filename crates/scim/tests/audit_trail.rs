@@ -250,14 +250,14 @@ fn every_change_records_one_event_with_names_and_member_ids_only() {
         e["meta"]["created"].as_str().unwrap().ends_with(".000Z"),
         "{e}"
     );
-    assert_eq!(strs(&events[3]["membersAdded"]), [uid.clone()]);
-    assert_eq!(strs(&events[4]["membersAdded"]), [uid2.clone()]);
-    assert_eq!(strs(&events[4]["membersRemoved"]), [uid.clone()]);
-    assert_eq!(strs(&events[5]["membersAdded"]), [uid.clone()]);
+    assert_eq!(strs(&events[3]["membersAdded"]), [uid.as_str()]);
+    assert_eq!(strs(&events[4]["membersAdded"]), [uid2.as_str()]);
+    assert_eq!(strs(&events[4]["membersRemoved"]), [uid.as_str()]);
+    assert_eq!(strs(&events[5]["membersAdded"]), [uid.as_str()]);
     assert_eq!(events[6]["membersAdded"], Value::Null);
-    assert_eq!(strs(&events[8]["membersRemoved"]), [uid.clone()]);
+    assert_eq!(strs(&events[8]["membersRemoved"]), [uid.as_str()]);
     assert_eq!(events[8]["causedBy"], events[7]["id"]);
-    assert_eq!(strs(&events[9]["membersRemoved"]), [uid2.clone()]);
+    assert_eq!(strs(&events[9]["membersRemoved"]), [uid2.as_str()]);
     // Names, never values: no user name, family name or password anywhere.
     let all = serde_json::to_string(&events).unwrap();
     for secret in [

@@ -16,7 +16,7 @@ pub const PRUNE_BATCH: u64 = 32;
 /// Drop expired events at the tail, when `seq` (the number just appended)
 /// is one of every [`PRUNE_EVERY`]. Costs two reads when nothing is due.
 pub fn prune(repo: &Repo, seq: u64, now_ms: u64, days: u64) -> Result<()> {
-    if seq % PRUNE_EVERY != 0 {
+    if !seq.is_multiple_of(PRUNE_EVERY) {
         return Ok(());
     }
     let cutoff = now_ms.saturating_sub(days.saturating_mul(86_400_000));
