@@ -55,9 +55,15 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     rec.check_size()?;
     members::check_room(&ctx.repo, kind, &id, 0, &ops)?;
     let new_ix = indexed(ctx, kind, &rec.doc);
-    // Order (docs/storage.md): the audit event, claims and indexes, list
-    // slot, users' lists, the record (carrying the event), member buckets,
-    // the event's confirmation.
+    // Order (docs/storage.md): claims and indexes, list slot, users'
+    // lists, the record with its audit event (numbered only now: a refused
+    // request leaves no trace), then member buckets.
+    index_before(ctx, kind, &id, &Indexed::default(), &new_ix)?;
+    rec.chunk = Some(ctx.repo.list_append(kind, &id)?);
+    for uid in added_ids(&ops) {
+        ctx.repo
+            .update_id_list(&ctx.repo.keys.memberships(kind, &uid), &id, true)?;
+    }
     let mut attributes = audit::changed_paths(&json!({}), &rec.doc);
     let added = added_ids(&ops);
     if !added.is_empty() {
@@ -78,12 +84,6 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
         cause: None,
     })?;
     rec.audit = event.as_ref().map(audit::Pending::seq);
-    index_before(ctx, kind, &id, &Indexed::default(), &new_ix)?;
-    rec.chunk = Some(ctx.repo.list_append(kind, &id)?);
-    for uid in added_ids(&ops) {
-        ctx.repo
-            .update_id_list(&ctx.repo.keys.memberships(kind, &uid), &id, true)?;
-    }
     match &event {
         Some(e) => {
             let mut entries = e.entries(&ctx.repo);
@@ -178,9 +178,15 @@ fn update(
         members::check_room(&ctx.repo, kind, id, old.buckets, &ops)?;
         let old_ix = indexed(ctx, kind, &old.doc);
         let new_ix = indexed(ctx, kind, &rec.doc);
-        // The audit event first (docs/storage.md, "Audit trail"): the
-        // member ids this change really adds and removes, read before
-        // anything is written.
+        index_before(ctx, kind, id, &old_ix, &new_ix)?;
+        for uid in added_ids(&ops) {
+            ctx.repo
+                .update_id_list(&ctx.repo.keys.memberships(kind, &uid), id, true)?;
+        }
+        // The audit event before the record (docs/storage.md, "Audit
+        // trail"), after the claims that may still refuse the request: the
+        // member ids this change really adds and removes, read before the
+        // buckets change.
         let (added, removed) =
             audit::member_delta(&ctx.repo, kind, id, old.buckets, &ops, |f, m| {
                 member_matches(ctx, kind, f, m)
@@ -202,11 +208,6 @@ fn update(
             cause: None,
         })?;
         rec.audit = event.as_ref().map(audit::Pending::seq);
-        index_before(ctx, kind, id, &old_ix, &new_ix)?;
-        for uid in added_ids(&ops) {
-            ctx.repo
-                .update_id_list(&ctx.repo.keys.memberships(kind, &uid), id, true)?;
-        }
         match ctx.repo.swap_record(kind, id, raw.as_deref(), &rec)? {
             Swap::Done => {
                 index_after(ctx, kind, id, &old_ix, &new_ix)?;
