@@ -259,14 +259,7 @@ fn run(
         body,
         base_url: outer.base_url.clone(),
     };
-    let answer = svc.dispatch(
-        &sub,
-        env,
-        route,
-        caller.tenant,
-        caller.principal,
-        warnings,
-    );
+    let answer = svc.dispatch(&sub, env, route, caller.tenant, caller.principal, warnings);
     match answer {
         Err(e) => fail(location, &e),
         Ok(r) if r.status >= 400 => {
