@@ -55,6 +55,8 @@ BIN = Path(sys.executable).parent
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 MAX_EXAMPLES = os.environ.get("OPENAPI_FUZZ_EXAMPLES", "50")
 SEED = os.environ.get("OPENAPI_FUZZ_SEED", "20261207")
+# The `sub` of the dev token scim-token mints, and so the userName of /Me.
+ME = "local-dev"
 
 
 class ScimHost:
@@ -63,6 +65,9 @@ class ScimHost:
     def __init__(self, state_dir: Path, secret: str):
         env = dict(os.environ)
         env["SPIN_VARIABLE_TOKEN_HS256_SECRET"] = secret
+        # /Me (RFC 7644 §3.11) answers for the token's subject: the dev
+        # token's `sub` is ME (a user seeded before the fuzzing).
+        env["SPIN_VARIABLE_ME_CLAIM"] = "sub"
         self.proc = subprocess.Popen(
             [str(HOST), "--manifest", str(ROOT / "spin.toml"), "--listen", "127.0.0.1:0",
              "--state-dir", str(state_dir), "--quiet"],
@@ -127,6 +132,18 @@ def fetch_document(origin: str, token: str) -> dict:
     with urllib.request.urlopen(req, timeout=30) as r:
         assert r.status == 200, r.status
         return json.load(r)
+
+
+def seed_me(origin: str, token: str) -> None:
+    """The user /Me stands for, so that its operations reach a user (until
+    the fuzzing deletes it: 404 then, as documented)."""
+    body = json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                       "userName": ME}).encode()
+    req = urllib.request.Request(f"{origin}{BASE}/Users", data=body, method="POST",
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Content-Type": "application/scim+json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 201, r.status
 
 
 def validate(doc: dict) -> None:
@@ -287,6 +304,7 @@ def main() -> int:
             if "validate" in parts:
                 validate(doc)
             if "fuzz" in parts:
+                seed_me(origin, token)
                 ok &= fuzz(doc_file, origin, token)
             if "browser" in parts:
                 ok &= browse(origin, token)
