@@ -519,3 +519,40 @@ fn bulk_me_and_cursors_are_described_with_their_limits_and_errors() {
         ["properties"]["scimType"]["enum"];
     assert!(bad.as_array().unwrap().contains(&json!("invalidCursor")));
 }
+
+/// The BulkRequest example an administrator reads (and schemathesis sends)
+/// runs: every operation succeeds, the `bulkId` references resolve.
+#[test]
+fn the_bulk_example_runs() {
+    let cfg = Config::default();
+    let d = doc(&cfg);
+    let example = &d["components"]["schemas"]["BulkRequest"]["examples"][0];
+    let svc = Service::new(cfg);
+    let store = MemStore::new();
+    let no_catalog = || Err("none".to_string());
+    let env = Env {
+        store: &store,
+        now: NOW,
+        fetcher: &crate::auth::jwks::NoFetcher,
+        catalog_source: &no_catalog,
+    };
+    let req = Request {
+        method: "POST".into(),
+        path: "/Bulk".into(),
+        base_url: "http://h/api/scim/v2".into(),
+        body: example.to_string().into_bytes(),
+        ..Default::default()
+    };
+    let r = svc
+        .dispatch(&req, &env, Route::Bulk, "t", None, &mut Vec::new())
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    let statuses: Vec<&str> = v["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["201", "201", "200"], "{v}");
+}
