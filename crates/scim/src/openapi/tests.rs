@@ -455,9 +455,11 @@ fn every_method_the_service_answers_is_documented() {
 
 #[test]
 fn bulk_me_and_cursors_are_described_with_their_limits_and_errors() {
-    let mut cfg = Config::default();
-    cfg.bulk_max_operations = 7;
-    cfg.bulk_max_payload_bytes = 4096;
+    let cfg = Config {
+        bulk_max_operations: 7,
+        bulk_max_payload_bytes: 4096,
+        ..Config::default()
+    };
     let d = doc(&cfg);
     let schemas = &d["components"]["schemas"];
     // RFC 7644 §3.7: the request and response messages, the limits.
