@@ -8,7 +8,8 @@ token with target/host/scim-token, then:
 1. fetches /api/scim/v2/openapi.json and validates it with
    openapi-spec-validator (OpenAPI 3.1);
 2. runs schemathesis (CLI, as its users run it) over every operation of that
-   document, stateful links included, with the checks not_a_server_error,
+   document (/Bulk and /Me included: the host runs with me_claim=sub and
+   the dev token's subject is seeded as a user), stateful links included, with the checks not_a_server_error,
    status_code_conformance, content_type_conformance and
    response_schema_conformance, a bounded number of examples and a fixed
    seed: any failure fails the run;
