@@ -1,11 +1,13 @@
 //! Storage: the key-value interface the engine needs (`kv`), every key it
 //! writes (`layout`), resources and their indexes on top of it (`records`),
-//! and group/role memberships spread over buckets (`members`); what can be
+//! and group/role memberships spread over buckets (`members`); the store
+//! checker (`check`: every invariant, and repair of leftovers); what can be
 //! read of a record that no longer decodes (`salvage`); for tests
 //! and the bench, an in-memory store as weak as Spin's (`memory`) and a
 //! call-counting store (`counting`). See
 //! docs/storage.md for the design and its invariants.
 
+pub mod check;
 pub mod counting;
 pub mod kv;
 pub(crate) mod layout;
