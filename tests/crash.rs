@@ -421,3 +421,202 @@ fn sqlite_kills_lose_nothing_acknowledged() {
     assert!(acked > 50, "too little load to mean anything: {acked}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A redis-server of this test's own that keeps every acknowledged write
+/// on disk (`appendfsync always`), so that it can be stopped and started
+/// again with its data, as a production Redis with persistence restarts.
+struct Redis {
+    child: Option<std::process::Child>,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Redis {
+    fn start(dir: &std::path::Path, port: u16) -> Redis {
+        std::fs::create_dir_all(dir).unwrap();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let r = Redis {
+            child: Some(child),
+            port,
+            dir: dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        r
+    }
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+    /// Killed outright: what it acknowledged is on disk already.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+    fn restart(&mut self) {
+        self.stop();
+        let port = self.port;
+        let dir = self.dir.clone();
+        *self = Redis::start(&dir, port);
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// While Redis is down, requests answer 503 with `Retry-After` at once
+/// (no hang, no 500); answers the slowest answer seen and how many probes
+/// were sent.
+fn probe_outage(addrs: &[String], token: &str, for_how_long: Duration) -> (Duration, usize) {
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/scim+json"),
+    ];
+    let body = serde_json::to_vec(&json!({"schemas": [USER], "userName": "outage-probe"})).unwrap();
+    let (mut slowest, mut probes) = (Duration::ZERO, 0);
+    let until = Instant::now() + for_how_long;
+    while Instant::now() < until {
+        for addr in addrs {
+            for (method, path, body) in [
+                ("GET", format!("{BASE}/Users?count=1"), None),
+                ("POST", format!("{BASE}/Users"), Some(body.as_slice())),
+            ] {
+                let t = Instant::now();
+                let r = try_request(addr, method, &path, &headers, body, Duration::from_secs(10))
+                    .unwrap_or_else(|e| panic!("{method} during the outage: no answer: {e}"));
+                slowest = slowest.max(t.elapsed());
+                probes += 1;
+                assert_eq!(r.status, 503, "{method} during the outage: {}", r.status);
+                assert!(r.header("retry-after").is_some(), "503 without Retry-After");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (slowest, probes)
+}
+
+/// Both hosts answer again, without a restart, within `limit`.
+fn recovered(addrs: &[String], token: &str, limit: Duration) -> Duration {
+    let auth = format!("Bearer {token}");
+    let t = Instant::now();
+    for addr in addrs {
+        loop {
+            let r = try_request(
+                addr,
+                "GET",
+                &format!("{BASE}/Users?count=1"),
+                &[("authorization", auth.as_str())],
+                None,
+                Duration::from_secs(10),
+            );
+            if r.is_ok_and(|r| r.status == 200) {
+                break;
+            }
+            assert!(
+                t.elapsed() < limit,
+                "a host did not recover from the outage"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    t.elapsed()
+}
+
+#[test]
+fn redis_kills_and_an_outage_lose_nothing_acknowledged() {
+    // Run under tests/with-redis (make test-redis), which installs
+    // redis-server; this test runs a private one of its own.
+    if std::env::var("SCIM_E2E_REDIS_URL").is_err() {
+        eprintln!("skipped: no SCIM_E2E_REDIS_URL (make test-redis runs it)");
+        return;
+    }
+    let seed = seed();
+    let dir = std::env::temp_dir().join(format!("spin-scim-crash-redis-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut redis = Redis::start(&dir.join("redis"), free_port());
+    let url = redis.url();
+    let mut hosts = vec![Host::start_redis(&url, &[]), Host::start_redis(&url, &[])];
+    let addrs: Addrs = Arc::new(RwLock::new(hosts.iter().map(|h| h.addr.clone()).collect()));
+    let requests = Arc::new(AtomicU64::new(0));
+    let (stop, clients) = start_clients(&addrs, 2, seed, &requests);
+    let token = token_with(&["scim.read", "scim.write"], None);
+    let mut rng = Rng(seed);
+    let started = Instant::now();
+    let kills = KILLS / 2;
+    let mut outage = None;
+    for k in 0..kills {
+        std::thread::sleep(Duration::from_millis(150 + rng.below(700)));
+        if k == kills / 2 {
+            redis.stop();
+            let live: Vec<String> = hosts.iter().map(|h| h.addr.clone()).collect();
+            let (slowest, probes) = probe_outage(&live, &token, Duration::from_secs(3));
+            redis.restart();
+            let back = recovered(&live, &token, Duration::from_secs(15));
+            outage = Some((slowest, probes, back));
+        }
+        let i = k % 2;
+        drop(hosts.remove(i)); // SIGKILL, requests in flight
+        *addrs.write().unwrap() = vec![hosts[0].addr.clone()];
+        hosts.insert(i, Host::start_redis(&url, &[]));
+        *addrs.write().unwrap() = hosts.iter().map(|h| h.addr.clone()).collect();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let ledgers: Vec<Ledger> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    verify(&hosts[0], &ledgers);
+    verify(&hosts[1], &ledgers);
+    drop(hosts);
+    let rc = dir.join("runtime-config.toml");
+    std::fs::write(
+        &rc,
+        format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n"),
+    )
+    .unwrap();
+    let rc = rc.to_string_lossy().to_string();
+    let (found, repaired) = check_and_repair(&["--runtime-config-file", &rc]);
+    let acked: u64 = ledgers.iter().map(|l| l.acked).sum();
+    let (slowest, probes, back) = outage.unwrap();
+    eprintln!(
+        "redis crash run (seed {seed}, {:.0} s): {kills} kills of two hosts, {} requests, \
+         {acked} acknowledged writes, {found} leftovers found, {repaired} repaired; \
+         outage of 3 s: {probes} probes, all 503 with Retry-After, slowest {} ms; \
+         both hosts back {} ms after redis-server",
+        started.elapsed().as_secs_f64(),
+        requests.load(Ordering::Relaxed),
+        slowest.as_millis(),
+        back.as_millis()
+    );
+    assert!(acked > 50, "too little load to mean anything: {acked}");
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
