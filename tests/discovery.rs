@@ -49,7 +49,8 @@ fn service_provider_config_is_served_as_scim_json() {
     assert_eq!(v["pagination"]["defaultPageSize"], 10);
     assert_eq!(v["pagination"]["maxPageSize"], 1000);
     assert_eq!(v["patch"]["supported"], true);
-    assert_eq!(v["bulk"]["supported"], false);
+    assert_eq!(v["bulk"]["supported"], true);
+    assert_eq!(v["bulk"]["maxOperations"], 1000);
     assert_eq!(v["authenticationSchemes"][0]["type"], "oauthbearertoken");
     let location = v["meta"]["location"].as_str().unwrap();
     assert_eq!(

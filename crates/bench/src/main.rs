@@ -9,6 +9,7 @@
 //! prints the table, the targets and the scale law, and writes JSON to
 //! `bench/results/<timestamp>.json`. Loopback only; every loop is bounded.
 
+mod bulk;
 mod http;
 mod load;
 mod native;
@@ -39,6 +40,8 @@ Options:
       --full-read-max S   give up the full paged read after S seconds [default: 60]
       --only LIST         run only these scenarios (comma-separated keys)
       --no-native         skip the native engine profile (in-process, no wasm)
+      --no-bulk           skip the /Bulk scenario (1,000 creates: one Bulk vs single POSTs)
+      --bulk-only         only the /Bulk scenario (no preload, no peer)
       --native-only       only the native engine profile (no servers)
       --host-bin FILE     [default: target/host/scim-host]
       --manifest FILE     [default: spin.toml]
@@ -59,6 +62,8 @@ pub struct Args {
     pub only: Option<Vec<String>>,
     pub native: bool,
     pub native_only: bool,
+    pub bulk: bool,
+    pub bulk_only: bool,
     pub host_bin: PathBuf,
     pub manifest: PathBuf,
     pub wasm: PathBuf,
@@ -80,6 +85,8 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
         only: None,
         native: true,
         native_only: false,
+        bulk: true,
+        bulk_only: false,
         host_bin: "target/host/scim-host".into(),
         manifest: "spin.toml".into(),
         wasm: "target/wasm32-wasip1/release/spin_scim.wasm".into(),
@@ -118,6 +125,8 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             "--no-peer" => a.peer = false,
             "--no-native" => a.native = false,
             "--native-only" => a.native_only = true,
+            "--no-bulk" => a.bulk = false,
+            "--bulk-only" => a.bulk_only = true,
             "--duration" => a.plan.duration = secs(value()?)?,
             "--warmup" => a.plan.warmup = secs(value()?)?,
             "--concurrency" => a.plan.concurrency = num(value()?)?.max(1),
@@ -382,6 +391,35 @@ fn main() -> ExitCode {
         }
     };
     let wasm_bytes = std::fs::metadata(&args.wasm).map(|m| m.len()).unwrap_or(0);
+    let run_bulk = || {
+        eprintln!("scim-bench: /Bulk scenario ({} creates)…", bulk::CREATES);
+        let r = bulk::run(
+            &args.host_bin,
+            &args.manifest,
+            &args.out,
+            &stamp,
+            &secret,
+            &token,
+        );
+        match &r {
+            Ok(b) => {
+                print!("{}", b.text());
+                let path = args.out.join(format!("{stamp}-bulk.json"));
+                let _ = std::fs::write(
+                    &path,
+                    serde_json::to_string_pretty(&b.json()).unwrap_or_default() + "\n",
+                );
+            }
+            Err(e) => eprintln!("scim-bench: /Bulk scenario failed: {e}"),
+        }
+        r
+    };
+    if args.bulk_only {
+        return match run_bulk() {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     let clock = Instant::now();
     let load_start = report::loadavg();
     if load_start.is_some_and(|l| l > 1.0) {
@@ -422,6 +460,9 @@ fn main() -> ExitCode {
     ) {
         Ok(()) => println!("Results: {}", path.display()),
         Err(e) => eprintln!("scim-bench: cannot write {}: {e}", path.display()),
+    }
+    if args.bulk {
+        let _ = run_bulk();
     }
     // Targets and scale law are reported, never enforced: a slow machine
     // must not fail the build. Only a run that could not measure fails.

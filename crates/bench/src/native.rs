@@ -181,6 +181,15 @@ pub fn run(n: usize, per_scenario: Duration, only: Option<&[String]>) -> Result<
         if s == Scenario::FullRead || only.is_some_and(|o| !o.iter().any(|k| k == s.key())) {
             continue;
         }
+        let last_cursor = match s {
+            Scenario::CursorLast => crate::scenarios::last_page_cursor(n, |q| {
+                let (status, v) = e.call("GET", &format!("/Users?{q}"), None);
+                (status == 200)
+                    .then_some(v)
+                    .ok_or(format!("GET /Users?{q}: {status}"))
+            })?,
+            _ => String::new(),
+        };
         let before = snapshot(store.traffic());
         let families_before = store.reads_by_family();
         let t = Instant::now();
@@ -211,6 +220,12 @@ pub fn run(n: usize, per_scenario: Duration, only: Option<&[String]>) -> Result<
                 Scenario::ListLast => e.call(
                     "GET",
                     &format!("/Users?startIndex={}&count=100", n - 100),
+                    None,
+                ),
+                Scenario::CursorFirst => e.call("GET", "/Users?cursor=&count=100", None),
+                Scenario::CursorLast => e.call(
+                    "GET",
+                    &format!("/Users?cursor={last_cursor}&count=100"),
                     None,
                 ),
                 Scenario::FullRead => unreachable!(),

@@ -321,7 +321,12 @@ impl Report<'_> {
         }
         // A list page costs the same whatever N (each page compared with
         // the same page at the small size).
-        for s in [Scenario::ListFirst, Scenario::ListLast] {
+        for s in [
+            Scenario::ListFirst,
+            Scenario::ListLast,
+            Scenario::CursorFirst,
+            Scenario::CursorLast,
+        ] {
             let (Some(a), Some(b)) = (
                 small.outcome(s).filter(|o| o.usable()),
                 big.outcome(s).filter(|o| o.usable()),

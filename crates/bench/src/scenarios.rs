@@ -196,6 +196,10 @@ pub enum Scenario {
     FilterExternalId,
     ListFirst,
     ListLast,
+    /// RFC 9865 cursor paging: the first page (`cursor=`).
+    CursorFirst,
+    /// The last page, by the cursor a walk to it was given.
+    CursorLast,
     FullRead,
     Post,
     Put,
@@ -205,13 +209,15 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 12] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::Empty,
         Scenario::GetUser,
         Scenario::FilterUserName,
         Scenario::FilterExternalId,
         Scenario::ListFirst,
         Scenario::ListLast,
+        Scenario::CursorFirst,
+        Scenario::CursorLast,
         Scenario::FullRead,
         Scenario::Post,
         Scenario::Put,
@@ -228,6 +234,8 @@ impl Scenario {
             Scenario::FilterExternalId => "filter_externalid",
             Scenario::ListFirst => "list_first_page",
             Scenario::ListLast => "list_last_page",
+            Scenario::CursorFirst => "cursor_first_page",
+            Scenario::CursorLast => "cursor_last_page",
             Scenario::FullRead => "full_paged_read",
             Scenario::Post => "post_user",
             Scenario::Put => "put_user",
@@ -245,6 +253,8 @@ impl Scenario {
             Scenario::FilterExternalId => "filter externalId eq",
             Scenario::ListFirst => "list page (start, 100)",
             Scenario::ListLast => "list page (startIndex=N-100)",
+            Scenario::CursorFirst => "cursor page (cursor=, 100)",
+            Scenario::CursorLast => "cursor page (last 100, by cursor)",
             Scenario::FullRead => "full paged read, count=100",
             Scenario::Post => "POST /Users",
             Scenario::Put => "PUT /Users/{id}",
@@ -359,6 +369,28 @@ pub struct FullRead {
     pub users: usize,
     pub distinct: usize,
     pub complete: bool,
+}
+
+/// The cursor (RFC 9865) of the page holding the last [`PAGE`] of `n`
+/// users, found by walking there with pages of up to 1,000; `get` sends a
+/// `GET /Users?…` query and answers its JSON. An error when the server
+/// gives no `nextCursor` (no cursor paging).
+pub fn last_page_cursor(
+    n: usize,
+    mut get: impl FnMut(&str) -> Result<Value, String>,
+) -> Result<String, String> {
+    let (mut cursor, mut at) = (String::new(), 0);
+    while at + PAGE < n {
+        let step = (n - PAGE - at).min(1000);
+        let page = get(&format!("cursor={cursor}&count={step}"))?;
+        cursor = page
+            .get("nextCursor")
+            .and_then(Value::as_str)
+            .ok_or("no nextCursor: the server does not page by cursor (RFC 9865)")?
+            .to_string();
+        at += step;
+    }
+    Ok(cursor)
 }
 
 /// Reads every user, 100 per page, on one connection, up to `max` long.
@@ -565,6 +597,20 @@ fn run_scenario(
         }
     }
     let n = world.n;
+    let mut last_cursor = String::new();
+    if scenario == Scenario::CursorLast {
+        let mut conn = Conn::new(target);
+        let found = last_page_cursor(n, |q| {
+            check(
+                conn.send(&Req::get(format!("/Users?{q}")), true),
+                "GET /Users?cursor=…",
+            )
+        });
+        match found {
+            Ok(c) => last_cursor = c,
+            Err(e) => return not_measured(scenario, e),
+        }
+    }
     let tag = std::process::id();
     let probe = |rng: &mut load::Rng| world.probe[rng.below(world.probe.len())];
     let gen = |rng: &mut load::Rng, _w: usize| -> Option<Req> {
@@ -584,6 +630,8 @@ fn run_scenario(
                 "/Users?startIndex={}&count={PAGE}",
                 n.saturating_sub(PAGE).max(1)
             )),
+            Scenario::CursorFirst => Req::get(format!("/Users?cursor=&count={PAGE}")),
+            Scenario::CursorLast => Req::get(format!("/Users?cursor={last_cursor}&count={PAGE}")),
             Scenario::FullRead => unreachable!("handled above"),
             Scenario::Post => {
                 let k = world.post_seq.fetch_add(1, Ordering::Relaxed);
@@ -656,6 +704,18 @@ fn run_scenario(
         stats,
         full: None,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
+        guest: None,
+        instance: None,
+    }
+}
+
+/// An outcome with no number, and why.
+fn not_measured(scenario: Scenario, why: String) -> Outcome {
+    Outcome {
+        scenario,
+        stats: Stats::default(),
+        full: None,
+        note: Some(why),
         guest: None,
         instance: None,
     }

@@ -52,6 +52,15 @@ pub struct Config {
     /// The User attribute the `/Me` claim ([`AuthConfig::me_claim`]) is
     /// matched against (RFC 7644 §3.11).
     pub me_attribute: MeAttribute,
+    /// Most operations in one `POST /Bulk` (RFC 7644 §3.7.4,
+    /// `bulk.maxOperations`); more answer 413.
+    pub bulk_max_operations: usize,
+    /// Largest `POST /Bulk` body (RFC 7644 §3.7.4, `bulk.maxPayloadSize`);
+    /// larger answers 413.
+    pub bulk_max_payload_bytes: usize,
+    /// Whether `/openapi.json` and the `/docs` page are served (404 when
+    /// not).
+    pub docs_enabled: bool,
 }
 
 /// The User attribute that identifies the authenticated subject for `/Me`.
@@ -77,6 +86,10 @@ impl Default for Config {
             group_patch_response: Return::Minimal,
             trust_forwarded_headers: false,
             me_attribute: MeAttribute::UserName,
+            bulk_max_operations: 1000,
+            // 1,000 user creates of about 1 KiB each, with room to spare.
+            bulk_max_payload_bytes: 2 * 1024 * 1024,
+            docs_enabled: true,
         }
     }
 }
@@ -180,6 +193,9 @@ impl Config {
                     }
                 },
             },
+            bulk_max_operations: num("bulk_max_operations", d.bulk_max_operations)?,
+            bulk_max_payload_bytes: num("bulk_max_payload_bytes", d.bulk_max_payload_bytes)?,
+            docs_enabled: flag("docs_enabled", true)?,
             group_patch_response: match vars.get("group_patch_response") {
                 None => d.group_patch_response,
                 Some(v) => match v.trim().to_ascii_lowercase().as_str() {
@@ -238,6 +254,20 @@ mod tests {
         let c = Config::from_vars(&vars(&[("me_attribute", "USERNAME")])).unwrap();
         assert_eq!(c.me_attribute, MeAttribute::UserName);
         assert!(Config::from_vars(&vars(&[("me_attribute", "emails")])).is_err());
+    }
+
+    #[test]
+    fn bulk_limits_come_from_variables() {
+        let c = Config::default();
+        assert_eq!(c.bulk_max_operations, 1000);
+        assert_eq!(c.bulk_max_payload_bytes, 2 * 1024 * 1024);
+        let c = Config::from_vars(&vars(&[
+            ("bulk_max_operations", "5"),
+            ("bulk_max_payload_bytes", "4096"),
+        ]))
+        .unwrap();
+        assert_eq!((c.bulk_max_operations, c.bulk_max_payload_bytes), (5, 4096));
+        assert!(Config::from_vars(&vars(&[("bulk_max_operations", "many")])).is_err());
     }
 
     #[test]

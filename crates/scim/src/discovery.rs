@@ -23,18 +23,21 @@ pub fn service_provider_config(cfg: &Config, base_url: &str) -> Value {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": { "supported": true },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": { "supported": true, "maxOperations": cfg.bulk_max_operations, "maxPayloadSize": cfg.bulk_max_payload_bytes },
         "filter": { "supported": true, "maxResults": cfg.page_size_max },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
         "etag": { "supported": true },
-        // RFC 9865 §4: index paging (RFC 7644 §3.4.2.4) only, so far.
+        // RFC 9865 §4. Cursors are positions, kept nowhere on the server:
+        // they never expire, so cursorTimeout is the largest value a
+        // 32-bit client can hold.
         "pagination": {
-            "cursor": false,
+            "cursor": true,
             "index": true,
             "defaultPaginationMethod": "index",
             "defaultPageSize": cfg.page_size_default,
             "maxPageSize": cfg.page_size_max,
+            "cursorTimeout": crate::list::cursor::CURSOR_TIMEOUT_SECS,
         },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
@@ -167,6 +170,12 @@ mod tests {
             assert!(v[k]["supported"].is_boolean(), "{k}");
         }
         assert_eq!(v["filter"]["maxResults"], 1000);
+        // RFC 9865 §4.
+        assert_eq!(v["pagination"]["cursor"], true);
+        assert_eq!(v["pagination"]["index"], true);
+        assert_eq!(v["pagination"]["defaultPaginationMethod"], "index");
+        assert_eq!(v["pagination"]["maxPageSize"], 1000);
+        assert!(v["pagination"]["cursorTimeout"].as_u64() > Some(0));
         assert_eq!(v["authenticationSchemes"][0]["type"], "oauthbearertoken");
         assert_eq!(
             v["meta"]["location"],
@@ -175,7 +184,7 @@ mod tests {
     }
 
     #[test]
-    fn pagination_advertises_index_paging_and_the_configured_page_sizes() {
+    fn pagination_advertises_both_methods_and_the_configured_page_sizes() {
         let cfg = Config {
             page_size_default: 7,
             page_size_max: 70,
@@ -184,8 +193,9 @@ mod tests {
         let v = service_provider_config(&cfg, "http://h");
         assert_eq!(
             v["pagination"],
-            json!({"cursor": false, "index": true, "defaultPaginationMethod": "index",
-                   "defaultPageSize": 7, "maxPageSize": 70})
+            json!({"cursor": true, "index": true, "defaultPaginationMethod": "index",
+                   "defaultPageSize": 7, "maxPageSize": 70,
+                   "cursorTimeout": crate::list::cursor::CURSOR_TIMEOUT_SECS})
         );
         assert_eq!(v["filter"]["maxResults"], 70);
     }

@@ -30,6 +30,9 @@ pub enum ScimType {
     InvalidVers,
     /// The request put sensitive information in the URI.
     Sensitive,
+    /// RFC 9865 §2.1: the `cursor` is not one this server issued for this
+    /// query.
+    InvalidCursor,
 }
 
 impl ScimType {
@@ -46,6 +49,7 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+mod bulk;
 pub mod config;
 mod discovery;
 pub mod document;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod filter;
 pub mod http;
 mod list;
+pub mod openapi;
 pub mod patch;
 mod projection;
 mod quota;

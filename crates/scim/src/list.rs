@@ -1,6 +1,8 @@
 //! Query parameters of list and search requests (RFC 7644 §3.4.2–§3.4.3):
 //! filter, sortBy/sortOrder, startIndex/count, attributes/excludedAttributes,
-//! and the ListResponse.
+//! `cursor` (RFC 9865 §2, decoded in [`cursor`]), and the ListResponse.
+
+pub mod cursor;
 
 use crate::config::Config;
 use crate::discovery::LIST_SCHEMA;
@@ -25,6 +27,9 @@ pub struct Query {
     pub start_index: usize,
     pub count: usize,
     pub projection: Projection,
+    /// `Some` (possibly empty) when the client pages by cursor (RFC 9865
+    /// §2); the text is decoded by [`cursor::Cursor::decode`].
+    pub cursor: Option<String>,
 }
 
 /// Raw parameter values, from the query string or a SearchRequest body.
@@ -37,6 +42,7 @@ pub struct Params {
     pub count: Option<String>,
     pub attributes: Option<String>,
     pub excluded: Option<String>,
+    pub cursor: Option<String>,
 }
 
 impl Params {
@@ -51,6 +57,7 @@ impl Params {
                 "count" => &mut p.count,
                 "attributes" => &mut p.attributes,
                 "excludedattributes" => &mut p.excluded,
+                "cursor" => &mut p.cursor,
                 _ => continue,
             };
             *slot = Some(v);
@@ -87,6 +94,7 @@ impl Params {
             count: text("count")?,
             attributes: text("attributes")?,
             excluded: text("excludedAttributes")?,
+            cursor: text("cursor")?,
         })
     }
 
@@ -100,6 +108,32 @@ impl Params {
             }
         };
         let start_index = saturating(number(&self.start_index, "startIndex")?.unwrap_or(1)).max(1);
+        if self.cursor.is_some() {
+            // RFC 9865 §2: a client asks for one pagination method, by
+            // sending `startIndex` or `cursor`.
+            if self
+                .start_index
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty())
+            {
+                return Err(ScimError::invalid_value(
+                    "startIndex and cursor cannot be combined: page either by index or by cursor",
+                ));
+            }
+            // RFC 9865 §2.2 wants cursor pages sorted when sortBy is
+            // supported; a sorted walk would need the sort key in the
+            // cursor, which this server does not do.
+            if self
+                .sort_by
+                .as_deref()
+                .is_some_and(|s| !s.trim().is_empty())
+            {
+                return Err(ScimError::invalid_value(
+                    "sortBy is not available with cursor paging; page a sorted list with \
+                     startIndex",
+                ));
+            }
+        }
         let count = match number(&self.count, "count")? {
             None => cfg.page_size_default,
             // RFC 7644 §3.4.2.4: negative counts mean 0; larger than the
@@ -143,6 +177,7 @@ impl Params {
                 self.attributes.as_deref(),
                 self.excluded.as_deref(),
             )?,
+            cursor: self.cursor.clone(),
         })
     }
 }
@@ -254,6 +289,30 @@ pub fn response(total: usize, start_index: usize, resources: Vec<Value>) -> Valu
         "startIndex": start_index,
         "Resources": resources,
     })
+}
+
+/// A ListResponse of a cursor-paged query (RFC 9865 §2): `nextCursor`
+/// unless this is the last page, `previousCursor` unless it is the first;
+/// no `startIndex`, which cursor pages do not have.
+pub fn cursor_response(
+    total: usize,
+    resources: Vec<Value>,
+    next: Option<String>,
+    previous: Option<String>,
+) -> Value {
+    let mut out = json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    if let Some(n) = next {
+        out["nextCursor"] = Value::String(n);
+    }
+    if let Some(p) = previous {
+        out["previousCursor"] = Value::String(p);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -30,6 +30,10 @@ pub enum Route<'a> {
     Bulk,
     /// `/Me` (RFC 7644 §3.11).
     Me,
+    /// `/openapi.json`: the OpenAPI document (crate::openapi).
+    OpenApi,
+    /// `/docs` (the page, `""`) and `/docs/{asset}`: the documentation page.
+    Docs(&'a str),
     /// Anything else.
     Unknown,
 }
@@ -69,6 +73,9 @@ impl<'a> Route<'a> {
             None if first == ".search" => Route::RootSearch,
             None if is("Bulk") => Route::Bulk,
             None if is("Me") => Route::Me,
+            None if is("openapi.json") => Route::OpenApi,
+            None if is("docs") => Route::Docs(""),
+            Some(asset) if is("docs") => Route::Docs(asset),
             Some(name) if is("ResourceTypes") => Route::ResourceType(name),
             Some(id) if is("Schemas") => Route::Schema(id),
             _ => Route::Unknown,
@@ -95,6 +102,9 @@ impl<'a> Route<'a> {
             Route::RootSearch => "/.search",
             Route::Bulk => "/Bulk",
             Route::Me => "/Me",
+            Route::OpenApi => "/openapi.json",
+            Route::Docs("") => "/docs",
+            Route::Docs(_) => "/docs/{asset}",
             Route::Unknown => "(unknown)",
         }
     }
@@ -109,7 +119,14 @@ impl<'a> Route<'a> {
                 | Route::ResourceType(_)
                 | Route::Schemas
                 | Route::Schema(_)
+                | Route::OpenApi
         )
+    }
+
+    /// The documentation page's files (`/docs`), which hold no data and
+    /// never need a token: a browser cannot send one for a page.
+    pub fn is_docs_page(&self) -> bool {
+        matches!(self, Route::Docs(_))
     }
 
     /// Whether `method` on this route only reads: GET, HEAD and the POST
@@ -146,6 +163,11 @@ mod tests {
             ("/.search", "/.search"),
             ("/Bulk", "/Bulk"),
             ("/Me", "/Me"),
+            ("/openapi.json", "/openapi.json"),
+            ("/docs", "/docs"),
+            ("/docs/", "/docs"),
+            ("/docs/swagger-ui.css", "/docs/{asset}"),
+            ("/docs/a/b", "(unknown)"),
             ("/", "(unknown)"),
             ("/Users/a/b", "(unknown)"),
             ("/ServiceProviderConfig/x", "(unknown)"),

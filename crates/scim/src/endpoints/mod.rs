@@ -100,7 +100,7 @@ pub(crate) fn not_allowed(what: &str) -> ScimError {
 
 /// Parse a JSON request body (RFC 7644 §3.1: `application/scim+json`, and
 /// `application/json` as IdPs send it). Other media types answer 415.
-fn json_body(req: &Request) -> Result<Value> {
+pub(crate) fn json_body(req: &Request) -> Result<Value> {
     if let Some(ct) = req.header("content-type") {
         let mt = ct
             .split(';')

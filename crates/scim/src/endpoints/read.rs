@@ -1,6 +1,6 @@
 //! Reading resources: `GET /{type}/{id}` (RFC 7644 §3.4.1), `GET /{type}`
 //! with filter, sort and paging (§3.4.2), `POST /{type}/.search` and
-//! `POST /.search` (§3.4.3).
+//! `POST /.search` (§3.4.3); pages by index or by cursor (RFC 9865).
 
 use super::index;
 use super::precondition::etag_matches;
@@ -12,11 +12,13 @@ use super::{canonical_id, empty_role_record, json_body, load_existing, not_found
 use crate::error::{Result, ScimError};
 use crate::filter::IndexLookup;
 use crate::http::Response;
+use crate::list::cursor::{self, Anchor, Binding, Cursor, IdKey};
 use crate::list::{self, Params, Query};
 use crate::schema::Kind;
 use crate::storage::layout::IndexAttr;
 use crate::storage::records::Loaded;
-use serde_json::Value;
+use crate::storage::walk::From;
+use serde_json::{Map, Value};
 
 /// Most ids a list scan reads per store round trip.
 const SCAN_BATCH: usize = 500;
@@ -71,6 +73,17 @@ fn query(ctx: &Ctx, kind: Kind, params: Params) -> Result<Response> {
     let rt = ctx.rt(kind);
     let q = params.parse(rt, ctx.cfg)?;
     let w = wants(&q.projection, rt, q.filter_needs_members);
+    if let Some(text) = &q.cursor {
+        let binding = binding(rt.name, &params);
+        return cursor_page(
+            ctx,
+            kind,
+            &q,
+            &w,
+            &Cursor::decode(text, &binding)?,
+            &binding,
+        );
+    }
     if kind != Kind::Role && q.filter.is_none() && q.sort_by.is_none() {
         // A page costs the page: the list summary, the chunks it spans, the records.
         let (total, ids, _) = ctx.repo.list_page(kind, q.start_index - 1, q.count)?;
@@ -98,6 +111,118 @@ fn query(ctx: &Ctx, kind: Kind, params: Params) -> Result<Response> {
     ))
 }
 
+/// What a cursor of this query is bound to (RFC 9865 §2: the client repeats
+/// every parameter but `cursor`).
+fn binding(scope: &str, p: &Params) -> Binding {
+    Binding::new(
+        scope,
+        p.filter.as_deref(),
+        p.sort_by.as_deref(),
+        p.sort_order.as_deref(),
+    )
+}
+
+/// A cursor-paged page (RFC 9865 §2). Unfiltered users and groups walk the
+/// list from a slot: the summary, the chunks the page spans and its
+/// records, wherever the page is. Filtered queries and roles page their
+/// matches (found as an index-paged query finds them) in id order.
+fn cursor_page(
+    ctx: &Ctx,
+    kind: Kind,
+    q: &Query,
+    w: &Wants,
+    cursor: &Cursor,
+    binding: &Binding,
+) -> Result<Response> {
+    let rt = ctx.rt(kind);
+    if kind == Kind::Role || q.filter.is_some() {
+        let mut keyed = Map::new();
+        for mut d in matching(ctx, kind, q, w)? {
+            let key = id_key(kind, &d);
+            q.projection.apply(rt, &mut d);
+            keyed.insert(key, d);
+        }
+        return id_page(keyed, cursor, q.count, binding);
+    }
+    let from = match cursor {
+        Cursor::First => From::Start,
+        Cursor::Next(Anchor::Slot(s)) => From::After(*s),
+        Cursor::Previous(Anchor::Slot(s)) => From::Before(*s),
+        _ => return Err(cursor::unknown_position()),
+    };
+    let walk = ctx
+        .repo
+        .walk(kind, from, q.count)?
+        .ok_or_else(cursor::unknown_position)?;
+    let ids: Vec<String> = walk.ids.iter().map(|(id, _)| id.clone()).collect();
+    let mut docs = load_docs(ctx, kind, &ids, w)?;
+    docs.iter_mut().for_each(|d| q.projection.apply(rt, d));
+    let next = walk
+        .ids
+        .last()
+        .filter(|_| walk.more_after)
+        .map(|(_, s)| Cursor::Next(Anchor::Slot(*s)).encode(binding));
+    let previous = walk
+        .ids
+        .first()
+        .filter(|_| walk.more_before)
+        .map(|(_, s)| Cursor::Previous(Anchor::Slot(*s)).encode(binding));
+    Ok(Response::json(
+        200,
+        &list::cursor_response(walk.total, docs, next, previous),
+    ))
+}
+
+/// A resource's place in the order filtered cursor pages follow.
+fn id_key(kind: Kind, doc: &Value) -> IdKey {
+    let rank = match kind {
+        Kind::User => '0',
+        Kind::Group => '1',
+        Kind::Role => '2',
+    };
+    let id = doc.get("id").and_then(Value::as_str).unwrap_or_default();
+    format!("{rank}{id}")
+}
+
+/// The page of `keyed` (every match of the query, by [`id_key`]) that
+/// `cursor` asks for, in key order: `count` matches after or before its
+/// anchor.
+fn id_page(
+    mut keyed: Map<String, Value>,
+    cursor: &Cursor,
+    count: usize,
+    binding: &Binding,
+) -> Result<Response> {
+    let mut order: Vec<String> = keyed.keys().cloned().collect();
+    order.sort();
+    let total = order.len();
+    let (start, end) = match cursor {
+        Cursor::First => (0, count.min(total)),
+        Cursor::Next(Anchor::Id(k)) => {
+            let start = order.iter().take_while(|x| *x <= k).count();
+            (start, start.saturating_add(count).min(total))
+        }
+        Cursor::Previous(Anchor::Id(k)) => {
+            let end = order.iter().take_while(|x| *x < k).count();
+            (end.saturating_sub(count), end)
+        }
+        _ => return Err(cursor::unknown_position()),
+    };
+    let keys = &order[start..end];
+    let page = keys.iter().filter_map(|k| keyed.remove(k)).collect();
+    let (next, previous) = match (keys.first(), keys.last()) {
+        (Some(first), Some(last)) => (
+            (end < total).then(|| Cursor::Next(Anchor::Id(last.clone())).encode(binding)),
+            (start > 0).then(|| Cursor::Previous(Anchor::Id(first.clone())).encode(binding)),
+        ),
+        _ => (None, None),
+    };
+    Ok(Response::json(
+        200,
+        &list::cursor_response(total, page, next, previous),
+    ))
+}
+
 /// Every resource of `kind` matching the query's filter, in list order.
 fn matching(ctx: &Ctx, kind: Kind, q: &Query, w: &Wants) -> Result<Vec<Value>> {
     let rt = ctx.rt(kind);
@@ -118,12 +243,23 @@ pub(crate) fn search_root(ctx: &Ctx) -> Result<Response> {
     let body = json_body(ctx.req)?;
     let params = Params::from_search(&body)?;
     let mut all = Vec::new();
+    let mut keyed = Map::new();
     let mut first_query = None;
     for kind in [Kind::User, Kind::Group, Kind::Role] {
         let rt = ctx.rt(kind);
         let q = params.parse(rt, ctx.cfg)?;
         let w = wants(&q.projection, rt, q.filter_needs_members);
         let mut docs = matching(ctx, kind, &q, &w)?;
+        if q.cursor.is_some() {
+            // Cursor pages (RFC 9865 §3) follow (type, id) order.
+            for mut d in docs {
+                let key = id_key(kind, &d);
+                q.projection.apply(rt, &mut d);
+                keyed.insert(key, d);
+            }
+            first_query.get_or_insert(q);
+            continue;
+        }
         if let Some(path) = &q.sort_by {
             list::sort(rt, &mut docs, path, q.descending);
         }
@@ -132,6 +268,10 @@ pub(crate) fn search_root(ctx: &Ctx) -> Result<Response> {
         first_query.get_or_insert(q);
     }
     let q = first_query.expect("three resource types");
+    if let Some(text) = &q.cursor {
+        let binding = binding("/.search", &params);
+        return id_page(keyed, &Cursor::decode(text, &binding)?, q.count, &binding);
+    }
     let total = all.len();
     let page: Vec<Value> = all
         .into_iter()

@@ -1,8 +1,9 @@
 //! Storage: the key-value interface the engine needs (`kv`), every key it
 //! writes (`layout`), resources and their indexes on top of it (`records`),
-//! and group/role memberships spread over buckets (`members`); the store
-//! checker (`check`: every invariant, and repair of leftovers); what can be
-//! read of a record that no longer decodes (`salvage`); for tests
+//! and group/role memberships spread over buckets (`members`); what can be
+//! read of a record that no longer decodes (`salvage`); walking the list
+//! from a position, for cursors (`walk`); the store checker (`check`:
+//! every invariant, and repair of leftovers); for tests
 //! and the bench, an in-memory store as weak as Spin's (`memory`) and a
 //! call-counting store (`counting`). See
 //! docs/storage.md for the design and its invariants.
@@ -15,3 +16,4 @@ pub(crate) mod members;
 pub mod memory;
 pub(crate) mod records;
 pub(crate) mod salvage;
+pub(crate) mod walk;

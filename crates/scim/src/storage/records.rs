@@ -111,6 +111,12 @@ impl Claim {
     }
 }
 
+/// Live ids in a list chunk: a removed id leaves a tombstone (`""`) in its
+/// slot.
+pub fn live(ids: &[String]) -> usize {
+    ids.iter().filter(|id| !id.is_empty()).count()
+}
+
 /// Paging structure of a kind: live ids per chunk, and the chunk new ids go to.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Summary {
@@ -494,7 +500,10 @@ impl<'a> Repo<'a> {
 
     /// Append `id` to the list of `kind` (insertion order, stable across pages).
     /// The chunk is written before the count: a crash in between leaves a
-    /// count one short, which the next change of that chunk repairs.
+    /// count one short, which the next change of that chunk repairs. A
+    /// chunk is full at [`CHUNK_SIZE`] slots, tombstones included: slots are
+    /// never reused, so an id's position never changes (see
+    /// [`walk`](super::walk)).
     pub fn list_append(&self, kind: Kind, id: &str) -> Result<usize> {
         for _ in 0..MAX_RETRIES {
             let summary = self.summary(kind)?;
@@ -533,7 +542,7 @@ impl<'a> Repo<'a> {
             let mut s: Summary = cur
                 .and_then(|c| serde_json::from_slice(c).ok())
                 .unwrap_or_default();
-            let actual = self.read_id_list(&ckey)?.len();
+            let actual = live(&self.read_id_list(&ckey)?);
             if s.counts.len() <= chunk {
                 s.counts.resize(chunk + 1, 0);
             } else if s.counts[chunk] == actual {
@@ -567,15 +576,24 @@ impl<'a> Repo<'a> {
             let mut ids: Vec<String> = cur
                 .and_then(|c| serde_json::from_slice(c).ok())
                 .unwrap_or_default();
-            let before = ids.len();
-            ids.retain(|x| x != id);
-            found = ids.len() != before;
+            // The slot keeps a tombstone (""), so every other id keeps its
+            // position: cursors (RFC 9865) are positions in the list.
+            found = false;
+            for slot in ids.iter_mut().filter(|x| *x == id) {
+                slot.clear();
+                found = true;
+            }
             Ok(found.then(|| serde_json::to_vec(&ids).expect("ids")))
         })?;
         if found {
             self.recount(kind, chunk)?;
         }
         Ok(found)
+    }
+
+    /// Live ids per list chunk, in chunk order (the list summary).
+    pub fn chunk_counts(&self, kind: Kind) -> Result<Vec<usize>> {
+        Ok(self.summary(kind)?.counts)
     }
 
     fn summary(&self, kind: Kind) -> Result<Summary> {
@@ -630,7 +648,7 @@ impl<'a> Repo<'a> {
             let ids: Vec<String> = raw
                 .and_then(|r| serde_json::from_slice(&r).ok())
                 .unwrap_or_default();
-            for id in ids {
+            for id in ids.into_iter().filter(|id| !id.is_empty()) {
                 all.push((id, *c));
             }
         }
@@ -650,7 +668,7 @@ impl<'a> Repo<'a> {
         let mut out = Vec::new();
         for raw in self.store.get_many(&keys)?.into_iter().flatten() {
             let ids: Vec<String> = serde_json::from_slice(&raw).unwrap_or_default();
-            out.extend(ids);
+            out.extend(ids.into_iter().filter(|id| !id.is_empty()));
         }
         Ok(out)
     }

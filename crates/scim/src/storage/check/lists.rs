@@ -1,12 +1,13 @@
 //! List order: the summary (`l/<kind>`) counts the ids of each chunk
-//! (`l/<kind>/<chunk>`), and each chunk holds live ids once
+//! (`l/<kind>/<chunk>`), tombstones (`""`) of removed ids aside, and each
+//! chunk holds live ids once
 //! (docs/storage.md, "Known leftovers": a slot without a record, a count
 //! off by one).
 
 use super::{Problem, Walk};
 use crate::error::Result;
 use crate::schema::Kind;
-use crate::storage::records::parse_id_list;
+use crate::storage::records::{live, parse_id_list};
 use serde::Deserialize;
 use std::collections::HashSet;
 
@@ -43,7 +44,7 @@ impl Walk<'_> {
             .collect();
         let chunks = self.get_all(&keys)?;
         for (c, raw) in chunks.iter().enumerate() {
-            let actual = parse_id_list(raw.as_deref()).len();
+            let actual = live(&parse_id_list(raw.as_deref()));
             if actual != summary.counts[c] {
                 self.leftover(
                     Problem::ListCountOff,
@@ -74,6 +75,8 @@ impl Walk<'_> {
                 |w| w.repo(prefix).recount(kind, c),
             )?;
         }
+        // A removed id leaves a tombstone (`""`) in its slot.
+        let ids: Vec<String> = ids.into_iter().filter(|id| !id.is_empty()).collect();
         let mut seen = HashSet::new();
         for id in &ids {
             if !seen.insert(id.as_str()) {
