@@ -328,8 +328,10 @@ fn verify(host: &Host, ledgers: &[Ledger]) {
         for r in &items {
             let name = r["userName"].as_str().unwrap().to_lowercase();
             let id = r["id"].as_str().unwrap().to_string();
+            // The same id on two pages is a count off by one (a documented
+            // leftover, which shifts page boundaries), not a second holder.
             if let Some(other) = names.insert(name.clone(), id.clone()) {
-                panic!("userName {name} held by {other} and {id}");
+                assert_eq!(other, id, "userName {name} held by {other} and {id}");
             }
         }
         if items.is_empty() {
@@ -565,7 +567,15 @@ fn redis_kills_and_an_outage_lose_nothing_acknowledged() {
     let _ = std::fs::remove_dir_all(&dir);
     let mut redis = Redis::start(&dir.join("redis"), free_port());
     let url = redis.url();
-    let mut hosts = vec![Host::start_redis(&url, &[]), Host::start_redis(&url, &[])];
+    let host_dir = |i: usize| {
+        let d = dir.join(format!("host{i}"));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    };
+    let mut hosts = vec![
+        Host::start_redis_on(&host_dir(0), &url, &[]),
+        Host::start_redis_on(&host_dir(1), &url, &[]),
+    ];
     let addrs: Addrs = Arc::new(RwLock::new(hosts.iter().map(|h| h.addr.clone()).collect()));
     let requests = Arc::new(AtomicU64::new(0));
     let (stop, clients) = start_clients(&addrs, 2, seed, &requests);
@@ -587,7 +597,7 @@ fn redis_kills_and_an_outage_lose_nothing_acknowledged() {
         let i = k % 2;
         drop(hosts.remove(i)); // SIGKILL, requests in flight
         *addrs.write().unwrap() = vec![hosts[0].addr.clone()];
-        hosts.insert(i, Host::start_redis(&url, &[]));
+        hosts.insert(i, Host::start_redis_on(&host_dir(i), &url, &[]));
         *addrs.write().unwrap() = hosts.iter().map(|h| h.addr.clone()).collect();
     }
     std::thread::sleep(Duration::from_millis(300));

@@ -130,6 +130,18 @@ impl Host {
         h
     }
 
+    /// [`Host::start_redis`] on an existing state dir: a host restarted on
+    /// it reuses its compiled component (the crash suite restarts often).
+    pub fn start_redis_on(state_dir: &Path, url: &str, env: &[(&str, &str)]) -> Host {
+        let rc = state_dir.join("runtime-config.toml");
+        std::fs::write(
+            &rc,
+            format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n"),
+        )
+        .expect("write runtime config");
+        Host::launch(state_dir, env, Some(&rc), false)
+    }
+
     /// A host on an existing state dir (two hosts can share one store).
     pub fn start_on(state_dir: &Path, env: &[(&str, &str)]) -> Host {
         Host::launch(state_dir, env, None, false)
