@@ -118,6 +118,10 @@ impl Client {
                         400..=499 => Outcome::Refused,
                         _ => Outcome::Unknown,
                     };
+                    if r.status == 503 {
+                        // As a client honouring `Retry-After` would, briefly.
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
                     assert_ne!(r.status, 500, "{method} {path}: 500 {v}");
                     (outcome, v)
                 }
