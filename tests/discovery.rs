@@ -88,7 +88,7 @@ fn resource_types_and_schemas_are_discoverable_case_insensitively() {
     let host = Host::start();
     let r = host.get("/ResourceTypes");
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["totalResults"], 3);
+    assert_eq!(r.json()["totalResults"], 4);
     assert_eq!(host.get("/resourcetypes/User").json()["endpoint"], "/Users");
     let r = host.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User");
     assert_eq!(r.status, 200);

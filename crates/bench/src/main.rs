@@ -9,6 +9,7 @@
 //! prints the table, the targets and the scale law, and writes JSON to
 //! `bench/results/<timestamp>.json`. Loopback only; every loop is bounded.
 
+mod audit;
 mod bulk;
 mod http;
 mod load;
@@ -42,6 +43,8 @@ Options:
       --no-native         skip the native engine profile (in-process, no wasm)
       --no-bulk           skip the /Bulk scenario (1,000 creates: one Bulk vs single POSTs)
       --bulk-only         only the /Bulk scenario (no preload, no peer)
+      --no-audit          skip the audit trail pass (writes with the trail on and off)
+      --audit-only        only the audit trail pass
       --native-only       only the native engine profile (no servers)
       --host-bin FILE     [default: target/host/scim-host]
       --manifest FILE     [default: spin.toml]
@@ -64,6 +67,8 @@ pub struct Args {
     pub native_only: bool,
     pub bulk: bool,
     pub bulk_only: bool,
+    pub audit: bool,
+    pub audit_only: bool,
     pub host_bin: PathBuf,
     pub manifest: PathBuf,
     pub wasm: PathBuf,
@@ -87,6 +92,8 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
         native_only: false,
         bulk: true,
         bulk_only: false,
+        audit: true,
+        audit_only: false,
         host_bin: "target/host/scim-host".into(),
         manifest: "spin.toml".into(),
         wasm: "target/wasm32-wasip1/release/spin_scim.wasm".into(),
@@ -127,6 +134,8 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             "--native-only" => a.native_only = true,
             "--no-bulk" => a.bulk = false,
             "--bulk-only" => a.bulk_only = true,
+            "--no-audit" => a.audit = false,
+            "--audit-only" => a.audit_only = true,
             "--duration" => a.plan.duration = secs(value()?)?,
             "--warmup" => a.plan.warmup = secs(value()?)?,
             "--concurrency" => a.plan.concurrency = num(value()?)?.max(1),
@@ -263,17 +272,62 @@ fn measure(args: &Args, server: &mut servers::Server, n: usize, logs: Option<&Lo
     run
 }
 
+/// Ours at `n` users with extra environment (`SPIN_VARIABLE_*`), on a
+/// fresh store named by `tag`.
+pub fn bench_ours_with(
+    args: &Args,
+    n: usize,
+    stamp: &str,
+    secret: &str,
+    token: &str,
+    tag: &str,
+    env: &[(&str, &str)],
+) -> ServerRun {
+    let state = std::env::temp_dir().join(format!("scim-bench-{}-{tag}", std::process::id()));
+    let logs = Logs {
+        guest: args.out.join(format!("{stamp}-host-{tag}.log")),
+        access: args.out.join(format!("{stamp}-access-{tag}.log")),
+    };
+    let mut server = match servers::start_ours(
+        &args.host_bin,
+        &args.manifest,
+        &state,
+        secret,
+        token,
+        &logs,
+        env,
+    ) {
+        Ok(s) => s,
+        Err(e) => return ServerRun::failed("spin-scim", n, e),
+    };
+    let run = measure(args, &mut server, n, Some(&logs));
+    server.stop();
+    let _ = std::fs::remove_dir_all(&state);
+    if run.error.is_none() {
+        let _ = std::fs::remove_file(&logs.guest);
+        let _ = std::fs::remove_file(&logs.access);
+    }
+    run
+}
+
 fn bench_ours(args: &Args, n: usize, stamp: &str, secret: &str, token: &str) -> ServerRun {
     let state = std::env::temp_dir().join(format!("scim-bench-{}-n{n}", std::process::id()));
     let logs = Logs {
         guest: args.out.join(format!("{stamp}-host-n{n}.log")),
         access: args.out.join(format!("{stamp}-access-n{n}.log")),
     };
-    let mut server =
-        match servers::start_ours(&args.host_bin, &args.manifest, &state, secret, token, &logs) {
-            Ok(s) => s,
-            Err(e) => return ServerRun::failed("spin-scim", n, e),
-        };
+    let mut server = match servers::start_ours(
+        &args.host_bin,
+        &args.manifest,
+        &state,
+        secret,
+        token,
+        &logs,
+        &[],
+    ) {
+        Ok(s) => s,
+        Err(e) => return ServerRun::failed("spin-scim", n, e),
+    };
     eprintln!(
         "scim-bench: spin-scim (scim-host pid {}) on http://{}{} with N = {n}",
         server.pid(),
@@ -430,6 +484,13 @@ fn main() -> ExitCode {
         );
     }
 
+    if args.audit_only {
+        print!(
+            "{}",
+            audit::text(&audit::run(&args, &stamp, &secret, &token))
+        );
+        return ExitCode::SUCCESS;
+    }
     let ours = bench_ours(&args, args.n, &stamp, &secret, &token);
     let peer = args.peer.then(|| bench_peer(&args, args.n));
     let small = (args.scale && args.scale_n != args.n)
@@ -453,10 +514,16 @@ fn main() -> ExitCode {
         native: native.as_deref(),
     };
     print!("{}", r.text());
+    let mut json = r.json();
+    if args.audit {
+        let rows = audit::run(&args, &stamp, &secret, &token);
+        print!("{}", audit::text(&rows));
+        json["audit"] = audit::json(&rows);
+    }
     let path = args.out.join(format!("{stamp}.json"));
     match std::fs::write(
         &path,
-        serde_json::to_string_pretty(&r.json()).unwrap_or_default() + "\n",
+        serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
     ) {
         Ok(()) => println!("Results: {}", path.display()),
         Err(e) => eprintln!("scim-bench: cannot write {}: {e}", path.display()),

@@ -118,11 +118,9 @@ impl Service {
         let mut principal = None;
         let mut warnings = Vec::new();
         let response = match self.admit(req, env, &route, &mut principal) {
-            Ok(tenant) => {
-                let subject = principal.as_ref().and_then(|p| p.me.as_deref());
-                self.dispatch(req, env, route, &tenant, subject, &mut warnings)
-                    .unwrap_or_else(|e| Response::error(&e))
-            }
+            Ok(tenant) => self
+                .dispatch(req, env, route, &tenant, principal.as_ref(), &mut warnings)
+                .unwrap_or_else(|e| Response::error(&e)),
             Err(refused) => refused,
         };
         Outcome {
@@ -134,8 +132,9 @@ impl Service {
         }
     }
 
-    /// The route table: one `match` on (method, route). `subject` is the
-    /// value of the token's `/Me` claim. Notes on stored records that did not
+    /// The route table: one `match` on (method, route). `principal` is the
+    /// token's (its client and subject go into audit events, its `/Me` claim
+    /// names the user of `/Me`). Notes on stored records that did not
     /// decode go to `warnings`. `/Bulk` runs each of its operations through
     /// here too.
     pub(crate) fn dispatch(
@@ -144,7 +143,7 @@ impl Service {
         env: &Env,
         route: Route,
         tenant: &str,
-        subject: Option<&str>,
+        principal: Option<&Principal>,
         warnings: &mut Vec<String>,
     ) -> Result<Response, ScimError> {
         let base = req.base_url.as_str();
@@ -155,6 +154,14 @@ impl Service {
             Repo::new(env.store, tenant, env.now),
             req,
             env.catalog_source,
+        )
+        .with_actor(
+            crate::audit::Actor::new(
+                principal.and_then(|p| p.client_id.clone()),
+                principal.and_then(|p| p.subject.clone()),
+                req.header("traceparent"),
+            ),
+            tenant,
         );
         let json = |v: Value| Ok(Response::json(200, &v));
         // RFC 7644 §3.4.3: `.search` under a type answers POST only; other
@@ -180,6 +187,22 @@ impl Service {
             (m, Route::Docs(_)) => Err(method_not_allowed(m)),
             (m, r) if r.is_discovery() => Err(method_not_allowed(m)),
 
+            // The audit trail: read-only.
+            (_, Route::AuditEvents) => crate::audit::query::serve(
+                &Repo::new(env.store, tenant, env.now),
+                &self.cfg,
+                &reg.audit,
+                req,
+                None,
+            ),
+            (_, Route::AuditEvent(id)) => crate::audit::query::serve(
+                &Repo::new(env.store, tenant, env.now),
+                &self.cfg,
+                &reg.audit,
+                req,
+                Some(id),
+            ),
+
             ("GET", Route::Resources(kind)) => read::list(&ctx, kind),
             ("POST", Route::Search(kind)) => read::search(&ctx, kind),
             ("POST", Route::RootSearch) => read::search_root(&ctx),
@@ -202,10 +225,12 @@ impl Service {
             }
 
             // RFC 7644 §3.11: the authenticated subject's User.
-            (m, Route::Me) => me::serve(&ctx, m, subject),
+            (m, Route::Me) => me::serve(&ctx, m, principal.and_then(|p| p.me.as_deref())),
 
             // RFC 7644 §3.7.
-            ("POST", Route::Bulk) => crate::bulk::serve(self, req, env, tenant, warnings),
+            ("POST", Route::Bulk) => {
+                crate::bulk::serve(self, req, env, tenant, principal, warnings)
+            }
             (m, Route::Bulk) => Err(method_not_allowed(m)),
             _ => Err(ScimError::not_found(format!(
                 "no SCIM endpoint at {:?}",
@@ -291,7 +316,9 @@ impl Service {
             );
             let p = auth::authenticate(&self.cfg.auth, Some(authorization), &keys, env.now)
                 .map_err(|e| self.refusal(req, env, &e))?;
-            let access = if route.only_reads(&req.method) {
+            let access = if matches!(route, Route::AuditEvents | Route::AuditEvent(_)) {
+                Access::Audit
+            } else if route.only_reads(&req.method) {
                 Access::Read
             } else {
                 Access::Write

@@ -61,6 +61,11 @@ pub struct Config {
     /// Whether `/openapi.json` and the `/docs` page are served (404 when
     /// not).
     pub docs_enabled: bool,
+    /// Whether every change is recorded in the audit trail (`crate::audit`).
+    pub audit_enabled: bool,
+    /// Audit events older than this many days are dropped, a few at a time
+    /// as new events are appended.
+    pub audit_retention_days: u64,
 }
 
 /// The User attribute that identifies the authenticated subject for `/Me`.
@@ -90,6 +95,8 @@ impl Default for Config {
             // 1,000 user creates of about 1 KiB each, with room to spare.
             bulk_max_payload_bytes: 2 * 1024 * 1024,
             docs_enabled: true,
+            audit_enabled: true,
+            audit_retention_days: 400,
         }
     }
 }
@@ -161,6 +168,7 @@ impl Config {
                 write_scope: vars
                     .get("scope_write")
                     .unwrap_or(d.auth.write_scope.clone()),
+                audit_scope: vars.get("scope_audit").unwrap_or(d.auth.audit_scope.clone()),
                 scope_prefix: vars
                     .get("token_scope_prefix")
                     .map(|p| p.trim().trim_end_matches('.').to_string()),
@@ -196,6 +204,11 @@ impl Config {
             bulk_max_operations: num("bulk_max_operations", d.bulk_max_operations)?,
             bulk_max_payload_bytes: num("bulk_max_payload_bytes", d.bulk_max_payload_bytes)?,
             docs_enabled: flag("docs_enabled", true)?,
+            audit_enabled: flag("audit_enabled", d.audit_enabled)?,
+            audit_retention_days: match num("audit_retention_days", d.audit_retention_days as usize)? {
+                0 => return Err("variable audit_retention_days: must be at least 1".into()),
+                n => n as u64,
+            },
             group_patch_response: match vars.get("group_patch_response") {
                 None => d.group_patch_response,
                 Some(v) => match v.trim().to_ascii_lowercase().as_str() {

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod audit;
 pub mod auth;
 mod bulk;
 pub mod config;

@@ -34,6 +34,10 @@ pub enum Route<'a> {
     OpenApi,
     /// `/docs` (the page, `""`) and `/docs/{asset}`: the documentation page.
     Docs(&'a str),
+    /// `/AuditEvents`: the audit trail, read-only (`crate::audit`).
+    AuditEvents,
+    /// `/AuditEvents/{id}`: one audit event.
+    AuditEvent(&'a str),
     /// Anything else.
     Unknown,
 }
@@ -78,6 +82,8 @@ impl<'a> Route<'a> {
             Some(asset) if is("docs") => Route::Docs(asset),
             Some(name) if is("ResourceTypes") => Route::ResourceType(name),
             Some(id) if is("Schemas") => Route::Schema(id),
+            None if is("AuditEvents") => Route::AuditEvents,
+            Some(id) if is("AuditEvents") => Route::AuditEvent(id),
             _ => Route::Unknown,
         }
     }
@@ -105,6 +111,8 @@ impl<'a> Route<'a> {
             Route::OpenApi => "/openapi.json",
             Route::Docs("") => "/docs",
             Route::Docs(_) => "/docs/{asset}",
+            Route::AuditEvents => "/AuditEvents",
+            Route::AuditEvent(_) => "/AuditEvents/{id}",
             Route::Unknown => "(unknown)",
         }
     }
@@ -168,6 +176,9 @@ mod tests {
             ("/docs/", "/docs"),
             ("/docs/swagger-ui.css", "/docs/{asset}"),
             ("/docs/a/b", "(unknown)"),
+            ("/AuditEvents", "/AuditEvents"),
+            ("/auditevents/42", "/AuditEvents/{id}"),
+            ("/AuditEvents/42/x", "(unknown)"),
             ("/", "(unknown)"),
             ("/Users/a/b", "(unknown)"),
             ("/ServiceProviderConfig/x", "(unknown)"),

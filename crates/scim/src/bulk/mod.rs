@@ -21,6 +21,7 @@ mod request;
 mod response;
 
 use crate::api::{Env, Service};
+use crate::auth::Principal;
 use crate::error::{truncate, Result, ScimError};
 use crate::http::{Request, Response, SCIM_CONTENT_TYPE};
 use crate::route::Route;
@@ -72,6 +73,13 @@ fn bulk_ids(ops: &[Entry]) -> Result<HashMap<String, usize>> {
     Ok(at)
 }
 
+/// Who sent the bulk request: its tenant and its token's principal, which
+/// every operation runs as (its audit events name that client).
+struct Caller<'a> {
+    tenant: &'a str,
+    principal: Option<&'a Principal>,
+}
+
 /// Serve `POST /Bulk` for `tenant`, whose request was admitted (token,
 /// write scope, quota, body size) as one request.
 pub(crate) fn serve(
@@ -79,8 +87,10 @@ pub(crate) fn serve(
     req: &Request,
     env: &Env,
     tenant: &str,
+    principal: Option<&Principal>,
     warnings: &mut Vec<String>,
 ) -> Result<Response> {
+    let caller = Caller { tenant, principal };
     let body = crate::endpoints::json_body(req)?;
     let bulk = request::parse(&body, svc.cfg.bulk_max_operations)?;
     drop(body);
@@ -133,7 +143,7 @@ pub(crate) fn serve(
                     defined_at: &defined_at,
                     state: &state,
                 };
-                run(svc, req, env, tenant, warnings, op, &known)
+                run(svc, req, env, &caller, warnings, op, &known)
             }
         };
         state[i] = match (&result.location, result.is_error()) {
@@ -159,7 +169,7 @@ fn run(
     svc: &Service,
     outer: &Request,
     env: &Env,
-    tenant: &str,
+    caller: &Caller,
     warnings: &mut Vec<String>,
     op: &Operation,
     known: &Known,
@@ -249,8 +259,7 @@ fn run(
         body,
         base_url: outer.base_url.clone(),
     };
-    // Operations name /Users, /Groups or /Roles only, never /Me: no subject.
-    let answer = svc.dispatch(&sub, env, route, tenant, None, warnings);
+    let answer = svc.dispatch(&sub, env, route, caller.tenant, caller.principal, warnings);
     match answer {
         Err(e) => fail(location, &e),
         Ok(r) if r.status >= 400 => {
