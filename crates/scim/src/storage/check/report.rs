@@ -106,6 +106,8 @@ pub struct Report {
     pub roles: u64,
     /// Members read in buckets.
     pub members: u64,
+    /// Keys of the audit log (not checked yet).
+    pub audit_keys: u64,
     /// Keys of no family the checker knows.
     pub unknown_keys: u64,
     found: BTreeMap<Problem, u64>,
@@ -175,12 +177,14 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} keys: {} users, {} groups, {} roles, {} members{}",
+            "{} keys: {} users, {} groups, {} roles, {} members, {} audit log keys \
+             (not checked){}",
             self.keys,
             self.users,
             self.groups,
             self.roles,
             self.members,
+            self.audit_keys,
             if self.unknown_keys > 0 {
                 format!(", {} keys of no known family", self.unknown_keys)
             } else {
