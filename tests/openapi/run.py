@@ -122,7 +122,10 @@ class ScimHost:
 
 
 def mint_token(secret_file: Path) -> str:
-    out = subprocess.run([str(TOKEN_TOOL), "--secret-file", str(secret_file)],
+    # Every scope the document names, the audit trail's too, so that the
+    # fuzzer reaches every operation's code rather than its 403.
+    out = subprocess.run([str(TOKEN_TOOL), "--secret-file", str(secret_file),
+                          "--scope", "scim.read scim.write scim.audit"],
                          check=True, capture_output=True, text=True)
     return out.stdout.strip()
 

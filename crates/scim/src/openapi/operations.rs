@@ -28,6 +28,8 @@ pub enum Scope {
     /// A discovery endpoint (RFC 7644 §4): the read scope when
     /// `discovery_requires_auth`, no token otherwise.
     Discovery,
+    /// The audit trail's own scope (README: `scope_audit`).
+    Audit,
 }
 
 /// What the request body is.
@@ -66,6 +68,10 @@ pub enum Success {
     Discovery,
     /// An OpenAPI document (this module's).
     OpenApi,
+    /// One audit event.
+    AuditEvent,
+    /// A ListResponse of audit events.
+    AuditList,
     /// A BulkResponse (RFC 7644 §3.7.3).
     Bulk,
 }
@@ -303,6 +309,40 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: "/AuditEvents",
+        applies: Applies::Fixed,
+        id: "listAuditEvents",
+        summary: "List the audit trail, newest first (README, \"Audit trail\")",
+        tag: "Audit",
+        scope: Scope::Audit,
+        body: Body::None,
+        parameters: &[
+            "filter",
+            "sortBy",
+            "sortOrder",
+            "startIndex",
+            "count",
+            "attributes",
+            "excludedAttributes",
+        ],
+        success: &[(200, Success::AuditList)],
+        errors: &[],
+    },
+    Operation {
+        method: "get",
+        path: "/AuditEvents/{id}",
+        applies: Applies::Fixed,
+        id: "getAuditEvent",
+        summary: "Read one audit event",
+        tag: "Audit",
+        scope: Scope::Audit,
+        body: Body::None,
+        parameters: &["id", "attributes", "excludedAttributes"],
+        success: &[(200, Success::AuditEvent)],
+        errors: &[404],
+    },
+    Operation {
+        method: "get",
         path: "/ServiceProviderConfig",
         applies: Applies::Fixed,
         id: "getServiceProviderConfig",
@@ -429,6 +469,7 @@ fn operation(op: &Operation, rt: Option<&ResourceType>, cfg: &Config) -> Value {
     let scope = match op.scope {
         Scope::Write => &cfg.auth.write_scope,
         Scope::Read | Scope::Discovery => &cfg.auth.read_scope,
+        Scope::Audit => &cfg.auth.audit_scope,
     };
     let parameters: Vec<Value> = op
         .parameters
@@ -531,6 +572,12 @@ fn success(status: u16, what: Success, rt: Option<&ResourceType>, op: &Operation
         ),
         Success::Discovery => ("The document", Some("Discovery".into()), &[]),
         Success::OpenApi => ("The document", Some("OpenApiDocument".into()), &[]),
+        Success::AuditEvent => ("The event", Some("AuditEvent".into()), &[]),
+        Success::AuditList => (
+            "A ListResponse of events (RFC 7644 §3.4.2)",
+            Some("AuditEventListResponse".into()),
+            &[],
+        ),
         Success::Bulk => (
             "A BulkResponse: each operation's own status (RFC 7644 §3.7.3)",
             Some("BulkResponse".into()),
