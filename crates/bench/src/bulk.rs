@@ -140,7 +140,7 @@ pub fn run(
         guest: out.join(format!("{stamp}-host-bulk.log")),
         access: out.join(format!("{stamp}-access-bulk.log")),
     };
-    let mut server = servers::start_ours(host_bin, manifest, &state, secret, token, &logs)?;
+    let mut server = servers::start_ours(host_bin, manifest, &state, secret, token, &logs, &[])?;
     let target: Target = server.target.clone();
     let result = (|| {
         let mut conn = Conn::new(&target);
