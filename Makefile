@@ -142,6 +142,7 @@ lint:
 	$(CARGO) clippy -p scim-engine --all-targets -- -D warnings
 	$(CARGO) clippy -p e2e --all-targets -- -D warnings
 	$(CARGO) clippy --profile host -p spin-scim-host --all-targets -- -D warnings
+	$(CARGO) clippy --profile host -p scim-bench --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 --release -p spin-scim -- -D warnings
 
 # Benchmark (issue #8): the release .wasm in the local host, N users
