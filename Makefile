@@ -26,8 +26,21 @@ help:
 target:
 	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 
-wasm: target
+wasm: target swagger
 	$(CARGO) build --target wasm32-wasip1 --release
+
+# The Swagger UI files the component mounts (spin.toml `files`): the pinned
+# swagger-ui-dist from docs/swagger/package-lock.json, installed with
+# `npm ci` (npm from Debian when missing) whenever the lock file is newer
+# than the install. No install scripts run; node_modules/ is not committed.
+SWAGGER := docs/swagger
+SWAGGER_STAMP := $(SWAGGER)/node_modules/.installed
+.PHONY: swagger
+swagger: $(SWAGGER_STAMP)
+$(SWAGGER_STAMP): $(SWAGGER)/package-lock.json $(SWAGGER)/package.json
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends npm)
+	cd $(SWAGGER) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 host:
 	$(CARGO) build --profile host -p spin-scim-host
@@ -50,6 +63,7 @@ token: secret
 up: secret wasm tools
 	@command -v spin >/dev/null 2>&1 || $(MAKE) --no-print-directory host
 	@echo "SCIM base URL: http://$(LISTEN)/api/scim/v2"
+	@echo "API documentation (Swagger UI): http://$(LISTEN)/api/scim/v2/docs"
 	@echo "Dev token (valid 12 h, scopes scim.read scim.write):"
 	@$(TOKEN_TOOL) --secret-file $(DEV_SECRET) --ttl 43200
 	@echo "Try: curl -H \"Authorization: Bearer \$$(make -s token)\" http://$(LISTEN)/api/scim/v2/ServiceProviderConfig"
@@ -59,7 +73,7 @@ up: secret wasm tools
 	  SPIN_VARIABLE_TOKEN_HS256_SECRET=$$(cat $(DEV_SECRET)) $(HOST) --manifest spin.toml --listen $(LISTEN); \
 	fi
 
-test: build test-native test-e2e conformance test-redis lint
+test: build test-native test-e2e conformance test-openapi test-redis lint
 
 test-native:
 	$(CARGO) test -p scim-engine
@@ -82,6 +96,22 @@ conformance: wasm host tools $(VENV)/.conformance-installed
 	$(VENV)/bin/python tests/conformance/run.py
 	$(VENV)/bin/python tests/conformance/discovery.py
 
+# The OpenAPI document and the Swagger UI page (tests/openapi/run.py):
+# openapi-spec-validator, schemathesis over every operation (stateful links
+# too) and Playwright on Debian's chromium (installed by run.py when
+# missing), all pinned in tests/openapi/requirements.txt in .venv-openapi/
+# (made with Python 3.12+ where there is one: tests/openapi/find-python).
+OPENAPI_VENV := .venv-openapi
+OPENAPI_REQS := tests/openapi/requirements.txt
+$(OPENAPI_VENV)/.installed: $(OPENAPI_REQS)
+	@test -x $(OPENAPI_VENV)/bin/python || "$$(tests/openapi/find-python)" -m venv $(OPENAPI_VENV)
+	@PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(OPENAPI_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(OPENAPI_REQS)
+	@touch $@
+
+.PHONY: test-openapi
+test-openapi: wasm host tools $(OPENAPI_VENV)/.installed
+	$(OPENAPI_VENV)/bin/python tests/openapi/run.py
+
 # The concurrency suites again, with two hosts sharing a real Redis (Spin's
 # `type = "redis"` store, as weak as Spin's). tests/with-redis installs
 # redis-server (Debian) when it is missing, starts a private instance on
@@ -98,11 +128,12 @@ test-spin:
 	@if ! command -v spin >/dev/null 2>&1; then \
 	  echo "test-spin: no spin on PATH, nothing run (build one with ../shared/tools/build-spin/build.sh)"; \
 	else \
-	  $(MAKE) wasm tools $(VENV)/.conformance-installed && \
+	  $(MAKE) wasm tools $(VENV)/.conformance-installed $(OPENAPI_VENV)/.installed && \
 	  spin --version && \
 	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host tests/with-redis $(REDIS_PORT) $(CARGO) test -p e2e && \
 	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host $(VENV)/bin/python tests/conformance/run.py && \
-	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host $(VENV)/bin/python tests/conformance/discovery.py; \
+	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host $(VENV)/bin/python tests/conformance/discovery.py && \
+	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host $(OPENAPI_VENV)/bin/python tests/openapi/run.py; \
 	fi
 
 lint:

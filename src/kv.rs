@@ -43,10 +43,10 @@ impl Store for SpinStore {
             check_key(k)?;
         }
         let found = batch::get_many(&self.bucket, keys).map_err(err)?;
-        // get-many may return fewer entries, in any order: index by key.
-        let mut map: std::collections::HashMap<String, Option<Vec<u8>>> =
-            found.into_iter().collect();
-        Ok(keys.iter().map(|k| map.remove(k).flatten()).collect())
+        // get-many may return fewer entries, in any order, and one entry
+        // for a key asked twice: index by key.
+        let map: std::collections::HashMap<String, Option<Vec<u8>>> = found.into_iter().collect();
+        Ok(keys.iter().map(|k| map.get(k).cloned().flatten()).collect())
     }
 
     fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {

@@ -77,7 +77,11 @@ async fn serve(req: IncomingRequest) -> Result<scim::api::Outcome, ScimError> {
     let fetcher = OutboundFetcher {
         timeout: Duration::from_millis(cfg.auth.jwks_timeout_ms),
     };
-    let service = Service::new(cfg);
+    // The documentation page's files (spin.toml `files`); which one a
+    // request names is the engine's decision.
+    let service = Service::new(cfg).with_files(Box::new(|path| {
+        std::fs::read(path).map_err(|e| e.to_string())
+    }));
     let env = Env {
         store: &store,
         now,
@@ -96,17 +100,11 @@ async fn serve(req: IncomingRequest) -> Result<scim::api::Outcome, ScimError> {
             Ok(url) => url,
             Err(e) => return Ok(outcome(ScimResponse::error(&e), "(invalid host)")),
         };
-    let Some(body) = read_body(req, cfg.max_body_bytes).await? else {
+    // The route's limit: /Bulk has its own (bulk_max_payload_bytes).
+    let Some(body) = read_body(req, service.max_body_bytes_for(&head.path)).await? else {
         // Over the limit: answered without reading the rest of the body.
         return Ok(outcome(
-            ScimResponse::error(&ScimError::new(
-                413,
-                None,
-                format!(
-                    "request body larger than maxBodyBytes ({} bytes)",
-                    cfg.max_body_bytes
-                ),
-            )),
+            ScimResponse::error(&service.body_too_large_for(&head.path)),
             "(too large)",
         ));
     };

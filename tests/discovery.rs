@@ -49,7 +49,8 @@ fn service_provider_config_is_served_as_scim_json() {
     assert_eq!(v["pagination"]["defaultPageSize"], 10);
     assert_eq!(v["pagination"]["maxPageSize"], 1000);
     assert_eq!(v["patch"]["supported"], true);
-    assert_eq!(v["bulk"]["supported"], false);
+    assert_eq!(v["bulk"]["supported"], true);
+    assert_eq!(v["bulk"]["maxOperations"], 1000);
     assert_eq!(v["authenticationSchemes"][0]["type"], "oauthbearertoken");
     let location = v["meta"]["location"].as_str().unwrap();
     assert_eq!(
@@ -87,7 +88,7 @@ fn resource_types_and_schemas_are_discoverable_case_insensitively() {
     let host = Host::start();
     let r = host.get("/ResourceTypes");
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["totalResults"], 3);
+    assert_eq!(r.json()["totalResults"], 4);
     assert_eq!(host.get("/resourcetypes/User").json()["endpoint"], "/Users");
     let r = host.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User");
     assert_eq!(r.status, 200);

@@ -10,6 +10,8 @@
 //! prints the table, the targets and the scale law, and writes JSON to
 //! `bench/results/<timestamp>.json`. Loopback only; every loop is bounded.
 
+mod audit;
+mod bulk;
 mod http;
 mod load;
 mod native;
@@ -44,6 +46,10 @@ Options:
       --full-read-max S   give up the full paged read after S seconds [default: 60]
       --only LIST         run only these scenarios (comma-separated keys)
       --no-native         skip the native engine profile (in-process, no wasm)
+      --no-bulk           skip the /Bulk scenario (1,000 creates: one Bulk vs single POSTs)
+      --bulk-only         only the /Bulk scenario (no preload, no peer)
+      --no-audit          skip the audit trail pass (writes with the trail on and off)
+      --audit-only        only the audit trail pass
       --native-only       only the native engine profile (no servers)
       --host-bin FILE     [default: target/host/scim-host]
       --manifest FILE     [default: spin.toml]
@@ -68,6 +74,10 @@ pub struct Args {
     pub only: Option<Vec<String>>,
     pub native: bool,
     pub native_only: bool,
+    pub bulk: bool,
+    pub bulk_only: bool,
+    pub audit: bool,
+    pub audit_only: bool,
     pub host_bin: PathBuf,
     pub manifest: PathBuf,
     pub wasm: PathBuf,
@@ -91,6 +101,10 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
         only: None,
         native: true,
         native_only: false,
+        bulk: true,
+        bulk_only: false,
+        audit: true,
+        audit_only: false,
         host_bin: "target/host/scim-host".into(),
         manifest: "spin.toml".into(),
         wasm: "target/wasm32-wasip1/release/spin_scim.wasm".into(),
@@ -131,6 +145,10 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             "--spin-bin" => a.spin = Some(value()?.into()),
             "--no-native" => a.native = false,
             "--native-only" => a.native_only = true,
+            "--no-bulk" => a.bulk = false,
+            "--bulk-only" => a.bulk_only = true,
+            "--no-audit" => a.audit = false,
+            "--audit-only" => a.audit_only = true,
             "--duration" => a.plan.duration = secs(value()?)?,
             "--warmup" => a.plan.warmup = secs(value()?)?,
             "--concurrency" => a.plan.concurrency = num(value()?)?.max(1),
@@ -267,6 +285,44 @@ fn measure(args: &Args, server: &mut servers::Server, n: usize, logs: Option<&Lo
     run
 }
 
+/// Ours at `n` users with extra environment (`SPIN_VARIABLE_*`), on a
+/// fresh store named by `tag`.
+pub fn bench_ours_with(
+    args: &Args,
+    n: usize,
+    stamp: &str,
+    secret: &str,
+    token: &str,
+    tag: &str,
+    env: &[(&str, &str)],
+) -> ServerRun {
+    let state = std::env::temp_dir().join(format!("scim-bench-{}-{tag}", std::process::id()));
+    let logs = Logs {
+        guest: args.out.join(format!("{stamp}-host-{tag}.log")),
+        access: args.out.join(format!("{stamp}-access-{tag}.log")),
+    };
+    let mut server = match servers::start_ours(
+        &servers::Runtime::Host(args.host_bin.clone()),
+        &args.manifest,
+        &state,
+        secret,
+        token,
+        &logs,
+        env,
+    ) {
+        Ok(s) => s,
+        Err(e) => return ServerRun::failed("spin-scim", n, e),
+    };
+    let run = measure(args, &mut server, n, Some(&logs));
+    server.stop();
+    let _ = std::fs::remove_dir_all(&state);
+    if run.error.is_none() {
+        let _ = std::fs::remove_file(&logs.guest);
+        let _ = std::fs::remove_file(&logs.access);
+    }
+    run
+}
+
 fn bench_ours(args: &Args, n: usize, stamp: &str, secret: &str, token: &str) -> ServerRun {
     let runtime = servers::Runtime::Host(args.host_bin.clone());
     bench_wasm(args, &runtime, n, stamp, secret, token)
@@ -303,7 +359,7 @@ fn bench_wasm(
         access: args.out.join(format!("{stamp}-{tag}-access-n{n}.log")),
     };
     let mut server =
-        match servers::start_ours(runtime, &args.manifest, &state, secret, token, &logs) {
+        match servers::start_ours(runtime, &args.manifest, &state, secret, token, &logs, &[]) {
             Ok(s) => s,
             Err(e) => return ServerRun::failed(runtime.name(), n, e),
         };
@@ -425,6 +481,35 @@ fn main() -> ExitCode {
         }
     };
     let wasm_bytes = std::fs::metadata(&args.wasm).map(|m| m.len()).unwrap_or(0);
+    let run_bulk = || {
+        eprintln!("scim-bench: /Bulk scenario ({} creates)…", bulk::CREATES);
+        let r = bulk::run(
+            &args.host_bin,
+            &args.manifest,
+            &args.out,
+            &stamp,
+            &secret,
+            &token,
+        );
+        match &r {
+            Ok(b) => {
+                print!("{}", b.text());
+                let path = args.out.join(format!("{stamp}-bulk.json"));
+                let _ = std::fs::write(
+                    &path,
+                    serde_json::to_string_pretty(&b.json()).unwrap_or_default() + "\n",
+                );
+            }
+            Err(e) => eprintln!("scim-bench: /Bulk scenario failed: {e}"),
+        }
+        r
+    };
+    if args.bulk_only {
+        return match run_bulk() {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     let clock = Instant::now();
     let load_start = report::loadavg();
     if load_start.is_some_and(|l| l > 1.0) {
@@ -435,6 +520,13 @@ fn main() -> ExitCode {
         );
     }
 
+    if args.audit_only {
+        print!(
+            "{}",
+            audit::text(&audit::run(&args, &stamp, &secret, &token))
+        );
+        return ExitCode::SUCCESS;
+    }
     let ours = bench_ours(&args, args.n, &stamp, &secret, &token);
     let spin = match (&args.spin, args.spin_off) {
         (Some(bin), false) => Some(bench_spin(&args, bin, args.n, &stamp, &secret, &token)),
@@ -466,13 +558,22 @@ fn main() -> ExitCode {
         native: native.as_deref(),
     };
     print!("{}", r.text());
+    let mut json = r.json();
+    if args.audit {
+        let rows = audit::run(&args, &stamp, &secret, &token);
+        print!("{}", audit::text(&rows));
+        json["audit"] = audit::json(&rows);
+    }
     let path = args.out.join(format!("{stamp}.json"));
     match std::fs::write(
         &path,
-        serde_json::to_string_pretty(&r.json()).unwrap_or_default() + "\n",
+        serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
     ) {
         Ok(()) => println!("Results: {}", path.display()),
         Err(e) => eprintln!("scim-bench: cannot write {}: {e}", path.display()),
+    }
+    if args.bulk {
+        let _ = run_bulk();
     }
     // Targets and scale law are reported, never enforced: a slow machine
     // must not fail the build. Only a run that could not measure fails.

@@ -208,6 +208,7 @@ pub fn start_ours(
     secret: &str,
     token: &str,
     logs: &Logs,
+    env: &[(&str, &str)],
 ) -> Result<Server, String> {
     let log = &logs.guest;
     let _ = std::fs::remove_dir_all(state_dir);
@@ -219,6 +220,7 @@ pub fn start_ours(
         .command(manifest, state_dir)
         .env("SPIN_VARIABLE_TOKEN_HS256_SECRET", secret)
         .env("SPIN_VARIABLE_DISCOVERY_REQUIRES_AUTH", "false")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log_file))

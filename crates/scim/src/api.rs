@@ -9,6 +9,7 @@ use crate::discovery;
 use crate::endpoints::{delete, me, not_allowed, read, write, Ctx};
 use crate::error::{truncate, ScimError};
 use crate::http::{Request, Response};
+use crate::openapi;
 use crate::route::Route;
 use crate::schema::{Kind, Registry};
 use crate::storage::kv::Store;
@@ -50,7 +51,13 @@ pub struct Service {
     pub cfg: Config,
     /// The schemas and resource types the configuration selects.
     pub registry: Registry,
+    /// Reads a file of the component by its path there (the documentation
+    /// page's assets); `None`: the page's files are not available.
+    files: Option<FileReader>,
 }
+
+/// Reads a file of the component (`std::fs::read` under Spin).
+pub type FileReader = Box<dyn Fn(&str) -> Result<Vec<u8>, String>>;
 
 /// Key under which the fetched JWKS is cached (shared by all tenants).
 const JWKS_CACHE: &str = "_jwks/cache";
@@ -59,22 +66,61 @@ impl Service {
     /// A service for `cfg`, with its schema registry built once.
     pub fn new(cfg: Config) -> Service {
         let registry = Registry::new(&cfg.schema);
-        Service { cfg, registry }
+        Service {
+            cfg,
+            registry,
+            files: None,
+        }
+    }
+
+    /// This service, reading the documentation page's files with `files`.
+    pub fn with_files(mut self, files: FileReader) -> Service {
+        self.files = Some(files);
+        self
+    }
+
+    /// `route`, or [`Route::Unknown`] when it is documentation and
+    /// `docs_enabled` is off: then nothing of it exists.
+    fn unless_docs_off<'r>(&self, route: Route<'r>) -> Route<'r> {
+        match route {
+            Route::OpenApi | Route::Docs(_) if !self.cfg.docs_enabled => Route::Unknown,
+            r => r,
+        }
+    }
+
+    /// The documentation page's `name` (`""`: the page): its file, or its
+    /// generated settings (RFC 7644 says nothing of it; see `openapi::page`).
+    fn docs_page(&self, req: &Request, name: &str) -> Result<Response, ScimError> {
+        if name.is_empty() && req.path.ends_with('/') {
+            // The page's assets are relative to `/docs`, not `/docs/`.
+            let page = format!("{}/docs", base_path(&req.base_url));
+            return Ok(Response::empty(308).with_header("location", page));
+        }
+        if name == openapi::page::SETTINGS {
+            return Ok(openapi::page::settings(
+                self.cfg.auth.discovery_requires_auth,
+            ));
+        }
+        let (Some(asset), Some(files)) = (openapi::page::asset(name), self.files.as_ref()) else {
+            return Err(ScimError::not_found(format!(
+                "no documentation file {:?}",
+                truncate(name, 64)
+            )));
+        };
+        openapi::page::serve(asset, files(&asset.path()))
     }
 
     /// Serve one request: admit it (credentials, scopes, quota), then
     /// dispatch it. Every failure becomes a SCIM error
     /// response.
     pub fn handle(&self, req: &Request, env: &Env) -> Outcome {
-        let route = Route::parse(&req.path);
+        let route = self.unless_docs_off(Route::parse(&req.path));
         let mut principal = None;
         let mut warnings = Vec::new();
         let response = match self.admit(req, env, &route, &mut principal) {
-            Ok(tenant) => {
-                let subject = principal.as_ref().and_then(|p| p.me.as_deref());
-                self.dispatch(req, env, route, &tenant, subject, &mut warnings)
-                    .unwrap_or_else(|e| Response::error(&e))
-            }
+            Ok(tenant) => self
+                .dispatch(req, env, route, &tenant, principal.as_ref(), &mut warnings)
+                .unwrap_or_else(|e| Response::error(&e)),
             Err(refused) => refused,
         };
         Outcome {
@@ -86,16 +132,18 @@ impl Service {
         }
     }
 
-    /// The route table: one `match` on (method, route). `subject` is the
-    /// value of the token's `/Me` claim. Notes on stored records that did not
-    /// decode go to `warnings`.
-    fn dispatch(
+    /// The route table: one `match` on (method, route). `principal` is the
+    /// token's (its client and subject go into audit events, its `/Me` claim
+    /// names the user of `/Me`). Notes on stored records that did not
+    /// decode go to `warnings`. `/Bulk` runs each of its operations through
+    /// here too.
+    pub(crate) fn dispatch(
         &self,
         req: &Request,
         env: &Env,
         route: Route,
         tenant: &str,
-        subject: Option<&str>,
+        principal: Option<&Principal>,
         warnings: &mut Vec<String>,
     ) -> Result<Response, ScimError> {
         let base = req.base_url.as_str();
@@ -106,6 +154,14 @@ impl Service {
             Repo::new(env.store, tenant, env.now),
             req,
             env.catalog_source,
+        )
+        .with_actor(
+            crate::audit::Actor::new(
+                principal.and_then(|p| p.client_id.clone()),
+                principal.and_then(|p| p.subject.clone()),
+                req.header("traceparent"),
+            ),
+            tenant,
         );
         let json = |v: Value| Ok(Response::json(200, &v));
         // RFC 7644 §3.4.3: `.search` under a type answers POST only; other
@@ -124,7 +180,28 @@ impl Service {
             }
             ("GET" | "HEAD", Route::Schemas) => json(discovery::schemas(reg, base)),
             ("GET" | "HEAD", Route::Schema(urn)) => json(discovery::schema(reg, urn, base)?),
+            ("GET" | "HEAD", Route::OpenApi) => {
+                json(openapi::document(reg, &self.cfg, base_path(base)))
+            }
+            ("GET" | "HEAD", Route::Docs(name)) => self.docs_page(req, name),
+            (m, Route::Docs(_)) => Err(method_not_allowed(m)),
             (m, r) if r.is_discovery() => Err(method_not_allowed(m)),
+
+            // The audit trail: read-only.
+            (_, Route::AuditEvents) => crate::audit::query::serve(
+                &Repo::new(env.store, tenant, env.now),
+                &self.cfg,
+                &reg.audit,
+                req,
+                None,
+            ),
+            (_, Route::AuditEvent(id)) => crate::audit::query::serve(
+                &Repo::new(env.store, tenant, env.now),
+                &self.cfg,
+                &reg.audit,
+                req,
+                Some(id),
+            ),
 
             ("GET", Route::Resources(kind)) => read::list(&ctx, kind),
             ("POST", Route::Search(kind)) => read::search(&ctx, kind),
@@ -148,14 +225,13 @@ impl Service {
             }
 
             // RFC 7644 §3.11: the authenticated subject's User.
-            (m, Route::Me) => me::serve(&ctx, m, subject),
+            (m, Route::Me) => me::serve(&ctx, m, principal.and_then(|p| p.me.as_deref())),
 
-            // RFC 7644 §3.7: not offered (ServiceProviderConfig says so).
-            (_, Route::Bulk) => Err(ScimError::new(
-                501,
-                None,
-                format!("{} is not supported by this server", route.template()),
-            )),
+            // RFC 7644 §3.7.
+            ("POST", Route::Bulk) => {
+                crate::bulk::serve(self, req, env, tenant, principal, warnings)
+            }
+            (m, Route::Bulk) => Err(method_not_allowed(m)),
             _ => Err(ScimError::not_found(format!(
                 "no SCIM endpoint at {:?}",
                 truncate(&req.path, 200)
@@ -171,6 +247,9 @@ impl Service {
     /// Bearer, not JWT-shaped, or one in the query). Counted against the
     /// quota like every refusal.
     pub fn refuse_before_body(&self, head: &Request, env: &Env) -> Option<Outcome> {
+        if self.unless_docs_off(Route::parse(&head.path)) == Route::Unknown {
+            return None;
+        }
         let refused = auth::precheck(&self.cfg.auth, head).err()?;
         Some(Outcome {
             response: self.refusal(head, env, &refused.error),
@@ -219,15 +298,8 @@ impl Service {
         route: &Route,
         principal: &mut Option<Principal>,
     ) -> Result<String, Response> {
-        if req.body.len() > self.cfg.max_body_bytes {
-            return Err(Response::error(&ScimError::new(
-                413,
-                None,
-                format!(
-                    "request body larger than maxBodyBytes ({} bytes)",
-                    self.cfg.max_body_bytes
-                ),
-            )));
+        if req.body.len() > self.body_limit(route) {
+            return Err(Response::error(&self.body_too_large(route)));
         }
         // Unknown routes answer 404 without looking at credentials: there is
         // nothing there to protect.
@@ -244,7 +316,9 @@ impl Service {
             );
             let p = auth::authenticate(&self.cfg.auth, Some(authorization), &keys, env.now)
                 .map_err(|e| self.refusal(req, env, &e))?;
-            let access = if route.only_reads(&req.method) {
+            let access = if matches!(route, Route::AuditEvents | Route::AuditEvent(_)) {
+                Access::Audit
+            } else if route.only_reads(&req.method) {
                 Access::Read
             } else {
                 Access::Write
@@ -277,6 +351,45 @@ impl Service {
     }
 }
 
+/// Request body limits: `max_body_bytes`, and for `/Bulk` its own
+/// `bulk_max_payload_bytes` (RFC 7644 §3.7.4, `bulk.maxPayloadSize`).
+impl Service {
+    /// The largest body a request to `path` (below the API prefix) may
+    /// carry: the adapter stops reading there and answers
+    /// [`Service::body_too_large_for`].
+    pub fn max_body_bytes_for(&self, path: &str) -> usize {
+        self.body_limit(&Route::parse(path))
+    }
+
+    /// The 413 of a body over [`Service::max_body_bytes_for`], naming the
+    /// limit and its value.
+    pub fn body_too_large_for(&self, path: &str) -> ScimError {
+        self.body_too_large(&Route::parse(path))
+    }
+
+    fn body_limit(&self, route: &Route) -> usize {
+        match route {
+            Route::Bulk => self.cfg.bulk_max_payload_bytes,
+            _ => self.cfg.max_body_bytes,
+        }
+    }
+
+    fn body_too_large(&self, route: &Route) -> ScimError {
+        let detail = match route {
+            Route::Bulk => format!(
+                "the bulk request body is larger than maxPayloadSize \
+                 (bulk_max_payload_bytes: {} bytes)",
+                self.cfg.bulk_max_payload_bytes
+            ),
+            _ => format!(
+                "request body larger than maxBodyBytes ({} bytes)",
+                self.cfg.max_body_bytes
+            ),
+        };
+        ScimError::new(413, None, detail)
+    }
+}
+
 /// The IP address of a `spin-client-addr` value (`ip:port`, `[v6]:port`).
 fn client_ip(addr: &str) -> &str {
     match addr.rsplit_once(':') {
@@ -285,6 +398,12 @@ fn client_ip(addr: &str) -> &str {
         }
         _ => addr,
     }
+}
+
+/// The path of a base URL (`https://h/api/scim/v2` → `/api/scim/v2`).
+fn base_path(base_url: &str) -> &str {
+    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
+    rest.find('/').map_or("", |i| &rest[i..])
 }
 
 /// 405 on a discovery endpoint.

@@ -61,6 +61,20 @@ pub struct Config {
     /// The User attribute the `/Me` claim ([`AuthConfig::me_claim`]) is
     /// matched against (RFC 7644 §3.11).
     pub me_attribute: MeAttribute,
+    /// Most operations in one `POST /Bulk` (RFC 7644 §3.7.4,
+    /// `bulk.maxOperations`); more answer 413.
+    pub bulk_max_operations: usize,
+    /// Largest `POST /Bulk` body (RFC 7644 §3.7.4, `bulk.maxPayloadSize`);
+    /// larger answers 413.
+    pub bulk_max_payload_bytes: usize,
+    /// Whether `/openapi.json` and the `/docs` page are served (404 when
+    /// not).
+    pub docs_enabled: bool,
+    /// Whether every change is recorded in the audit trail (`crate::audit`).
+    pub audit_enabled: bool,
+    /// Audit events older than this many days are dropped, a few at a time
+    /// as new events are appended.
+    pub audit_retention_days: u64,
 }
 
 /// The User attribute that identifies the authenticated subject for `/Me`.
@@ -86,6 +100,12 @@ impl Default for Config {
             group_patch_response: Return::Minimal,
             trust_forwarded_headers: false,
             me_attribute: MeAttribute::UserName,
+            bulk_max_operations: 1000,
+            // 1,000 user creates of about 1 KiB each, with room to spare.
+            bulk_max_payload_bytes: 2 * 1024 * 1024,
+            docs_enabled: true,
+            audit_enabled: true,
+            audit_retention_days: 400,
         }
     }
 }
@@ -93,7 +113,9 @@ impl Default for Config {
 /// Settings a request on one resource (`/{type}/{id}`, or the POST that
 /// creates one) cannot use: paging and scans are for lists (RFC 7644
 /// §3.4.2), `discovery_requires_auth` for discovery (RFC 7644 §4), the `/Me`
-/// settings for `/Me` (RFC 7644 §3.11), `group_patch_response` for PATCH.
+/// settings for `/Me` (RFC 7644 §3.11), the bulk limits for `/Bulk` (RFC
+/// 7644 §3.7) and discovery, `docs_enabled` for the OpenAPI routes,
+/// `scope_audit` for `/AuditEvents`, `group_patch_response` for PATCH.
 const UNUSED_BY_RESOURCE: &[&str] = &[
     "page_size_default",
     "page_size_max",
@@ -101,6 +123,10 @@ const UNUSED_BY_RESOURCE: &[&str] = &[
     "discovery_requires_auth",
     "me_claim",
     "me_attribute",
+    "bulk_max_operations",
+    "bulk_max_payload_bytes",
+    "docs_enabled",
+    "scope_audit",
     "group_patch_response",
 ];
 /// The same for a PATCH of one resource.
@@ -111,12 +137,20 @@ const UNUSED_BY_RESOURCE_PATCH: &[&str] = &[
     "discovery_requires_auth",
     "me_claim",
     "me_attribute",
+    "bulk_max_operations",
+    "bulk_max_payload_bytes",
+    "docs_enabled",
+    "scope_audit",
 ];
 /// Settings a list or `.search` cannot use.
 const UNUSED_BY_LIST: &[&str] = &[
     "discovery_requires_auth",
     "me_claim",
     "me_attribute",
+    "bulk_max_operations",
+    "bulk_max_payload_bytes",
+    "docs_enabled",
+    "scope_audit",
     "group_patch_response",
 ];
 
@@ -158,8 +192,11 @@ impl Config {
     /// `/Bulk`, ...) reads everything.
     pub fn for_request(vars: &dyn Vars, method: &str, path: &str) -> Result<Config, String> {
         let unused = match Route::parse(path) {
-            Route::Resource(..) if method == "PATCH" => UNUSED_BY_RESOURCE_PATCH,
+            // `/{type}/.search` answers POST only; other methods treat
+            // `.search` as an id (RFC 7644 §3.4.3), as the service does.
+            Route::Resource(..) | Route::Search(_) if method == "PATCH" => UNUSED_BY_RESOURCE_PATCH,
             Route::Resource(..) => UNUSED_BY_RESOURCE,
+            Route::Search(_) if method != "POST" => UNUSED_BY_RESOURCE,
             Route::Resources(_) if method == "POST" => UNUSED_BY_RESOURCE,
             Route::Resources(_) | Route::Search(_) | Route::RootSearch => UNUSED_BY_LIST,
             _ => &[],
@@ -254,6 +291,7 @@ impl Config {
                 write_scope: vars
                     .get("scope_write")
                     .unwrap_or(d.auth.write_scope.clone()),
+                audit_scope: vars.get("scope_audit").unwrap_or(d.auth.audit_scope.clone()),
                 scope_prefix: vars
                     .get("token_scope_prefix")
                     .map(|p| p.trim().trim_end_matches('.').to_string()),
@@ -265,6 +303,14 @@ impl Config {
             rate_limit_per_hour: num("rate_limit_per_hour", 0)? as u64,
             trust_forwarded_headers: flag("trust_forwarded_headers", false)?,
             me_attribute,
+            bulk_max_operations: num("bulk_max_operations", d.bulk_max_operations)?,
+            bulk_max_payload_bytes: num("bulk_max_payload_bytes", d.bulk_max_payload_bytes)?,
+            docs_enabled: flag("docs_enabled", true)?,
+            audit_enabled: flag("audit_enabled", d.audit_enabled)?,
+            audit_retention_days: match num("audit_retention_days", d.audit_retention_days as usize)? {
+                0 => return Err("variable audit_retention_days: must be at least 1".into()),
+                n => n as u64,
+            },
             group_patch_response: match vars.get("group_patch_response") {
                 None => d.group_patch_response,
                 Some(v) => match v.trim().to_ascii_lowercase().as_str() {
@@ -329,6 +375,20 @@ mod tests {
         // Without /Me, me_attribute is neither used nor checked.
         let c = Config::from_vars(&vars(&[("me_attribute", "emails")])).unwrap();
         assert_eq!(c.auth.me_claim, None);
+    }
+
+    #[test]
+    fn bulk_limits_come_from_variables() {
+        let c = Config::default();
+        assert_eq!(c.bulk_max_operations, 1000);
+        assert_eq!(c.bulk_max_payload_bytes, 2 * 1024 * 1024);
+        let c = Config::from_vars(&vars(&[
+            ("bulk_max_operations", "5"),
+            ("bulk_max_payload_bytes", "4096"),
+        ]))
+        .unwrap();
+        assert_eq!((c.bulk_max_operations, c.bulk_max_payload_bytes), (5, 4096));
+        assert!(Config::from_vars(&vars(&[("bulk_max_operations", "many")])).is_err());
     }
 
     #[test]
@@ -428,6 +488,12 @@ mod tests {
                 ("rate_limit_per_hour", "5"),
                 ("group_patch_response", "representation"),
                 ("trust_forwarded_headers", "true"),
+                ("bulk_max_operations", "5"),
+                ("bulk_max_payload_bytes", "4096"),
+                ("docs_enabled", "false"),
+                ("audit_enabled", "true"),
+                ("audit_retention_days", "3"),
+                ("scope_audit", "a"),
             ]
             .into_iter()
             .collect(),
@@ -462,6 +528,7 @@ mod tests {
             assert_eq!(c.rate_limit_per_hour, 5);
             assert!(c.trust_forwarded_headers && c.schema.user_name_case_exact);
             assert_eq!(c.roles_catalog_path, "/other.json");
+            assert_eq!((c.audit_enabled, c.audit_retention_days), (true, 3));
             // ...and the settings of lists, discovery, /Me and PATCH unread.
             for unused in UNUSED_BY_RESOURCE {
                 assert!(
@@ -469,11 +536,11 @@ mod tests {
                     "{method} {path} read {unused}"
                 );
             }
-            assert_eq!(read.len(), 17, "{method} {path}: {read:?}");
+            assert_eq!(read.len(), 19, "{method} {path}: {read:?}");
         }
         let (c, read) = get("PATCH", "/Groups/abc");
         assert_eq!(c.group_patch_response, Return::Representation);
-        assert_eq!(read.len(), 18, "{read:?}");
+        assert_eq!(read.len(), 20, "{read:?}");
         for (method, path) in [
             ("GET", "/Users"),
             ("POST", "/Groups/.search"),
@@ -485,13 +552,14 @@ mod tests {
                 (7, 70, 700),
                 "{method} {path}"
             );
-            assert_eq!(read.len(), 20, "{method} {path}: {read:?}");
+            assert_eq!(read.len(), 22, "{method} {path}: {read:?}");
         }
         // Discovery, /Me, /Bulk and unknown routes read everything.
         for (method, path) in [
             ("GET", "/ServiceProviderConfig"),
             ("GET", "/Me"),
             ("POST", "/Bulk"),
+            ("GET", "/AuditEvents"),
             ("GET", "/Nothing/here/at/all"),
         ] {
             let (c, read) = get(method, path);
@@ -500,7 +568,10 @@ mod tests {
             assert_eq!(c.me_attribute, MeAttribute::ExternalId);
             assert_eq!(c.page_size_max, 70);
             assert_eq!(c.group_patch_response, Return::Representation);
-            assert_eq!(read.len(), 24, "{method} {path}: {read:?}");
+            assert_eq!(c.bulk_max_operations, 5);
+            assert!(!c.docs_enabled);
+            assert_eq!(c.auth.audit_scope, "a");
+            assert_eq!(read.len(), 30, "{method} {path}: {read:?}");
         }
     }
 

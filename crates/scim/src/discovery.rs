@@ -23,7 +23,7 @@ pub fn service_provider_config(cfg: &Config, base_url: &str) -> Value {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": { "supported": true },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": { "supported": true, "maxOperations": cfg.bulk_max_operations, "maxPayloadSize": cfg.bulk_max_payload_bytes },
         "filter": { "supported": true, "maxResults": cfg.page_size_max },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
@@ -69,7 +69,8 @@ pub fn list_all(items: Vec<Value>) -> Value {
 pub fn resource_types(reg: &Registry, base_url: &str) -> Value {
     list_all(
         reg.resource_types()
-            .iter()
+            .into_iter()
+            .chain([&reg.audit])
             .map(|rt| rt.to_json(base_url))
             .collect(),
     )
@@ -79,6 +80,7 @@ pub fn resource_types(reg: &Registry, base_url: &str) -> Value {
 pub fn resource_type(reg: &Registry, name: &str, base_url: &str) -> Result<Value> {
     reg.resource_types()
         .into_iter()
+        .chain([&reg.audit])
         .find(|rt| rt.name.eq_ignore_ascii_case(name))
         .map(|rt| rt.to_json(base_url))
         .ok_or_else(|| ScimError::not_found(format!("no resource type {:?}", truncate(name, 64))))
@@ -201,17 +203,17 @@ mod tests {
     }
 
     #[test]
-    fn resource_types_list_user_group_and_role() {
+    fn resource_types_list_user_group_role_and_audit_event() {
         let reg = Registry::new(&SchemaOptions::default());
         let v = resource_types(&reg, "http://h");
-        assert_eq!(v["totalResults"], 3);
+        assert_eq!(v["totalResults"], 4);
         let names: Vec<_> = v["Resources"]
             .as_array()
             .unwrap()
             .iter()
             .map(|r| r["name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["User", "Group", "Role"]);
+        assert_eq!(names, ["User", "Group", "Role", "AuditEvent"]);
         assert_eq!(
             v["Resources"][0]["schemaExtensions"][0]["schema"],
             crate::schema::ENTERPRISE_USER

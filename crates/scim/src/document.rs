@@ -56,7 +56,8 @@ pub fn normalize(rt: &ResourceType, input: &Value) -> Result<Value> {
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
-        if key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:") {
+        // `get`, not a slice: byte 4 may fall inside a character.
+        if key.len() > 4 && key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
             let (urn, rest) = rt.split_urn(key);
             let Some(schema) = urn.and_then(|u| rt.schema_by_urn(u)) else {
                 return Err(ScimError::invalid_value(format!(
@@ -420,6 +421,19 @@ mod tests {
     use crate::schema::{ENTERPRISE_USER, SAP_USER};
     use crate::testutil::reg;
     use serde_json::json;
+
+    #[test]
+    fn an_attribute_name_with_a_multibyte_character_in_its_first_four_bytes_is_no_panic() {
+        // Found by schemathesis (tests/openapi): the `urn:` prefix test
+        // sliced the name at byte 4, inside a 4-byte character, and the
+        // component trapped (500).
+        let rt = &reg().group;
+        for key in ["e[\u{d0c75}\u{a2}V", "\u{e9}\u{e9}\u{e9}", "ur\u{e9}:x"] {
+            let doc = json!({ "displayName": "g", key: [1, -5.1e16] });
+            let out = normalize(rt, &doc).unwrap();
+            assert!(out.get(key).is_none(), "{key}: undeclared, dropped");
+        }
+    }
 
     #[test]
     fn names_are_canonicalised_and_unknown_attributes_dropped() {

@@ -3,7 +3,9 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod audit;
 pub mod auth;
+mod bulk;
 pub mod config;
 mod discovery;
 pub mod document;
@@ -12,6 +14,7 @@ pub mod error;
 pub mod filter;
 pub mod http;
 mod list;
+pub mod openapi;
 pub mod patch;
 mod projection;
 mod quota;

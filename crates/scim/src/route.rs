@@ -30,6 +30,14 @@ pub enum Route<'a> {
     Bulk,
     /// `/Me` (RFC 7644 §3.11).
     Me,
+    /// `/openapi.json`: the OpenAPI document (crate::openapi).
+    OpenApi,
+    /// `/docs` (the page, `""`) and `/docs/{asset}`: the documentation page.
+    Docs(&'a str),
+    /// `/AuditEvents`: the audit trail, read-only (`crate::audit`).
+    AuditEvents,
+    /// `/AuditEvents/{id}`: one audit event.
+    AuditEvent(&'a str),
     /// Anything else.
     Unknown,
 }
@@ -69,8 +77,13 @@ impl<'a> Route<'a> {
             None if first == ".search" => Route::RootSearch,
             None if is("Bulk") => Route::Bulk,
             None if is("Me") => Route::Me,
+            None if is("openapi.json") => Route::OpenApi,
+            None if is("docs") => Route::Docs(""),
+            Some(asset) if is("docs") => Route::Docs(asset),
             Some(name) if is("ResourceTypes") => Route::ResourceType(name),
             Some(id) if is("Schemas") => Route::Schema(id),
+            None if is("AuditEvents") => Route::AuditEvents,
+            Some(id) if is("AuditEvents") => Route::AuditEvent(id),
             _ => Route::Unknown,
         }
     }
@@ -95,6 +108,11 @@ impl<'a> Route<'a> {
             Route::RootSearch => "/.search",
             Route::Bulk => "/Bulk",
             Route::Me => "/Me",
+            Route::OpenApi => "/openapi.json",
+            Route::Docs("") => "/docs",
+            Route::Docs(_) => "/docs/{asset}",
+            Route::AuditEvents => "/AuditEvents",
+            Route::AuditEvent(_) => "/AuditEvents/{id}",
             Route::Unknown => "(unknown)",
         }
     }
@@ -109,7 +127,14 @@ impl<'a> Route<'a> {
                 | Route::ResourceType(_)
                 | Route::Schemas
                 | Route::Schema(_)
+                | Route::OpenApi
         )
+    }
+
+    /// The documentation page's files (`/docs`), which hold no data and
+    /// never need a token: a browser cannot send one for a page.
+    pub fn is_docs_page(&self) -> bool {
+        matches!(self, Route::Docs(_))
     }
 
     /// Whether `method` on this route only reads: GET, HEAD and the POST
@@ -146,6 +171,14 @@ mod tests {
             ("/.search", "/.search"),
             ("/Bulk", "/Bulk"),
             ("/Me", "/Me"),
+            ("/openapi.json", "/openapi.json"),
+            ("/docs", "/docs"),
+            ("/docs/", "/docs"),
+            ("/docs/swagger-ui.css", "/docs/{asset}"),
+            ("/docs/a/b", "(unknown)"),
+            ("/AuditEvents", "/AuditEvents"),
+            ("/auditevents/42", "/AuditEvents/{id}"),
+            ("/AuditEvents/42/x", "(unknown)"),
             ("/", "(unknown)"),
             ("/Users/a/b", "(unknown)"),
             ("/ServiceProviderConfig/x", "(unknown)"),

@@ -49,6 +49,9 @@ pub struct AuthConfig {
     pub read_scope: String,
     /// Scope granting write (and read) access, e.g. `scim.write`.
     pub write_scope: String,
+    /// Scope granting read access to the audit trail (`/AuditEvents`), e.g.
+    /// `scim.audit`; the read and write scopes do not grant it.
+    pub audit_scope: String,
     /// The one XSUAA application name (`xsappname`, e.g. `afc!t123`) whose
     /// prefixed scopes count too: `afc!t123.scim.write` holds `scim.write`.
     /// `None`: only the scopes exactly as configured.
@@ -81,6 +84,7 @@ impl Default for AuthConfig {
             leeway_secs: DEFAULT_LEEWAY_SECS,
             read_scope: "scim.read".to_string(),
             write_scope: "scim.write".to_string(),
+            audit_scope: "scim.audit".to_string(),
             scope_prefix: None,
             jwks_timeout_ms: DEFAULT_JWKS_TIMEOUT_MS,
             tenant_claim: None,

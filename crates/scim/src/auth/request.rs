@@ -22,7 +22,9 @@ use crate::route::Route;
 /// except discovery when `discovery_requires_auth` is off. Unknown routes
 /// answer 404 without credentials: there is nothing there to protect.
 pub(crate) fn required_for(cfg: &AuthConfig, route: &Route) -> bool {
-    *route != Route::Unknown && (!route.is_discovery() || cfg.discovery_requires_auth)
+    *route != Route::Unknown
+        && !route.is_docs_page()
+        && (!route.is_discovery() || cfg.discovery_requires_auth)
 }
 
 /// The one `Authorization` header value of `req`, if it has the shape of a

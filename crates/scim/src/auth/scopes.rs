@@ -21,6 +21,8 @@ pub enum Access {
     Read,
     /// Anything that changes data: the write scope.
     Write,
+    /// Reading the audit trail (`/AuditEvents`): the audit scope alone.
+    Audit,
 }
 
 impl Principal {
@@ -54,6 +56,7 @@ pub fn authorize(cfg: &AuthConfig, p: &Principal, access: Access) -> Result<(), 
             p.has_scope(&cfg.read_scope, prefix) || p.has_scope(&cfg.write_scope, prefix)
         }
         Access::Write => p.has_scope(&cfg.write_scope, prefix),
+        Access::Audit => p.has_scope(&cfg.audit_scope, prefix),
     };
     if ok {
         return Ok(());
@@ -61,6 +64,7 @@ pub fn authorize(cfg: &AuthConfig, p: &Principal, access: Access) -> Result<(), 
     Err(AuthError::insufficient_scope(match access {
         Access::Read => &cfg.read_scope,
         Access::Write => &cfg.write_scope,
+        Access::Audit => &cfg.audit_scope,
     }))
 }
 

@@ -4,6 +4,7 @@
 use super::index::{index_after, indexed, Indexed};
 use super::precondition::check_if_match;
 use super::{not_found, valid_id, Ctx};
+use crate::audit;
 use crate::error::Result;
 use crate::http::Response;
 use crate::patch::MemberOp;
@@ -33,8 +34,13 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
     let loaded = loaded.ok_or_else(|| not_found(kind, id))?;
     check_if_match(ctx.req, Some(&loaded.record))?;
     let mut ix = indexed(ctx, kind, &loaded.record.doc);
+    // The audit event before anything changes (docs/storage.md, "Audit
+    // trail"), then one per group or role the user leaves.
+    let event = ctx.journal().begin(deleted(kind, id, &loaded.record))?;
     for (container, raw) in containers.into_iter().zip(lists) {
         for cid in parse_id_list(raw.as_deref()) {
+            let cause = event.as_ref().map(audit::Pending::seq);
+            let left = leaves(ctx, container, &cid, id, cause)?;
             let ops = [MemberOp::Remove(vec![id.to_string()])];
             members::write_buckets(
                 &ctx.repo,
@@ -44,6 +50,7 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
                 &ops,
                 |_, _| false,
             )?;
+            ctx.journal().commit(left);
             bump(ctx, container, &cid)?;
         }
     }
@@ -67,7 +74,58 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
     }
     index_after(ctx, kind, id, &ix, &Indexed::default())?;
     ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
+    ctx.journal().commit(event);
     Ok(Response::empty(204))
+}
+
+/// The audit record of deleting `kind` `id` whose record is `rec`.
+fn deleted<'c>(kind: Kind, id: &'c str, rec: &Record) -> audit::Change<'c> {
+    audit::Change {
+        op: audit::Op::Delete,
+        kind,
+        id,
+        attributes: Vec::new(),
+        added: Vec::new(),
+        removed: Vec::new(),
+        before: Some(rec.rev),
+        after: None,
+        prev: rec.audit,
+        cause: None,
+    }
+}
+
+/// The audit event of user `uid` leaving `container` `cid` because of
+/// event `cause` (its delete), when the user is a member there (the
+/// user's membership list is a superset; docs/storage.md).
+fn leaves(
+    ctx: &Ctx,
+    container: Kind,
+    cid: &str,
+    uid: &str,
+    cause: Option<u64>,
+) -> Result<Option<audit::Pending>> {
+    if cause.is_none() {
+        return Ok(None);
+    }
+    let bucket = ctx
+        .repo
+        .store
+        .get(&ctx.repo.keys.members(container, cid, bucket_of(uid)))?;
+    if !bucket.is_some_and(|b| members::bucket_has(&b, uid)) {
+        return Ok(None);
+    }
+    ctx.journal().begin(audit::Change {
+        op: audit::Op::Patch,
+        kind: container,
+        id: cid,
+        attributes: vec!["members".into()],
+        added: Vec::new(),
+        removed: vec![uid.to_string()],
+        before: None,
+        after: None,
+        prev: None,
+        cause,
+    })
 }
 
 /// DELETE /Groups/{id}: the record first (members' `groups` confirm
@@ -82,12 +140,25 @@ pub(crate) fn delete_group(ctx: &Ctx, id: &str) -> Result<Response> {
     let loaded = loaded.ok_or_else(|| not_found(kind, id))?;
     check_if_match(ctx.req, Some(&loaded.record))?;
     let ix = indexed(ctx, kind, &loaded.record.doc);
-    // The record first: members' `groups` confirm against it, so the group
-    // disappears from them at once.
+    // The audit event, then the record: members' `groups` confirm against
+    // it, so the group disappears from them at once.
+    let mut change = deleted(kind, id, &loaded.record);
+    if ctx.cfg.audit_enabled {
+        // Who loses access with the group: its members, named in the event.
+        change.removed = members::read_all(&ctx.repo, kind, id, loaded.record.buckets)?
+            .into_iter()
+            .map(|m| m.value)
+            .collect();
+        if !change.removed.is_empty() {
+            change.attributes.push("members".into());
+        }
+    }
+    let event = ctx.journal().begin(change)?;
     ctx.repo.delete_record(kind, id)?;
     members::delete_all(&ctx.repo, kind, id, loaded.record.buckets)?;
     index_after(ctx, kind, id, &ix, &Indexed::default())?;
     ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
+    ctx.journal().commit(event);
     Ok(Response::empty(204))
 }
 

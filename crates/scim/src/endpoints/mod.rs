@@ -33,6 +33,10 @@ pub(crate) struct Ctx<'a> {
     catalog_source: &'a dyn Fn() -> std::result::Result<String, String>,
     /// The catalog, read at most once per request.
     catalog: OnceCell<Result<Catalog>>,
+    /// Who makes this request's changes, for the audit trail.
+    actor: crate::audit::Actor,
+    /// The tenant, for the audit trail.
+    tenant: &'a str,
 }
 
 impl<'a> Ctx<'a> {
@@ -51,7 +55,27 @@ impl<'a> Ctx<'a> {
             req,
             catalog_source,
             catalog: OnceCell::new(),
+            actor: crate::audit::Actor::default(),
+            tenant: crate::auth::DEFAULT_TENANT,
         }
+    }
+    /// The same context, recording changes as `actor`'s in `tenant`.
+    pub(crate) fn with_actor(self, actor: crate::audit::Actor, tenant: &'a str) -> Ctx<'a> {
+        Ctx {
+            actor,
+            tenant,
+            ..self
+        }
+    }
+    /// The audit trail this request's changes are recorded in.
+    fn journal(&self) -> crate::audit::Journal<'_> {
+        crate::audit::Journal::new(
+            &self.repo,
+            &self.actor,
+            self.tenant,
+            self.cfg.audit_enabled,
+            self.cfg.audit_retention_days,
+        )
     }
     /// Notes on stored records this request could not decode.
     pub(crate) fn take_skipped(&self) -> Vec<String> {
@@ -100,7 +124,7 @@ pub(crate) fn not_allowed(what: &str) -> ScimError {
 
 /// Parse a JSON request body (RFC 7644 §3.1: `application/scim+json`, and
 /// `application/json` as IdPs send it). Other media types answer 415.
-fn json_body(req: &Request) -> Result<Value> {
+pub(crate) fn json_body(req: &Request) -> Result<Value> {
     if let Some(ct) = req.header("content-type") {
         let mt = ct
             .split(';')
@@ -154,6 +178,7 @@ fn empty_role_record() -> Record {
         rev: 0,
         buckets: 0,
         chunk: None,
+        audit: None,
         doc: json!({}),
     }
 }

@@ -8,6 +8,7 @@ use super::index::{index_after, index_before, indexed, Indexed};
 use super::precondition::check_if_match;
 use super::render::{respond_one, role_doc};
 use super::{canonical_id, empty_role_record, json_body, load_existing, not_found, valid_id, Ctx};
+use crate::audit;
 use crate::document;
 use crate::error::{Result, ScimError};
 use crate::http::Response;
@@ -46,22 +47,54 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
         buckets: members::added_bits(&ops),
         // Sized at its widest until the list slot is known.
         chunk: Some(usize::MAX),
+        // Sized at its widest until the audit event's number is known.
+        audit: Some(u64::MAX),
         doc,
     };
     // Everything that could refuse the request, before the first write.
     rec.check_size()?;
     members::check_room(&ctx.repo, kind, &id, 0, &ops)?;
     let new_ix = indexed(ctx, kind, &rec.doc);
-    // Order (docs/storage.md): claims and indexes, list slot, users' lists,
-    // the record, then member buckets.
+    // Order (docs/storage.md): claims and indexes, list slot, users'
+    // lists, the record with its audit event (numbered only now: a refused
+    // request leaves no trace), then member buckets.
     index_before(ctx, kind, &id, &Indexed::default(), &new_ix)?;
     rec.chunk = Some(ctx.repo.list_append(kind, &id)?);
     for uid in added_ids(&ops) {
         ctx.repo
             .update_id_list(&ctx.repo.keys.memberships(kind, &uid), &id, true)?;
     }
-    ctx.repo.put_new_record(kind, &id, &rec)?;
-    apply_members(ctx, kind, &id, 0, &ops)?;
+    let mut attributes = audit::changed_paths(&json!({}), &rec.doc);
+    let added = added_ids(&ops);
+    if !added.is_empty() {
+        attributes.push("members".into());
+    }
+    // Numbered now, written with the record (one store call: the event and
+    // the change it records land together).
+    let event = ctx.journal().reserve(audit::Change {
+        op: audit::Op::Create,
+        kind,
+        id: &id,
+        attributes,
+        added,
+        removed: Vec::new(),
+        before: None,
+        after: Some(rec.rev),
+        prev: None,
+        cause: None,
+    })?;
+    rec.audit = event.as_ref().map(audit::Pending::seq);
+    match &event {
+        Some(e) => {
+            let mut entries = e.entries(&ctx.repo);
+            entries.push((ctx.repo.keys.record(kind, &id), rec.encode()));
+            ctx.repo.store.set_many(&entries)?;
+        }
+        None => ctx.repo.put_new_record(kind, &id, &rec)?,
+    }
+    let delta = apply_members(ctx, kind, &id, 0, &ops)?;
+    ctx.journal()
+        .commit_members(event, &delta.added, &delta.removed);
     respond_one(ctx, kind, &id, rec, 201)
 }
 
@@ -69,7 +102,7 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
 pub(crate) fn put(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
     let body = json_body(ctx.req)?;
     let id = canonical_id(kind, id);
-    let rec = update(ctx, kind, &id, |old| {
+    let rec = update(ctx, kind, &id, audit::Op::Replace, &|old| {
         put_document(ctx, kind, &id, old, &body)
     })?;
     respond_one(ctx, kind, &id, rec, 200)
@@ -80,7 +113,7 @@ pub(crate) fn put(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
 pub(crate) fn patch(ctx: &Ctx, kind: Kind, id: &str) -> Result<Response> {
     let body = json_body(ctx.req)?;
     let id = canonical_id(kind, id);
-    let rec = update(ctx, kind, &id, |old| {
+    let rec = update(ctx, kind, &id, audit::Op::Patch, &|old| {
         patch_document(ctx, kind, &id, old, &body)
     })?;
     patch_reply(ctx, kind, &id, rec)
@@ -104,7 +137,8 @@ fn update(
     ctx: &Ctx,
     kind: Kind,
     id: &str,
-    edit: impl Fn(&Record) -> Result<Edit>,
+    op: audit::Op,
+    edit: &dyn Fn(&Record) -> Result<Edit>,
 ) -> Result<Record> {
     for _ in 0..crate::storage::records::MAX_RETRIES {
         let loaded = load_existing(ctx, kind, id)?;
@@ -131,10 +165,12 @@ fn update(
         if let Some(meta) = doc.get_mut("meta").and_then(Value::as_object_mut) {
             meta.insert("lastModified".into(), Value::String(ctx.now_rfc3339()));
         }
-        let rec = Record {
+        let mut rec = Record {
             rev: old.rev + 1,
             buckets: old.buckets | members::added_bits(&ops),
             chunk: old.chunk,
+            // Sized at its widest until the audit event's number is known.
+            audit: Some(u64::MAX),
             doc,
         };
         // Everything that could refuse the request, before the first write.
@@ -147,10 +183,37 @@ fn update(
             ctx.repo
                 .update_id_list(&ctx.repo.keys.memberships(kind, &uid), id, true)?;
         }
+        // The audit event before the record (docs/storage.md, "Audit
+        // trail"), after the claims that may still refuse the request: the
+        // member ids this change really adds and removes, read before the
+        // buckets change.
+        let (added, removed) =
+            audit::member_delta(&ctx.repo, kind, id, old.buckets, &ops, |f, m| {
+                member_matches(ctx, kind, f, m)
+            })?;
+        let mut attributes = audit::changed_paths(&old.doc, &rec.doc);
+        if !added.is_empty() || !removed.is_empty() {
+            attributes.push("members".into());
+        }
+        let event = ctx.journal().begin(audit::Change {
+            op,
+            kind,
+            id,
+            attributes,
+            added,
+            removed,
+            before: raw.as_ref().map(|_| old.rev),
+            after: Some(rec.rev),
+            prev: old.audit,
+            cause: None,
+        })?;
+        rec.audit = event.as_ref().map(audit::Pending::seq);
         match ctx.repo.swap_record(kind, id, raw.as_deref(), &rec)? {
             Swap::Done => {
                 index_after(ctx, kind, id, &old_ix, &new_ix)?;
-                apply_members(ctx, kind, id, old.buckets, &ops)?;
+                let delta = apply_members(ctx, kind, id, old.buckets, &ops)?;
+                ctx.journal()
+                    .commit_members(event, &delta.added, &delta.removed);
                 return Ok(rec);
             }
             Swap::Conflict => {
@@ -408,6 +471,17 @@ fn resolve_members(ctx: &Ctx, ops: Vec<MemberOp>) -> Result<Vec<MemberOp>> {
     Ok(out)
 }
 
+/// Whether stored member `m` of a `kind` container matches the filter of a
+/// `RemoveWhere` (RFC 7644 §3.5.2.2 `members[...]`).
+fn member_matches(ctx: &Ctx, kind: Kind, f: &crate::filter::Filter, m: &Stored) -> bool {
+    let rt = ctx.rt(kind);
+    let members_attr = rt
+        .schema
+        .attribute("members")
+        .expect("containers have members");
+    f.matches_element(rt, members_attr, &m.to_json(ctx.base()))
+}
+
 fn added_ids(ops: &[MemberOp]) -> Vec<String> {
     let mut ids = Vec::new();
     for op in ops {
@@ -419,29 +493,24 @@ fn added_ids(ops: &[MemberOp]) -> Vec<String> {
 }
 
 /// After the record is written: write the buckets and the users' lists.
+/// The members really added and removed.
 fn apply_members(
     ctx: &Ctx,
     kind: Kind,
     id: &str,
     old_buckets: u32,
     ops: &[MemberOp],
-) -> Result<()> {
+) -> Result<members::Delta> {
     if ops.is_empty() {
-        return Ok(());
+        return Ok(members::Delta::default());
     }
-    let rt = ctx.rt(kind);
-    let members_attr = rt
-        .schema
-        .attribute("members")
-        .expect("containers have members");
-    let base = ctx.base().to_string();
     let bits = members::touched(ops, old_buckets | members::added_bits(ops));
     let delta = members::write_buckets(&ctx.repo, kind, id, bits, ops, |f, m: &Stored| {
-        f.matches_element(rt, members_attr, &m.to_json(&base))
+        member_matches(ctx, kind, f, m)
     })?;
     for uid in &delta.removed {
         ctx.repo
             .update_id_list(&ctx.repo.keys.memberships(kind, uid), id, false)?;
     }
-    Ok(())
+    Ok(delta)
 }

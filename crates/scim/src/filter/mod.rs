@@ -44,7 +44,7 @@ mod eval;
 mod index;
 mod parse;
 pub mod path;
-mod scalar;
+pub(crate) mod scalar;
 mod target;
 
 pub use parse::parse;

@@ -113,7 +113,7 @@ pub(super) fn parse_number(s: &str) -> Option<Number> {
 }
 
 /// An RFC 3339 instant; also ISO 8601, and a date-time without offset as UTC.
-pub(super) fn parse_instant(s: &str) -> Option<OffsetDateTime> {
+pub(crate) fn parse_instant(s: &str) -> Option<OffsetDateTime> {
     use time::format_description::well_known::{Iso8601, Rfc3339};
     OffsetDateTime::parse(s, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))

@@ -19,6 +19,8 @@ pub const ROLE: &str = "urn:spin-scim:params:scim:schemas:extension:role:2.0:Rol
 pub const SAP_USER: &str = "urn:ietf:params:scim:schemas:extension:sap:2.0:User";
 /// Sent by SAP Cloud Identity Services on groups.
 pub const SAP_GROUP: &str = "urn:sap:cloud:scim:schemas:extension:custom:2.0:Group";
+/// The audit trail's events (`/AuditEvents`): this project's own resource.
+pub const AUDIT_EVENT: &str = "urn:spin-scim:params:scim:schemas:AuditEvent";
 /// Forwarded by SAP Identity Provisioning on groups that have a type.
 pub const SAP_GROUP_TYPE: &str = "urn:ietf:params:scim:schemas:extension:sap:2.0:Group";
 
@@ -264,6 +266,54 @@ pub fn role_schema() -> Schema {
                 .uniqueness(Uniqueness::Server),
             Attribute::string("description").read_only(),
             Attribute::complex("members", member_subs(&["User"], false)).multi(),
+        ],
+    }
+}
+
+/// An audit event (`crate::audit`): one recorded change of a user, group
+/// or role. Every attribute is read-only: the trail is written by the
+/// server alone. No attribute holds a value of the changed resource except
+/// the member ids added or removed.
+pub fn audit_event_schema() -> Schema {
+    let text = |name: &'static str, what: &'static str| {
+        Attribute::string(name)
+            .case_exact(true)
+            .read_only()
+            .describe(what)
+    };
+    Schema {
+        id: AUDIT_EVENT,
+        name: "AuditEvent",
+        description: "A recorded change of a user, group or role membership (read-only)",
+        open: false,
+        attributes: vec![
+            text("operation", "create, replace, patch or delete")
+                .canonical(&["create", "replace", "patch", "delete"])
+                .required(),
+            text("resourceType", "User, Group or Role")
+                .canonical(&["User", "Group", "Role"])
+                .required(),
+            text("resourceId", "The id of the changed resource").required(),
+            text("tenant", "The tenant of the token"),
+            text("clientId", "The token's client_id (azp, cid)"),
+            text("subject", "The token's sub"),
+            text(
+                "attributes",
+                "Names of the attributes that changed, never their values",
+            )
+            .multi(),
+            text("membersAdded", "Ids of the members added").multi(),
+            text("membersRemoved", "Ids of the members removed").multi(),
+            text("versionBefore", "The resource's ETag before the change"),
+            text("versionAfter", "The resource's ETag after the change"),
+            text(
+                "requestId",
+                "The request's traceparent, or an id the server made",
+            ),
+            text(
+                "causedBy",
+                "The event whose change caused this one (a user's delete removing it from a group)",
+            ),
         ],
     }
 }

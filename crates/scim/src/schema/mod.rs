@@ -12,9 +12,9 @@ mod defs;
 mod model;
 
 pub use defs::{
-    enterprise_user_schema, group_schema, role_schema, sap_group_schema, sap_group_type_schema,
-    sap_user_schema, user_schema, ENTERPRISE_USER, GROUP, ROLE, SAP_GROUP, SAP_GROUP_TYPE,
-    SAP_USER, USER,
+    audit_event_schema, enterprise_user_schema, group_schema, role_schema, sap_group_schema,
+    sap_group_type_schema, sap_user_schema, user_schema, AUDIT_EVENT, ENTERPRISE_USER, GROUP, ROLE,
+    SAP_GROUP, SAP_GROUP_TYPE, SAP_USER, USER,
 };
 pub use model::{
     common_attributes, get_ci, key_ci, AttrType, Attribute, Kind, Mutability, ResourceType,
@@ -37,6 +37,9 @@ pub struct Registry {
     pub group: ResourceType,
     /// `/Roles`: the Role catalog.
     pub role: ResourceType,
+    /// `/AuditEvents`: the audit trail, read-only (not a [`Kind`]: no write
+    /// path and no root `.search` reaches it).
+    pub audit: ResourceType,
 }
 
 impl Registry {
@@ -70,6 +73,13 @@ impl Registry {
                 schema: role_schema(),
                 extensions: vec![],
             },
+            audit: ResourceType {
+                name: "AuditEvent",
+                endpoint: "/AuditEvents",
+                description: "Audit trail of every provisioning change (read-only)",
+                schema: audit_event_schema(),
+                extensions: vec![],
+            },
         }
     }
 
@@ -94,6 +104,7 @@ impl Registry {
                 out.push(s);
             }
         }
+        out.push(&self.audit.schema);
         out
     }
 

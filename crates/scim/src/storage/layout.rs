@@ -141,6 +141,11 @@ impl Keys {
     pub fn memberships(&self, container: Kind, user_id: &str) -> String {
         format!("{}u/{}/{}", self.ns, container.code(), key_part(user_id))
     }
+    /// A key of the audit log (`crate::audit`): `a/seq`, `a/tail`,
+    /// `a/e/<seq>`, `a/c/<seq>`.
+    pub fn audit(&self, name: &str) -> String {
+        format!("{}a/{}", self.ns, name)
+    }
     /// A key for engine bookkeeping (JWKS cache, quotas).
     pub fn meta(&self, name: &str) -> String {
         format!("{}_/{}", self.ns, key_part(name))
@@ -161,6 +166,7 @@ pub fn family(key: &str) -> String {
         (Some("l"), 2) => format!("l/{}", p[1]),
         (Some("l"), _) => format!("l/{}/<chunk>", p.get(1).unwrap_or(&"")),
         (Some(f @ ("r" | "m" | "u")), n) if n >= 2 => format!("{f}/{}", p[1]),
+        (Some("a"), n) if n >= 3 => format!("a/{}", p[1]),
         (Some(f), _) => f.to_string(),
         (None, _) => String::new(),
     }

@@ -72,7 +72,8 @@ pub fn bit(bucket: u32) -> u32 {
     1 << bucket
 }
 
-fn decode(raw: Option<&[u8]>) -> Vec<Stored> {
+/// The members a bucket's raw value holds (none when absent or unreadable).
+pub fn decode(raw: Option<&[u8]>) -> Vec<Stored> {
     raw.and_then(|r| serde_json::from_slice(r).ok())
         .unwrap_or_default()
 }
@@ -358,10 +359,12 @@ fn without_one<'o>(raw: Option<&[u8]>, ops: &'o [MemberOp]) -> Option<(Vec<u8>, 
 }
 
 /// The members a change removed, whose membership lists must drop the
-/// container (additions were listed before the bucket was written).
+/// container (additions were listed before the bucket was written), and
+/// the members it added (for the audit trail).
 #[derive(Debug, Default)]
 pub struct Delta {
     pub removed: Vec<String>,
+    pub added: Vec<String>,
 }
 
 /// Write `ops` to the buckets in `bits`, each bucket with its own
@@ -382,18 +385,23 @@ where
     for b in (0..MEMBER_BUCKETS).filter(|b| bits & bit(*b) != 0) {
         let key = repo.keys.members(kind, id, b);
         let mut removed = Vec::new();
+        let mut added = Vec::new();
         repo.update(&key, |cur| {
             if let Some(bytes) = appended(cur, b, ops) {
                 removed.clear();
+                added = added_to(b, ops);
                 return Ok(Some(bytes));
             }
+            added.clear();
             if let Some((bytes, gone)) = without_one(cur, ops) {
                 removed = vec![gone.to_string()];
                 return Ok(Some(bytes));
             }
             let mut members = decode(cur);
+            let before: Vec<String> = members.iter().map(|m| m.value.clone()).collect();
             let (changed, gone) = apply_to_bucket(&mut members, b, ops, &remove_where);
             removed = gone;
+            added = fresh(&before, &members);
             if !changed {
                 return Ok(None);
             }
@@ -402,8 +410,32 @@ where
             ))
         })?;
         delta.removed.extend(removed);
+        delta.added.extend(added);
     }
     Ok(delta)
+}
+
+/// The ids of `after` that are not in `before`.
+#[inline(never)]
+fn fresh(before: &[String], after: &[Stored]) -> Vec<String> {
+    let before: HashSet<&str> = before.iter().map(String::as_str).collect();
+    after
+        .iter()
+        .filter(|m| !before.contains(m.value.as_str()))
+        .map(|m| m.value.clone())
+        .collect()
+}
+
+/// The ids an `Add`-only op list appends to bucket `b` (when [`appended`]
+/// applies: none of them was there).
+fn added_to(b: u32, ops: &[MemberOp]) -> Vec<String> {
+    ops.iter()
+        .flat_map(|op| match op {
+            MemberOp::Add(ms) => ms.iter().map(|m| m.value.clone()).collect(),
+            _ => Vec::new(),
+        })
+        .filter(|id| bucket_of(id) == b)
+        .collect()
 }
 
 /// Remove every member bucket of a container (after its record is gone).

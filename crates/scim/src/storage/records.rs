@@ -32,6 +32,10 @@ pub struct Record {
     /// The list chunk holding this id (so a delete reads one chunk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk: Option<usize>,
+    /// The audit event of the change that wrote this version (`crate::audit`):
+    /// what confirms that event on read.
+    #[serde(default, rename = "a", skip_serializing_if = "Option::is_none")]
+    pub audit: Option<u64>,
     /// The canonical document, without `members`, `groups` and `roles`.
     pub doc: Value,
 }

@@ -31,6 +31,7 @@ pub(crate) fn salvage(raw: &[u8]) -> Option<Record> {
         rev,
         buckets,
         chunk,
+        audit: None,
         doc: Value::Object(doc),
     })
 }
@@ -160,6 +161,7 @@ mod tests {
             rev: 3,
             buckets: 0,
             chunk: None,
+            audit: None,
             doc: json!({"userName": "ann", "name": {"givenName": "A [}"}, "n": -1.5e3}),
         };
         let s = salvage(&rec.encode()).unwrap();

@@ -1,0 +1,106 @@
+//! The member ids a change of a group's or role's members really adds and
+//! removes, for its event: the change's operations replayed on the members
+//! of the buckets they touch (read in one call, before anything is
+//! written). Operations that change nothing (adding a member twice,
+//! removing one who is not there) are not reported.
+
+use crate::error::Result;
+use crate::filter::Filter;
+use crate::patch::MemberOp;
+use crate::schema::Kind;
+use crate::storage::layout::{bucket_of, MEMBER_BUCKETS};
+use crate::storage::members::{self, Stored};
+use crate::storage::records::Repo;
+use std::collections::HashSet;
+
+/// (added, removed) member ids, each sorted, of `ops` applied to container
+/// `id` whose record has bucket bitmap `buckets`. `remove_where` decides a
+/// `RemoveWhere` filter on a stored member, as the bucket writer does.
+pub(crate) fn member_delta(
+    repo: &Repo,
+    kind: Kind,
+    id: &str,
+    buckets: u32,
+    ops: &[MemberOp],
+    remove_where: impl Fn(&Filter, &Stored) -> bool,
+) -> Result<(Vec<String>, Vec<String>)> {
+    if ops.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let bits = members::touched(ops, buckets) & buckets;
+    let keys: Vec<String> = (0..MEMBER_BUCKETS)
+        .filter(|b| bits & members::bit(*b) != 0)
+        .map(|b| repo.keys.members(kind, id, b))
+        .collect();
+    let raws = repo.store.get_many(&keys)?;
+    // The common cases, adding or removing listed members: each id looked
+    // up in the raw bucket, nothing parsed.
+    if let [MemberOp::Add(_)] | [MemberOp::Remove(_)] = ops {
+        let (ids, adding): (Vec<&String>, bool) = match &ops[0] {
+            MemberOp::Add(ms) => (ms.iter().map(|m| &m.value).collect(), true),
+            MemberOp::Remove(ids) => (ids.iter().collect(), false),
+            _ => unreachable!("matched above"),
+        };
+        let stored: Vec<(u32, &[u8])> = (0..MEMBER_BUCKETS)
+            .filter(|b| bits & members::bit(*b) != 0)
+            .zip(&raws)
+            .filter_map(|(b, r)| r.as_deref().map(|r| (b, r)))
+            .collect();
+        let present = |id: &str| {
+            let b = bucket_of(id);
+            stored
+                .iter()
+                .any(|(sb, raw)| *sb == b && members::bucket_has(raw, id))
+        };
+        let mut changed: Vec<String> = ids
+            .into_iter()
+            .filter(|id| present(id) != adding)
+            .cloned()
+            .collect();
+        changed.sort();
+        changed.dedup();
+        return Ok(if adding {
+            (changed, Vec::new())
+        } else {
+            (Vec::new(), changed)
+        });
+    }
+    // Otherwise the members of those buckets, and the ops replayed on the
+    // set of ids (no ordered map: this runs on every change of members).
+    let mut current: Vec<Stored> = Vec::new();
+    for raw in &raws {
+        current.extend(members::decode(raw.as_deref()));
+    }
+    let before: HashSet<String> = current.iter().map(|m| m.value.clone()).collect();
+    let mut present = before.clone();
+    for op in ops {
+        match op {
+            MemberOp::Add(ms) => {
+                for m in ms {
+                    if present.insert(m.value.clone()) {
+                        current.push(Stored {
+                            value: m.value.clone(),
+                            display: m.display.clone(),
+                        });
+                    }
+                }
+            }
+            MemberOp::Remove(ids) => ids.iter().for_each(|i| {
+                present.remove(i);
+            }),
+            MemberOp::RemoveAll => present.clear(),
+            MemberOp::RemoveWhere(f) => {
+                for m in &current {
+                    if remove_where(f, m) {
+                        present.remove(&m.value);
+                    }
+                }
+            }
+        }
+    }
+    let mut added: Vec<String> = present.difference(&before).cloned().collect();
+    let mut removed: Vec<String> = before.difference(&present).cloned().collect();
+    added.sort();
+    removed.sort();
+    Ok((added, removed))
+}
