@@ -528,12 +528,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let ours = bench_ours(&args, args.n, &stamp, &secret, &token);
+    // Without `spin`, the report says so in one line (report::no_spin).
     let spin = match (&args.spin, args.spin_off) {
         (Some(bin), false) => Some(bench_spin(&args, bin, args.n, &stamp, &secret, &token)),
-        _ => {
-            eprintln!("scim-bench: {}", report::no_spin(&args));
-            None
-        }
+        _ => None,
     };
     let peer = args.peer.then(|| bench_peer(&args, args.n));
     let small = (args.scale && args.scale_n != args.n)
