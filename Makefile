@@ -113,12 +113,13 @@ test-openapi: wasm host tools $(OPENAPI_VENV)/.installed
 	$(OPENAPI_VENV)/bin/python tests/openapi/run.py
 
 # The concurrency suites again, with two hosts sharing a real Redis (Spin's
-# `type = "redis"` store, as weak as Spin's). tests/with-redis installs
+# `type = "redis"` store, as weak as Spin's), and the Redis crash and outage
+# run of tests/crash.rs (on a redis-server of its own). tests/with-redis installs
 # redis-server (Debian) when it is missing, starts a private instance on
 # REDIS_PORT and always stops it.
 REDIS_PORT ?= 6399
 test-redis: wasm host
-	tests/with-redis $(REDIS_PORT) $(CARGO) test -p e2e --test concurrency -- redis
+	tests/with-redis $(REDIS_PORT) $(CARGO) test -p e2e --test concurrency --test crash -- redis
 
 # The end-to-end suites, the conformance run and the Redis concurrency suite
 # against real `spin up` (tests/spin-host translates the local host's

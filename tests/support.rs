@@ -130,6 +130,18 @@ impl Host {
         h
     }
 
+    /// [`Host::start_redis`] on an existing state dir: a host restarted on
+    /// it reuses its compiled component (the crash suite restarts often).
+    pub fn start_redis_on(state_dir: &Path, url: &str, env: &[(&str, &str)]) -> Host {
+        let rc = state_dir.join("runtime-config.toml");
+        std::fs::write(
+            &rc,
+            format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n"),
+        )
+        .expect("write runtime config");
+        Host::launch(state_dir, env, Some(&rc), false)
+    }
+
     /// A host on an existing state dir (two hosts can share one store).
     pub fn start_on(state_dir: &Path, env: &[(&str, &str)]) -> Host {
         Host::launch(state_dir, env, None, false)
@@ -349,6 +361,39 @@ pub fn raw_request(
         }
     }
     parse_response(&raw)
+}
+
+/// [`raw_request`] that answers an error instead of panicking when the
+/// host is unreachable or goes away mid-request (the crash suite kills it),
+/// waiting at most `timeout` for the answer.
+pub fn try_request(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> std::io::Result<Resp> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(timeout))?;
+    let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        head.push_str(&format!("content-length: {}\r\n", b.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    if let Some(b) = body {
+        s.write_all(b)?;
+    }
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    if !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        return Err(std::io::Error::other("no complete response"));
+    }
+    Ok(parse_response(&raw))
 }
 
 fn parse_response(raw: &[u8]) -> Resp {

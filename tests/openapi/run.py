@@ -8,7 +8,8 @@ token with target/host/scim-token, then:
 1. fetches /api/scim/v2/openapi.json and validates it with
    openapi-spec-validator (OpenAPI 3.1);
 2. runs schemathesis (CLI, as its users run it) over every operation of that
-   document, stateful links included, with the checks not_a_server_error,
+   document (/Bulk and /Me included: the host runs with me_claim=sub and
+   the dev token's subject is seeded as a user), stateful links included, with the checks not_a_server_error,
    status_code_conformance, content_type_conformance and
    response_schema_conformance, a bounded number of examples and a fixed
    seed: any failure fails the run;
@@ -55,6 +56,8 @@ BIN = Path(sys.executable).parent
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 MAX_EXAMPLES = os.environ.get("OPENAPI_FUZZ_EXAMPLES", "50")
 SEED = os.environ.get("OPENAPI_FUZZ_SEED", "20261207")
+# The `sub` of the dev token scim-token mints, and so the userName of /Me.
+ME = "local-dev"
 
 
 class ScimHost:
@@ -63,6 +66,9 @@ class ScimHost:
     def __init__(self, state_dir: Path, secret: str):
         env = dict(os.environ)
         env["SPIN_VARIABLE_TOKEN_HS256_SECRET"] = secret
+        # /Me (RFC 7644 §3.11) answers for the token's subject: the dev
+        # token's `sub` is ME (a user seeded before the fuzzing).
+        env["SPIN_VARIABLE_ME_CLAIM"] = "sub"
         self.proc = subprocess.Popen(
             [str(HOST), "--manifest", str(ROOT / "spin.toml"), "--listen", "127.0.0.1:0",
              "--state-dir", str(state_dir), "--quiet"],
@@ -116,7 +122,10 @@ class ScimHost:
 
 
 def mint_token(secret_file: Path) -> str:
-    out = subprocess.run([str(TOKEN_TOOL), "--secret-file", str(secret_file)],
+    # Every scope the document names, the audit trail's too, so that the
+    # fuzzer reaches every operation's code rather than its 403.
+    out = subprocess.run([str(TOKEN_TOOL), "--secret-file", str(secret_file),
+                          "--scope", "scim.read scim.write scim.audit"],
                          check=True, capture_output=True, text=True)
     return out.stdout.strip()
 
@@ -129,13 +138,30 @@ def fetch_document(origin: str, token: str) -> dict:
         return json.load(r)
 
 
+def seed_me(origin: str, token: str) -> None:
+    """The user /Me stands for, so that its operations reach a user (until
+    the fuzzing deletes it: 404 then, as documented)."""
+    body = json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                       "userName": ME}).encode()
+    req = urllib.request.Request(f"{origin}{BASE}/Users", data=body, method="POST",
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "Content-Type": "application/scim+json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 201, r.status
+
+
+# The keys of a path item that are operations (OpenAPI 3.1 §4.8.9).
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
 def validate(doc: dict) -> None:
     from openapi_spec_validator import validate as check
     from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
 
     check(doc, cls=OpenAPIV31SpecValidator)
     print(f"PASS  openapi-spec-validator: OpenAPI {doc['openapi']}, "
-          f"{sum(len(v) for v in doc['paths'].values())} operations on {len(doc['paths'])} paths")
+          f"{sum(len(METHODS & v.keys()) for v in doc['paths'].values())} operations on "
+          f"{len(doc['paths'])} paths")
 
 
 def fuzz(doc_file: Path, origin: str, token: str) -> bool:
@@ -287,6 +313,7 @@ def main() -> int:
             if "validate" in parts:
                 validate(doc)
             if "fuzz" in parts:
+                seed_me(origin, token)
                 ok &= fuzz(doc_file, origin, token)
             if "browser" in parts:
                 ok &= browse(origin, token)

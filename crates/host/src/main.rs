@@ -4,6 +4,7 @@
 //! trigger with a fresh instance per request, implementing Spin's
 //! key-value (SQLite or Redis) and variables interfaces.
 
+mod check;
 mod component;
 mod files;
 mod host;
@@ -41,6 +42,7 @@ const USAGE: &str = "\
 scim-host: run the spin-scim Spin application locally (a Spin-compatible host)
 
 Usage: scim-host [OPTIONS]
+       scim-host check [OPTIONS]    Check (and repair) a store: check --help
 
 Options:
       --manifest FILE             Spin manifest to run [default: spin.toml]
@@ -217,6 +219,9 @@ fn parse_args(
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("check") {
+        return check::main(std::env::args().skip(2));
+    }
     let args = match parse_args(std::env::args().skip(1), &|name| std::env::var(name).ok()) {
         Ok(Command::Run(a)) => *a,
         Ok(Command::Help) => {

@@ -289,13 +289,24 @@ impl Response {
             body: Vec::new(),
         }
     }
-    /// The SCIM error response of `e` (RFC 7644 §3.12).
+    /// The SCIM error response of `e` (RFC 7644 §3.12). A 503 (the store
+    /// unreachable, or too much concurrent change) says when to try again:
+    /// `Retry-After: 1` (RFC 9110 §10.2.3), unless the caller sets another.
     pub fn error(e: &ScimError) -> Response {
-        Response::json(e.status, &e.to_json())
+        let r = Response::json(e.status, &e.to_json());
+        if e.status == 503 {
+            return r.with_header("retry-after", "1");
+        }
+        r
     }
-    /// This response with one more header.
+    /// This response with one more header (replacing `retry-after`, which
+    /// is single-valued).
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
-        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        let name = name.to_ascii_lowercase();
+        if name == "retry-after" {
+            self.headers.retain(|(k, _)| *k != name);
+        }
+        self.headers.push((name, value.into()));
         self
     }
     /// A header value by (case-insensitive) name.
@@ -310,6 +321,27 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store outage answers 503 with when to retry (issue 21: requests
+    /// during a Redis outage), once, and a caller's own value wins.
+    #[test]
+    fn unavailable_says_when_to_retry() {
+        let e = ScimError::from(crate::storage::kv::StoreError("connection refused".into()));
+        let r = Response::error(&e);
+        assert_eq!((r.status, r.header("retry-after")), (503, Some("1")));
+        let r = r.with_header("Retry-After", "5");
+        let all: Vec<_> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "retry-after")
+            .collect();
+        assert_eq!(all.len(), 1);
+        assert_eq!(r.header("retry-after"), Some("5"));
+        assert_eq!(
+            Response::error(&ScimError::new(409, None, "x")).header("retry-after"),
+            None
+        );
+    }
 
     #[test]
     fn query_parameters_are_decoded_and_case_insensitive() {

@@ -78,6 +78,14 @@ pub trait KvBackend: Send + Sync {
         Ok(self.get(key)?.is_some())
     }
     fn keys(&self) -> KvResult<Vec<String>>;
+    /// About `limit` keys after `cursor` (`None`: from the start), and the
+    /// cursor of the next page (`None`: no more): Spin's `list-keys` with a
+    /// cursor, for the store checker, which must not hold every key.
+    fn keys_page(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> KvResult<(Vec<String>, Option<String>)>;
     /// One entry per requested key, in request order, `None` when absent.
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
         keys.iter().map(|k| Ok((k.clone(), self.get(k)?))).collect()
@@ -233,6 +241,15 @@ impl Store {
 
     pub fn keys(&self) -> KvResult<Vec<String>> {
         self.backend.keys()
+    }
+
+    /// A page of keys ([`KvBackend::keys_page`]).
+    pub fn keys_page(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> KvResult<(Vec<String>, Option<String>)> {
+        self.backend.keys_page(cursor, limit)
     }
 
     pub fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {

@@ -93,6 +93,22 @@ impl KvBackend for RedisStore {
         self.with_conn(|c| redis::cmd("KEYS").arg("*").query(c))
     }
 
+    fn keys_page(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> KvResult<(Vec<String>, Option<String>)> {
+        // SCAN: a key present for the whole walk is listed (perhaps twice).
+        let (next, keys): (String, Vec<String>) = self.with_conn(|c| {
+            redis::cmd("SCAN")
+                .arg(cursor.unwrap_or("0"))
+                .arg("COUNT")
+                .arg(limit)
+                .query(c)
+        })?;
+        Ok((keys, (next != "0").then_some(next)))
+    }
+
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
         if keys.is_empty() {
             return Ok(Vec::new());

@@ -529,6 +529,30 @@ impl KvBackend for SqliteStore {
         })
     }
 
+    fn keys_page(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> KvResult<(Vec<String>, Option<String>)> {
+        // In key order from the primary key's index: the cursor is the last
+        // key of the previous page.
+        let page = self.db.run_sized(false, |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT key FROM spin_key_value WHERE store = ?1 AND key > ?2 \
+                 ORDER BY key LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![self.name, cursor.unwrap_or(""), limit as i64],
+                |r| r.get::<_, String>(0),
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        let next = (page.len() >= limit)
+            .then(|| page.last().cloned())
+            .flatten();
+        Ok((page, next))
+    }
+
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
         // One read transaction, so the values come from one snapshot.
         self.db.run_sized(keys.len() <= INLINE_BATCH_MAX, |conn| {

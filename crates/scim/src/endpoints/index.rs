@@ -17,20 +17,26 @@ use serde_json::Value;
 
 /// The index entries of one document, as stored (see [`fold`]).
 #[derive(Default, PartialEq)]
-pub(super) struct Indexed {
+pub(crate) struct Indexed {
     /// The unique name, folded unless names are case-exact (then NFC).
-    pub(super) name: Option<String>,
+    pub(crate) name: Option<String>,
     /// `externalId` in NFC (RFC 7643 §3.1: caseExact).
-    pub(super) external: Option<String>,
+    pub(crate) external: Option<String>,
     /// Every email value, folded, sorted, without duplicates.
-    pub(super) emails: Vec<String>,
+    pub(crate) emails: Vec<String>,
     /// The keys an older build gave these values, where they differ from
     /// the ones above ([`legacy_fold`]; never for ASCII values).
-    pub(super) legacy: Vec<(IndexAttr, String)>,
+    pub(crate) legacy: Vec<(IndexAttr, String)>,
 }
 /// The index entries of `doc`.
 pub(super) fn indexed(ctx: &Ctx, kind: Kind, doc: &Value) -> Indexed {
-    let exact = ctx.name_case_exact();
+    entries(ctx.name_case_exact(), kind, doc)
+}
+
+/// The index entries of `doc` when names are case-exact or not (`exact`):
+/// what the endpoints write, and what the store checker
+/// ([`crate::storage::check`]) expects to find.
+pub(crate) fn entries(exact: bool, kind: Kind, doc: &Value) -> Indexed {
     let name_attr = match kind {
         Kind::User => "userName",
         Kind::Group => "displayName",

@@ -7,7 +7,7 @@
 //! starts with.
 
 pub(crate) mod delete;
-mod index;
+pub(crate) mod index;
 pub(crate) mod me;
 mod precondition;
 pub(crate) mod read;

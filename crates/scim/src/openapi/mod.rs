@@ -4,10 +4,11 @@
 //! maintained by hand: a change to a schema, a setting or a limit changes
 //! the document.
 //!
-//! * `frame.json`: what RFC 7644 fixes (the PatchOp, SearchRequest, Error
-//!   and ListResponse messages, the query and header parameters, the error
-//!   responses and their `scimType` values, the bearer scheme). It is data,
-//!   not code, to keep the component small;
+//! * `frame.json`: what RFC 7644 fixes (the PatchOp, SearchRequest, Error,
+//!   ListResponse, BulkRequest and BulkResponse messages, the RFC 9865
+//!   cursor, the query and header parameters, the error responses and
+//!   their `scimType` values, the bearer scheme). It is data, not code, to
+//!   keep the component small;
 //! * `schemas`: every resource type and extension as JSON Schema, from the
 //!   registry;
 //! * `operations`: the table of operations, and `paths` from it;
@@ -36,6 +37,9 @@ pub fn document(reg: &Registry, cfg: &Config, base_path: &str) -> Value {
     doc["servers"] = Value::Array(vec![obj(vec![("url", base_path.into())])]);
     let components = &mut doc["components"];
     schemas::add(reg, &mut components["schemas"]);
+    // RFC 7644 §3.7.4: more operations than `bulk.maxOperations` is 413.
+    components["schemas"]["BulkRequest"]["properties"]["Operations"]["maxItems"] =
+        cfg.bulk_max_operations.into();
     for (status, response) in components["responses"]
         .as_object_mut()
         .expect("frame responses")
@@ -48,7 +52,7 @@ pub fn document(reg: &Registry, cfg: &Config, base_path: &str) -> Value {
 
 /// Every limit the service enforces, with this deployment's values.
 pub fn limits(cfg: &Config) -> Value {
-    let limits: [(&str, usize); 12] = [
+    let limits: [(&str, usize); 14] = [
         ("maxBodyBytes", cfg.max_body_bytes),
         ("maxFilterBytes", crate::filter::MAX_FILTER_LEN),
         ("maxFilterDepth", crate::filter::MAX_FILTER_DEPTH),
@@ -64,6 +68,8 @@ pub fn limits(cfg: &Config) -> Value {
             crate::storage::records::MAX_RECORD_BYTES,
         ),
         ("requestsPerHour", cfg.rate_limit_per_hour as usize),
+        ("bulkMaxOperations", cfg.bulk_max_operations),
+        ("bulkMaxPayloadBytes", cfg.bulk_max_payload_bytes),
     ];
     Value::Object(
         limits

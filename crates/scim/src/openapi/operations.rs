@@ -28,6 +28,8 @@ pub enum Scope {
     /// A discovery endpoint (RFC 7644 §4): the read scope when
     /// `discovery_requires_auth`, no token otherwise.
     Discovery,
+    /// The audit trail's own scope (README: `scope_audit`).
+    Audit,
 }
 
 /// What the request body is.
@@ -41,6 +43,8 @@ pub enum Body {
     PatchOp,
     /// A SearchRequest (RFC 7644 §3.4.3).
     Search,
+    /// A BulkRequest (RFC 7644 §3.7).
+    Bulk,
 }
 
 /// What a successful response carries.
@@ -64,6 +68,12 @@ pub enum Success {
     Discovery,
     /// An OpenAPI document (this module's).
     OpenApi,
+    /// One audit event.
+    AuditEvent,
+    /// A ListResponse of audit events.
+    AuditList,
+    /// A BulkResponse (RFC 7644 §3.7.3).
+    Bulk,
 }
 
 /// One operation of the service.
@@ -105,7 +115,20 @@ pub const LIST_PARAMETERS: &[&str] = &[
     "count",
     "attributes",
     "excludedAttributes",
+    "cursor",
 ];
+/// `/Me` (RFC 7644 §3.11) is the authenticated subject's User.
+const ME: &[Kind] = &[Kind::User];
+/// What a path item says of all its operations, beyond them.
+const PATH_NOTES: &[(&str, &str)] = &[(
+    "/Me",
+    "The authenticated subject's User (RFC 7644 §3.11): the one whose `userName` (or \
+     `externalId`: variable `me_attribute`) equals the token's `me_claim` claim. Its \
+     operations are those of `/Users/{id}` on that user, and every answer carries \
+     `Location: <base>/Users/{id}`. 501 while `me_claim` is not set; 404 when the token \
+     lacks the claim or no user holds it; 409 when several users hold that `externalId`. \
+     POST /Me is not offered (405): users are created at /Users.",
+)];
 
 /// Every operation the service answers.
 pub const OPERATIONS: &[Operation] = &[
@@ -220,6 +243,105 @@ pub const OPERATIONS: &[Operation] = &[
         errors: &[413],
     },
     Operation {
+        method: "post",
+        path: "/Bulk",
+        applies: Applies::Fixed,
+        id: "bulk",
+        summary: "Create, replace, modify and delete many resources in one request (RFC 7644 §3.7)",
+        tag: "Bulk",
+        scope: Scope::Write,
+        body: Body::Bulk,
+        parameters: &[],
+        success: &[(200, Success::Bulk)],
+        errors: &[413],
+    },
+    Operation {
+        method: "get",
+        path: "/Me",
+        applies: Applies::PerType(ME),
+        id: "getMe",
+        summary: "Read the authenticated subject's User (RFC 7644 §3.11)",
+        tag: "",
+        scope: Scope::Read,
+        body: Body::None,
+        parameters: &["attributes", "excludedAttributes", "If-None-Match"],
+        success: &[(200, Success::Resource), (304, Success::NotModified)],
+        errors: &[404, 409, 501],
+    },
+    Operation {
+        method: "put",
+        path: "/Me",
+        applies: Applies::PerType(ME),
+        id: "replaceMe",
+        summary: "Replace the authenticated subject's User (RFC 7644 §3.11, §3.5.1)",
+        tag: "",
+        scope: Scope::Write,
+        body: Body::Resource,
+        parameters: &["attributes", "excludedAttributes", "If-Match"],
+        success: &[(200, Success::Resource)],
+        errors: &[404, 409, 412, 413, 501],
+    },
+    Operation {
+        method: "patch",
+        path: "/Me",
+        applies: Applies::PerType(ME),
+        id: "patchMe",
+        summary: "Modify the authenticated subject's User with a PatchOp (RFC 7644 §3.11, §3.5.2)",
+        tag: "",
+        scope: Scope::Write,
+        body: Body::PatchOp,
+        parameters: &["attributes", "excludedAttributes", "If-Match", "Prefer"],
+        success: &[(200, Success::Resource), (204, Success::EmptyWithEtag)],
+        errors: &[404, 409, 412, 413, 501],
+    },
+    Operation {
+        method: "delete",
+        path: "/Me",
+        applies: Applies::PerType(ME),
+        id: "deleteMe",
+        summary: "Delete the authenticated subject's User (RFC 7644 §3.11, §3.6)",
+        tag: "",
+        scope: Scope::Write,
+        body: Body::None,
+        parameters: &["If-Match"],
+        success: &[(204, Success::Empty)],
+        errors: &[404, 409, 412, 501],
+    },
+    Operation {
+        method: "get",
+        path: "/AuditEvents",
+        applies: Applies::Fixed,
+        id: "listAuditEvents",
+        summary: "List the audit trail, newest first (README, \"Audit trail\")",
+        tag: "Audit",
+        scope: Scope::Audit,
+        body: Body::None,
+        parameters: &[
+            "filter",
+            "sortBy",
+            "sortOrder",
+            "startIndex",
+            "count",
+            "attributes",
+            "excludedAttributes",
+        ],
+        success: &[(200, Success::AuditList)],
+        errors: &[],
+    },
+    Operation {
+        method: "get",
+        path: "/AuditEvents/{id}",
+        applies: Applies::Fixed,
+        id: "getAuditEvent",
+        summary: "Read one audit event",
+        tag: "Audit",
+        scope: Scope::Audit,
+        body: Body::None,
+        parameters: &["id", "attributes", "excludedAttributes"],
+        success: &[(200, Success::AuditEvent)],
+        errors: &[404],
+    },
+    Operation {
         method: "get",
         path: "/ServiceProviderConfig",
         applies: Applies::Fixed,
@@ -323,6 +445,11 @@ pub fn paths(reg: &Registry, cfg: &Config) -> Map<String, Value> {
             entry[op.method] = operation(op, rt, cfg);
         }
     }
+    for (path, note) in PATH_NOTES {
+        if let Some(item) = out.get_mut(*path) {
+            item["description"] = (*note).into();
+        }
+    }
     out
 }
 
@@ -342,6 +469,7 @@ fn operation(op: &Operation, rt: Option<&ResourceType>, cfg: &Config) -> Value {
     let scope = match op.scope {
         Scope::Write => &cfg.auth.write_scope,
         Scope::Read | Scope::Discovery => &cfg.auth.read_scope,
+        Scope::Audit => &cfg.auth.audit_scope,
     };
     let parameters: Vec<Value> = op
         .parameters
@@ -412,6 +540,7 @@ fn request_body(body: Body, rt: Option<&ResourceType>) -> Option<Value> {
         ]),
         (Body::PatchOp, _) => schemas::reference("PatchOp"),
         (Body::Search, _) => schemas::reference("SearchRequest"),
+        (Body::Bulk, _) => schemas::reference("BulkRequest"),
     };
     Some(obj(vec![
         ("required", (body != Body::Search).into()),
@@ -443,6 +572,17 @@ fn success(status: u16, what: Success, rt: Option<&ResourceType>, op: &Operation
         ),
         Success::Discovery => ("The document", Some("Discovery".into()), &[]),
         Success::OpenApi => ("The document", Some("OpenApiDocument".into()), &[]),
+        Success::AuditEvent => ("The event", Some("AuditEvent".into()), &[]),
+        Success::AuditList => (
+            "A ListResponse of events (RFC 7644 §3.4.2)",
+            Some("AuditEventListResponse".into()),
+            &[],
+        ),
+        Success::Bulk => (
+            "A BulkResponse: each operation's own status (RFC 7644 §3.7.3)",
+            Some("BulkResponse".into()),
+            &[],
+        ),
     };
     let mut v = obj(vec![("description", description.into())]);
     let mut h = Map::new();
@@ -450,6 +590,8 @@ fn success(status: u16, what: Success, rt: Option<&ResourceType>, op: &Operation
         .iter()
         .copied()
         .chain((op.method == "patch").then_some("Preference-Applied"))
+        // RFC 7644 §3.11: /Me answers name the User's permanent location.
+        .chain((op.path == "/Me" && !headers.contains(&"Location")).then_some("Location"))
     {
         h.insert(name.into(), reference("headers", name));
     }

@@ -31,6 +31,12 @@ pub fn add(reg: &Registry, out: &mut Value) {
     }
     // The root `/.search` lists resources of every type.
     out["ListResponse"]["properties"]["Resources"]["items"] = obj(vec![("anyOf", any.into())]);
+    // The audit trail: read-only, listed but never searched from the root.
+    let audit = &reg.audit;
+    out[audit.name] = resource(audit);
+    let mut list = out["ListResponse"].clone();
+    list["properties"]["Resources"]["items"] = reference(audit.name);
+    out[format!("{}ListResponse", audit.name)] = list;
 }
 
 /// The component name of an extension schema (its `name` without spaces).

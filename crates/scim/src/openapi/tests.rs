@@ -74,6 +74,7 @@ fn every_attribute_of_every_schema_is_described_with_its_characteristics() {
         ScimType::InvalidValue,
         ScimType::InvalidVers,
         ScimType::Sensitive,
+        ScimType::InvalidCursor,
     ];
     let listed = &schemas["Error"]["properties"]["scimType"]["enum"];
     for t in all {
@@ -150,6 +151,8 @@ fn every_documented_path_is_a_route_and_every_route_is_documented() {
         "/Schemas",
         "/Schemas/{id}",
         "/openapi.json",
+        "/Bulk",
+        "/Me",
     ] {
         assert!(templates.contains(&t), "{t} undocumented");
     }
@@ -206,6 +209,7 @@ fn every_list_parameter_is_one_the_list_reads() {
             &q.count,
             &q.attributes,
             &q.excluded,
+            &q.cursor,
         ]
         .iter()
         .any(|v| v.is_some());
@@ -369,4 +373,204 @@ fn the_page_is_served_without_a_token_under_a_same_origin_policy() {
     let r = call(&svc, "/docs/", false);
     assert_eq!(r.status, 308);
     assert_eq!(r.header("location"), Some("/api/scim/v2/docs"));
+}
+
+/// Every method on every route the service answers (anything but 405, or a
+/// 404 where the path names no resource) is an operation of the document,
+/// and every operation of the document is answered. The documentation page
+/// (`/docs`) is not part of the API.
+#[test]
+fn every_method_the_service_answers_is_documented() {
+    let mut cfg = Config::default();
+    cfg.auth.me_claim = Some("user_name".into());
+    let d = doc(&cfg);
+    let svc = Service::new(cfg);
+    let store = MemStore::new();
+    let no_catalog = || Err("none".to_string());
+    let env = Env {
+        store: &store,
+        now: NOW,
+        fetcher: &crate::auth::jwks::NoFetcher,
+        catalog_source: &no_catalog,
+    };
+    // /Me stands for this user.
+    let create = Request {
+        method: "POST".into(),
+        path: "/Users".into(),
+        body: br#"{"userName": "nobody"}"#.to_vec(),
+        ..Default::default()
+    };
+    let r = svc.dispatch(
+        &create,
+        &env,
+        Route::Resources(crate::schema::Kind::User),
+        "t",
+        None,
+        &mut Vec::new(),
+    );
+    assert_eq!(r.unwrap().status, 201);
+    // The token's principal: its `/Me` claim names the user made above.
+    let me = crate::auth::Principal {
+        tenant: "t".into(),
+        client_id: Some("c".into()),
+        subject: Some("nobody".into()),
+        me: Some("nobody".into()),
+        scopes: Vec::new(),
+    };
+    let mut paths: Vec<String> = d["paths"].as_object().unwrap().keys().cloned().collect();
+    // Beyond the document's paths: routes it may have missed.
+    for extra in [
+        "/Unknown",
+        "/Users/x/y",
+        "/docs",
+        "/Bulk",
+        "/Me",
+        "/AuditEvents",
+        "/AuditEvents/{id}",
+    ] {
+        if !paths.iter().any(|p| p == extra) {
+            paths.push(extra.into());
+        }
+    }
+    for path in &paths {
+        let concrete = concrete(path);
+        let route = Route::parse(&concrete);
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let req = Request {
+                method: method.into(),
+                path: concrete.clone(),
+                base_url: "http://h/api/scim/v2".into(),
+                body: b"{}".to_vec(),
+                ..Default::default()
+            };
+            let r = svc
+                .dispatch(&req, &env, route, "t", Some(&me), &mut Vec::new())
+                .unwrap_or_else(|e| crate::http::Response::error(&e));
+            let detail = String::from_utf8_lossy(&r.body).into_owned();
+            let names_resource = path.contains('{');
+            let answered = r.status != 405 && (r.status != 404 || names_resource);
+            let documented = d["paths"][path.as_str()][method.to_ascii_lowercase()].is_object();
+            if route.is_docs_page() {
+                assert!(!documented, "{method} {path}");
+                continue;
+            }
+            assert_eq!(
+                answered, documented,
+                "{method} {path}: {} {detail}",
+                r.status
+            );
+        }
+    }
+    // RFC 7644 §3.11, as the document says: no POST /Me.
+    assert!(d["paths"]["/Me"].get("post").is_none());
+    assert!(d["paths"]["/Me"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("405"));
+}
+
+#[test]
+fn bulk_me_and_cursors_are_described_with_their_limits_and_errors() {
+    let cfg = Config {
+        bulk_max_operations: 7,
+        bulk_max_payload_bytes: 4096,
+        ..Config::default()
+    };
+    let d = doc(&cfg);
+    let schemas = &d["components"]["schemas"];
+    // RFC 7644 §3.7: the request and response messages, the limits.
+    let bulk = &d["paths"]["/Bulk"]["post"];
+    assert_eq!(
+        bulk["requestBody"]["content"]["application/scim+json"]["schema"]["$ref"],
+        "#/components/schemas/BulkRequest"
+    );
+    assert_eq!(bulk["security"], json!([{ "bearer": ["scim.write"] }]));
+    assert!(bulk["responses"]["413"].is_object());
+    assert_eq!(
+        bulk["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/BulkResponse"
+    );
+    assert_eq!(
+        schemas["BulkRequest"]["properties"]["Operations"]["maxItems"],
+        7
+    );
+    assert_eq!(d["info"]["x-limits"]["bulkMaxOperations"], 7);
+    assert_eq!(d["info"]["x-limits"]["bulkMaxPayloadBytes"], 4096);
+    let op = &schemas["BulkResponse"]["properties"]["Operations"]["items"]["properties"];
+    assert_eq!(op["status"]["type"], "string");
+    // RFC 7644 §3.11: /Me is a User, 501 while me_claim is unset.
+    for m in ["get", "put", "patch", "delete"] {
+        let me = &d["paths"]["/Me"][m];
+        for status in ["404", "501"] {
+            assert!(me["responses"][status].is_object(), "{m} {status}");
+        }
+        let ok = if m == "get" || m == "put" {
+            "200"
+        } else {
+            "204"
+        };
+        assert!(
+            me["responses"][ok]["headers"]["Location"].is_object(),
+            "{m}"
+        );
+    }
+    assert_eq!(
+        d["paths"]["/Me"]["put"]["requestBody"]["content"]["application/json"]["schema"]["allOf"]
+            [0]["$ref"],
+        "#/components/schemas/User"
+    );
+    // RFC 9865 §2: the cursor parameter, the cursors of a page, the error.
+    for p in ["/Users", "/Groups", "/Roles"] {
+        let params = d["paths"][p]["get"]["parameters"].to_string();
+        assert!(params.contains("#/components/parameters/cursor"), "{p}");
+    }
+    for list in ["ListResponse", "UserListResponse", "GroupListResponse"] {
+        let props = &schemas[list]["properties"];
+        assert_eq!(props["nextCursor"]["type"], "string", "{list}");
+        assert_eq!(props["previousCursor"]["type"], "string", "{list}");
+    }
+    assert_eq!(
+        schemas["SearchRequest"]["properties"]["cursor"]["type"],
+        "string"
+    );
+    let bad = &d["components"]["responses"]["400"]["content"]["application/scim+json"]["schema"]
+        ["properties"]["scimType"]["enum"];
+    assert!(bad.as_array().unwrap().contains(&json!("invalidCursor")));
+}
+
+/// The BulkRequest example an administrator reads (and schemathesis sends)
+/// runs: every operation succeeds, the `bulkId` references resolve.
+#[test]
+fn the_bulk_example_runs() {
+    let cfg = Config::default();
+    let d = doc(&cfg);
+    let example = &d["components"]["schemas"]["BulkRequest"]["examples"][0];
+    let svc = Service::new(cfg);
+    let store = MemStore::new();
+    let no_catalog = || Err("none".to_string());
+    let env = Env {
+        store: &store,
+        now: NOW,
+        fetcher: &crate::auth::jwks::NoFetcher,
+        catalog_source: &no_catalog,
+    };
+    let req = Request {
+        method: "POST".into(),
+        path: "/Bulk".into(),
+        base_url: "http://h/api/scim/v2".into(),
+        body: example.to_string().into_bytes(),
+        ..Default::default()
+    };
+    let r = svc
+        .dispatch(&req, &env, Route::Bulk, "t", None, &mut Vec::new())
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    let statuses: Vec<&str> = v["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["201", "201", "200"], "{v}");
 }

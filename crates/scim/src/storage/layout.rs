@@ -115,6 +115,13 @@ impl Keys {
             ns: format!("t/{}/", key_part(tenant)),
         }
     }
+    /// The keys of the tenant whose keys start with `prefix` (`t/<tenant>/`
+    /// as stored), for the store checker, which meets tenants by their keys.
+    pub fn for_prefix(prefix: &str) -> Keys {
+        Keys {
+            ns: prefix.to_string(),
+        }
+    }
     pub fn record(&self, kind: Kind, id: &str) -> String {
         format!("{}r/{}/{}", self.ns, kind.code(), key_part(id))
     }

@@ -134,6 +134,20 @@ pub struct HeldClaim {
     raw: Vec<u8>,
 }
 
+impl HeldClaim {
+    /// The claim stored at `key` as `raw`, for the store checker to release
+    /// an abandoned one with [`Repo::release_claim`].
+    pub(crate) fn found(key: String, raw: Vec<u8>) -> HeldClaim {
+        HeldClaim { key, raw }
+    }
+}
+
+/// The holder (`""` once released) and time of a unique-name claim's
+/// stored value; `None` when it does not decode.
+pub(crate) fn claim_holder(raw: &[u8]) -> Option<(String, u64)> {
+    Claim::decode(raw).map(|c| (c.id, c.at))
+}
+
 pub struct Repo<'a> {
     pub store: &'a dyn Store,
     pub keys: Keys,
@@ -526,7 +540,7 @@ impl<'a> Repo<'a> {
     }
 
     /// Set chunk `chunk`'s count in the summary from the chunk itself.
-    fn recount(&self, kind: Kind, chunk: usize) -> Result<()> {
+    pub(crate) fn recount(&self, kind: Kind, chunk: usize) -> Result<()> {
         let ckey = self.keys.list_chunk(kind, chunk);
         self.update(&self.keys.list_summary(kind), |cur| {
             let mut s: Summary = cur
