@@ -152,6 +152,8 @@ lint:
 # Prints the table, the targets and the scale law (PASS/FAIL, never failing
 # the build); JSON in bench/results/. BENCH_ARGS passes more options
 # (target/host/scim-bench --help). `make bench-scale`: the scale law alone.
+# With `spin` on PATH the scenarios also run under real `spin up` (same run,
+# same table); without it the bench prints one line saying so.
 .PHONY: bench-scale
 bench: wasm host
 	$(CARGO) build --profile host -p scim-bench

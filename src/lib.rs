@@ -53,13 +53,19 @@ async fn handle(req: IncomingRequest) -> Response {
 }
 
 async fn serve(req: IncomingRequest) -> Result<scim::api::Outcome, ScimError> {
-    let cfg = Config::from_vars(&|name: &str| {
-        spin_sdk::variables::get(name)
-            .ok()
-            .filter(|v| !v.is_empty())
-    })
-    .map_err(|e| ScimError::internal(format!("configuration: {e}")))?;
     let mut head = request_head(&req);
+    // Spin resolves each variable anew on every call: read only the
+    // settings this route can use.
+    let cfg = Config::for_request(
+        &|name: &str| {
+            spin_sdk::variables::get(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+        },
+        &head.method,
+        &head.path,
+    )
+    .map_err(|e| ScimError::internal(format!("configuration: {e}")))?;
     let store = kv::SpinStore::open_default()?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

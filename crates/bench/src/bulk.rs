@@ -140,7 +140,8 @@ pub fn run(
         guest: out.join(format!("{stamp}-host-bulk.log")),
         access: out.join(format!("{stamp}-access-bulk.log")),
     };
-    let mut server = servers::start_ours(host_bin, manifest, &state, secret, token, &logs, &[])?;
+    let runtime = servers::Runtime::Host(host_bin.to_path_buf());
+    let mut server = servers::start_ours(&runtime, manifest, &state, secret, token, &logs, &[])?;
     let target: Target = server.target.clone();
     let result = (|| {
         let mut conn = Conn::new(&target);

@@ -3,7 +3,8 @@
 //! Starts the local host (`scim-host`) with the release `.wasm` and a fresh
 //! store on 127.0.0.1, preloads N users and the groups, measures every
 //! scenario with a closed-loop load generator (fixed concurrency, keep-alive
-//! HTTP/1.1, warm-up then a bounded measured period), does the same against
+//! HTTP/1.1, warm-up then a bounded measured period), does the same under
+//! real `spin up` when a `spin` executable is on `PATH`, and against
 //! the peer (`scim2-server`, the Python reference server, in a venv under
 //! `bench/.venv`), optionally repeats ours at 1,000 users for the scale law,
 //! prints the table, the targets and the scale law, and writes JSON to
@@ -26,7 +27,8 @@ use load::Plan;
 use scenarios::{Logs, Outcome, Scenario, World};
 
 const USAGE: &str = "\
-scim-bench: benchmark spin-scim in the local host, side by side with a peer
+scim-bench: benchmark spin-scim in the local host (and under real `spin up`
+when `spin` is on PATH), side by side with a peer
 
 Usage: scim-bench [OPTIONS]   (run from the workspace root; `make bench` does)
 
@@ -35,6 +37,9 @@ Options:
       --scale             also run ours at --scale-n users and check the scale law
       --scale-n N         the small size of the scale law [default: 1000]
       --no-peer           do not run the peer (scim2-server)
+      --no-spin           do not run the scenarios under real `spin up`
+      --spin-bin FILE     the `spin` executable [default: `spin` on PATH;
+                          without one, `spin up` is not measured]
       --duration SECS     measured period per scenario [default: 5]
       --warmup SECS       warm-up per scenario [default: 1]
       --concurrency C     connections per scenario [default: 4]
@@ -60,6 +65,10 @@ pub struct Args {
     pub scale: bool,
     pub scale_n: usize,
     pub peer: bool,
+    /// The `spin` executable to run the scenarios under `spin up` too.
+    pub spin: Option<PathBuf>,
+    /// `--no-spin` was given.
+    pub spin_off: bool,
     pub plan: Plan,
     pub full_read_max: Duration,
     pub only: Option<Vec<String>>,
@@ -81,6 +90,8 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
         scale: false,
         scale_n: 1_000,
         peer: true,
+        spin: servers::spin_on_path(),
+        spin_off: false,
         plan: Plan {
             concurrency: 4,
             warmup: Duration::from_secs(1),
@@ -130,6 +141,8 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             "--scale" => a.scale = true,
             "--scale-n" => a.scale_n = num(value()?)?,
             "--no-peer" => a.peer = false,
+            "--no-spin" => a.spin_off = true,
+            "--spin-bin" => a.spin = Some(value()?.into()),
             "--no-native" => a.native = false,
             "--native-only" => a.native_only = true,
             "--no-bulk" => a.bulk = false,
@@ -289,7 +302,7 @@ pub fn bench_ours_with(
         access: args.out.join(format!("{stamp}-access-{tag}.log")),
     };
     let mut server = match servers::start_ours(
-        &args.host_bin,
+        &servers::Runtime::Host(args.host_bin.clone()),
         &args.manifest,
         &state,
         secret,
@@ -311,25 +324,48 @@ pub fn bench_ours_with(
 }
 
 fn bench_ours(args: &Args, n: usize, stamp: &str, secret: &str, token: &str) -> ServerRun {
-    let state = std::env::temp_dir().join(format!("scim-bench-{}-n{n}", std::process::id()));
+    let runtime = servers::Runtime::Host(args.host_bin.clone());
+    bench_wasm(args, &runtime, n, stamp, secret, token)
+}
+
+/// The same `.wasm`, the same scenarios, under real `spin up`.
+fn bench_spin(
+    args: &Args,
+    spin: &Path,
+    n: usize,
+    stamp: &str,
+    secret: &str,
+    token: &str,
+) -> ServerRun {
+    let runtime = servers::Runtime::Spin(spin.to_path_buf());
+    bench_wasm(args, &runtime, n, stamp, secret, token)
+}
+
+fn bench_wasm(
+    args: &Args,
+    runtime: &servers::Runtime,
+    n: usize,
+    stamp: &str,
+    secret: &str,
+    token: &str,
+) -> ServerRun {
+    let tag = match runtime {
+        servers::Runtime::Host(_) => "host",
+        servers::Runtime::Spin(_) => "spin",
+    };
+    let state = std::env::temp_dir().join(format!("scim-bench-{}-{tag}-n{n}", std::process::id()));
     let logs = Logs {
-        guest: args.out.join(format!("{stamp}-host-n{n}.log")),
-        access: args.out.join(format!("{stamp}-access-n{n}.log")),
+        guest: args.out.join(format!("{stamp}-{tag}-n{n}.log")),
+        access: args.out.join(format!("{stamp}-{tag}-access-n{n}.log")),
     };
-    let mut server = match servers::start_ours(
-        &args.host_bin,
-        &args.manifest,
-        &state,
-        secret,
-        token,
-        &logs,
-        &[],
-    ) {
-        Ok(s) => s,
-        Err(e) => return ServerRun::failed("spin-scim", n, e),
-    };
+    let mut server =
+        match servers::start_ours(runtime, &args.manifest, &state, secret, token, &logs, &[]) {
+            Ok(s) => s,
+            Err(e) => return ServerRun::failed(runtime.name(), n, e),
+        };
     eprintln!(
-        "scim-bench: spin-scim (scim-host pid {}) on http://{}{} with N = {n}",
+        "scim-bench: {} (pid {}) on http://{}{} with N = {n}",
+        runtime.name(),
         server.pid(),
         server.target.addr,
         server.target.base
@@ -492,6 +528,11 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let ours = bench_ours(&args, args.n, &stamp, &secret, &token);
+    // Without `spin`, the report says so in one line (report::no_spin).
+    let spin = match (&args.spin, args.spin_off) {
+        (Some(bin), false) => Some(bench_spin(&args, bin, args.n, &stamp, &secret, &token)),
+        _ => None,
+    };
     let peer = args.peer.then(|| bench_peer(&args, args.n));
     let small = (args.scale && args.scale_n != args.n)
         .then(|| bench_ours(&args, args.scale_n, &stamp, &secret, &token));
@@ -507,6 +548,7 @@ fn main() -> ExitCode {
         stamp: &stamp,
         wasm_bytes,
         ours: &ours,
+        spin: spin.as_ref(),
         peer: peer.as_ref(),
         small: small.as_ref(),
         wall: clock.elapsed(),

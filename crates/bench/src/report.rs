@@ -13,6 +13,21 @@ pub const WASM_MAX_BYTES: u64 = 3 * 1024 * 1024 / 2;
 /// Allowed ratio between sizes for the scale law.
 pub const SCALE_TOLERANCE: f64 = 1.5;
 
+/// The one line printed when the scenarios did not run under `spin up`.
+pub fn no_spin(args: &Args) -> &'static str {
+    if args.spin_off {
+        "spin up: not measured (--no-spin)"
+    } else {
+        "spin up: not measured: no `spin` executable on PATH (put Spin 4 on PATH, or pass --spin-bin FILE)"
+    }
+}
+
+/// Every scenario at least this many times the peer's speed, in the local
+/// host (issue 20).
+pub const MIN_MULTIPLE_HOST: f64 = 5.0;
+/// The same under real `spin up`.
+pub const MIN_MULTIPLE_SPIN: f64 = 2.0;
+
 /// UTC `YYYYMMDD-HHMMSS`.
 pub fn timestamp(t: std::time::SystemTime) -> String {
     let secs = t
@@ -143,6 +158,8 @@ pub struct Report<'a> {
     pub stamp: &'a str,
     pub wasm_bytes: u64,
     pub ours: &'a ServerRun,
+    /// The same `.wasm` under real `spin up`, when a `spin` was found.
+    pub spin: Option<&'a ServerRun>,
     pub peer: Option<&'a ServerRun>,
     pub small: Option<&'a ServerRun>,
     pub wall: Duration,
@@ -276,6 +293,10 @@ impl Report<'_> {
                 measured,
                 pass: (compared > 0).then_some(behind.is_empty()),
             });
+            out.push(self.multiple(self.ours, peer, MIN_MULTIPLE_HOST, "local host"));
+            if let Some(spin) = self.spin {
+                out.push(self.multiple(spin, peer, MIN_MULTIPLE_SPIN, "spin up"));
+            }
         }
         out.push(Check {
             name: ".wasm <= 1.5 MiB".into(),
@@ -283,6 +304,29 @@ impl Report<'_> {
             pass: Some(self.wasm_bytes <= WASM_MAX_BYTES),
         });
         out
+    }
+
+    /// Every scenario of `run` at least `min` times the peer's speed.
+    fn multiple(&self, run: &ServerRun, peer: &ServerRun, min: f64, under: &str) -> Check {
+        let mut short = Vec::new();
+        let mut compared = 0;
+        for s in self.scenarios() {
+            if let Some((r, lower_bound)) = ratio(run.outcome(s), peer.outcome(s)) {
+                compared += 1;
+                if r < min && !lower_bound {
+                    short.push(format!("{} ({r:.2}x)", s.label()));
+                }
+            }
+        }
+        Check {
+            name: format!("every scenario >= {min}x the peer under {under}"),
+            measured: if short.is_empty() {
+                format!("{compared} of {compared} compared")
+            } else {
+                format!("short in: {}", short.join(", "))
+            },
+            pass: (compared > 0).then_some(short.is_empty()),
+        }
     }
 
     fn scale_law(&self) -> Vec<Check> {
@@ -398,45 +442,57 @@ impl Report<'_> {
         );
         let _ = writeln!(t);
         let w = 38;
-        let _ = writeln!(
-            t,
-            "{:<w$} | {:>17} {:>7} {:>7} | {:>17} {:>7} {:>7} | {:>9}",
-            "scenario",
-            "spin-scim req/s",
-            "p50 ms",
-            "p99 ms",
-            format!("{peer_name} req/s"),
-            "p50 ms",
-            "p99 ms",
-            "ours/peer"
-        );
-        let _ = writeln!(t, "{}", "-".repeat(w + 3 + 33 + 3 + 33 + 3 + 9));
+        // Column groups: ours in the local host, ours under `spin up` (when
+        // measured), the peer; then ours/peer (and spin up/peer).
+        let mut runs: Vec<(&str, Option<&ServerRun>)> = vec![("spin-scim", Some(self.ours))];
+        if let Some(spin) = self.spin {
+            runs.push(("spin up", Some(spin)));
+        }
+        runs.push((peer_name, self.peer));
+        let mut head = format!("{:<w$}", "scenario");
+        for (name, _) in &runs {
+            let _ = write!(
+                head,
+                " | {:>17} {:>7} {:>7}",
+                format!("{name} req/s"),
+                "p50 ms",
+                "p99 ms"
+            );
+        }
+        let _ = write!(head, " | {:>9}", "ours/peer");
+        if self.spin.is_some() {
+            let _ = write!(head, " {:>9}", "spin/peer");
+        }
+        let _ = writeln!(t, "{head}");
+        let _ = writeln!(t, "{}", "-".repeat(head.chars().count()));
         let mut notes: Vec<String> = Vec::new();
+        let fmt_ratio = |r: Option<(f64, bool)>| match r {
+            Some((r, false)) => format!("{r:.2}x"),
+            Some((r, true)) => format!(">{r:.1}x"),
+            None => "-".into(),
+        };
         for s in self.scenarios() {
-            let o = self.ours.outcome(s);
             let p = self.peer.and_then(|p| p.outcome(s));
-            let [o1, o2, o3] = cells(o);
-            let [p1, p2, p3] = if self.peer.is_some() {
-                cells(p)
-            } else {
-                ["-".into(), "-".into(), "-".into()]
-            };
-            let r = match ratio(o, p) {
-                Some((r, false)) => format!("{r:.2}x"),
-                Some((r, true)) => format!(">{r:.1}x"),
-                None => "-".into(),
-            };
             let mut label = s.label().to_string();
-            for (who, x) in [("spin-scim", o), (peer_name, p)] {
+            let mut row = String::new();
+            for (name, run) in &runs {
+                let x = run.and_then(|r| r.outcome(s));
+                let [c1, c2, c3] = if run.is_some() {
+                    cells(x)
+                } else {
+                    ["-".into(), "-".into(), "-".into()]
+                };
+                let _ = write!(row, " | {c1:>17} {c2:>7} {c3:>7}");
                 if let Some(n) = x.and_then(|x| x.note.as_ref()) {
-                    notes.push(format!("[{}] {who}, {}: {n}", notes.len() + 1, s.label()));
+                    notes.push(format!("[{}] {name}, {}: {n}", notes.len() + 1, s.label()));
                     let _ = write!(label, " [{}]", notes.len());
                 }
             }
-            let _ = writeln!(
-                t,
-                "{label:<w$} | {o1:>17} {o2:>7} {o3:>7} | {p1:>17} {p2:>7} {p3:>7} | {r:>9}"
-            );
+            let _ = write!(row, " | {:>9}", fmt_ratio(ratio(self.ours.outcome(s), p)));
+            if let Some(spin) = self.spin {
+                let _ = write!(row, " {:>9}", fmt_ratio(ratio(spin.outcome(s), p)));
+            }
+            let _ = writeln!(t, "{label:<w$}{row}");
         }
         let _ = writeln!(
             t,
@@ -446,7 +502,10 @@ impl Report<'_> {
         for n in &notes {
             let _ = writeln!(t, "{n}");
         }
-        for run in [Some(self.ours), self.peer, self.small]
+        if self.spin.is_none() {
+            let _ = writeln!(t, "{}", no_spin(a));
+        }
+        for run in [Some(self.ours), self.spin, self.peer, self.small]
             .into_iter()
             .flatten()
         {
@@ -458,16 +517,20 @@ impl Report<'_> {
             }
         }
 
-        if self.ours.outcomes.iter().any(|o| o.guest.is_some()) {
+        for run in [Some(self.ours), self.spin].into_iter().flatten() {
+            if !run.outcomes.iter().any(|o| o.guest.is_some()) {
+                continue;
+            }
             let _ = writeln!(t);
             let _ = writeln!(
                 t,
-                "Where the time goes (spin-scim, N = {}): client latency vs the component's own \
+                "Where the time goes ({}, N = {}): client latency vs the component's own \
                  duration_ms (its request log: handler start to response, excluding instantiation \
                  and the host's HTTP); \"outside\" = client p50 - guest p50; \"instance\": the \
                  per-request instance setup (store, WASI context, instantiation; the host's \
-                 request log, instantiate_ms), part of \"outside\"",
-                thousands(self.ours.n as f64)
+                 request log, instantiate_ms; the local host only), part of \"outside\"",
+                run.server,
+                thousands(run.n as f64)
             );
             let _ = writeln!(
                 t,
@@ -480,7 +543,7 @@ impl Report<'_> {
                 "instance p50",
                 "instance p99"
             );
-            for o in &self.ours.outcomes {
+            for o in &run.outcomes {
                 let Some(g) = &o.guest else { continue };
                 let c = o.stats.quantile_ms(0.5);
                 let (i50, i99) = o
@@ -516,7 +579,7 @@ impl Report<'_> {
             mib(self.wasm_bytes),
             self.wasm_bytes
         );
-        for run in [Some(self.ours), self.peer, self.small]
+        for run in [Some(self.ours), self.spin, self.peer, self.small]
             .into_iter()
             .flatten()
         {
@@ -639,11 +702,14 @@ impl Report<'_> {
             },
             "wasm_bytes": self.wasm_bytes,
             "ours": run_json(self.ours),
+            "spin_up": self.spin.map(run_json),
             "peer": self.peer.map(run_json),
             "ours_small": self.small.map(run_json),
             "ratios": self.scenarios().into_iter().map(|s| {
                 let r = ratio(self.ours.outcome(s), self.peer.and_then(|p| p.outcome(s)));
-                json!({"scenario": s.key(), "ours_over_peer": r.map(|x| x.0), "lower_bound": r.map(|x| x.1)})
+                let rs = self.spin.and_then(|spin| ratio(spin.outcome(s), self.peer.and_then(|p| p.outcome(s))));
+                json!({"scenario": s.key(), "ours_over_peer": r.map(|x| x.0), "lower_bound": r.map(|x| x.1),
+                       "spin_up_over_peer": rs.map(|x| x.0)})
             }).collect::<Vec<_>>(),
             "targets": checks(self.targets()),
             "scale_law": checks(self.scale_law()),

@@ -1,6 +1,7 @@
 //! Starting and stopping the servers under test: the local host running the
-//! real `.wasm`, and the peer (the Python reference server `scim2-server`,
-//! installed into `bench/.venv`).
+//! real `.wasm`, real `spin up` running the same `.wasm` (when a `spin`
+//! executable is on `PATH`), and the peer (the Python reference server
+//! `scim2-server`, installed into `bench/.venv`).
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -26,20 +27,24 @@ impl Server {
         self.child.id()
     }
 
-    /// `(VmHWM, VmRSS)` in KiB, from `/proc/<pid>/status`.
+    /// `(VmHWM, VmRSS)` in KiB, from `/proc/<pid>/status`, summed over the
+    /// process and its descendants (`spin up` serves from a child
+    /// `spin trigger http` process; for one process it is exact, for a tree
+    /// the sum of the peaks bounds the peak of the sum).
     pub fn memory_kib(&self) -> Option<(u64, u64)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        let field = |name: &str| -> Option<u64> {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))?
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()
-        };
-        Some((field("VmHWM:")?, field("VmRSS:")?))
+        let mut pids = vec![self.pid()];
+        let mut total: Option<(u64, u64)> = None;
+        let mut i = 0;
+        while i < pids.len() && pids.len() < 64 {
+            let pid = pids[i];
+            i += 1;
+            pids.extend(children(pid));
+            if let Some((hwm, rss)) = process_memory_kib(pid) {
+                let (h, r) = total.unwrap_or((0, 0));
+                total = Some((h + hwm, r + rss));
+            }
+        }
+        total
     }
 
     /// Whether the process is still running.
@@ -57,6 +62,38 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The direct children of `pid` (Linux `/proc/<pid>/task/*/children`).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(list) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(
+                    list.split_whitespace()
+                        .filter_map(|p| p.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `(VmHWM, VmRSS)` in KiB of one process.
+fn process_memory_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
 impl Drop for Server {
@@ -98,9 +135,74 @@ fn wait_for_line(
     rx.recv_timeout(timeout).ok()
 }
 
-/// Starts `scim-host` on 127.0.0.1 (a free port) with a fresh state dir.
+/// What runs the `.wasm`: the project's local host, or real `spin up`.
+#[derive(Debug, Clone)]
+pub enum Runtime {
+    /// `scim-host` (crates/host).
+    Host(PathBuf),
+    /// A `spin` executable, run as `spin up` (its default SQLite key-value
+    /// store in the state dir).
+    Spin(PathBuf),
+}
+
+impl Runtime {
+    /// The server's name in the report.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runtime::Host(_) => "spin-scim",
+            Runtime::Spin(_) => "spin up",
+        }
+    }
+
+    /// The command line serving `manifest` on a free loopback port with
+    /// its store in `state_dir` (tests/spin-host maps the host's flags to
+    /// `spin up`'s the same way).
+    fn command(&self, manifest: &Path, state_dir: &Path) -> Command {
+        match self {
+            Runtime::Host(bin) => {
+                let mut c = Command::new(bin);
+                c.arg("--manifest")
+                    .arg(manifest)
+                    .arg("--listen")
+                    .arg("127.0.0.1:0")
+                    .arg("--state-dir")
+                    .arg(state_dir);
+                c
+            }
+            Runtime::Spin(bin) => {
+                let mut c = Command::new(bin);
+                // Port 0: Spin prints the bound address as `Serving http://ADDR`.
+                c.arg("up")
+                    .arg("-f")
+                    .arg(manifest)
+                    .arg("--listen")
+                    .arg("127.0.0.1:0")
+                    .arg("--state-dir")
+                    .arg(state_dir);
+                c
+            }
+        }
+    }
+}
+
+/// The `spin` executable on `PATH`, if any.
+pub fn spin_on_path() -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("spin"))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// Starts the `.wasm` under `runtime` on 127.0.0.1 (a free port) with a
+/// fresh state dir. The component's request log lines (its stderr: the
+/// local host passes it through, `spin up` follows every component's
+/// output on its stderr by default) go to `logs.guest`, the rest of the
+/// server's stdout (the local host's access log) to `logs.access`.
 pub fn start_ours(
-    host_bin: &Path,
+    runtime: &Runtime,
     manifest: &Path,
     state_dir: &Path,
     secret: &str,
@@ -114,13 +216,8 @@ pub fn start_ours(
         .map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
     let log_file =
         std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let mut child = Command::new(host_bin)
-        .arg("--manifest")
-        .arg(manifest)
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--state-dir")
-        .arg(state_dir)
+    let mut child = runtime
+        .command(manifest, state_dir)
         .env("SPIN_VARIABLE_TOKEN_HS256_SECRET", secret)
         .env("SPIN_VARIABLE_DISCOVERY_REQUIRES_AUTH", "false")
         .envs(env.iter().copied())
@@ -129,7 +226,7 @@ pub fn start_ours(
         .stderr(Stdio::from(log_file))
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", host_bin.display()))?;
+        .map_err(|e| format!("cannot start {}: {e}", runtime.name()))?;
     let access = std::fs::File::create(&logs.access)
         .map_err(|e| format!("cannot create {}: {e}", logs.access.display()))?;
     let Some(addr) = wait_for_line(
@@ -138,15 +235,20 @@ pub fn start_ours(
         Duration::from_secs(180),
         Some(access),
     ) else {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = child.kill();
         let _ = child.wait();
         return Err(format!(
-            "scim-host did not report its address (see {})",
+            "{} did not report its address (see {})",
+            runtime.name(),
             log.display()
         ));
     };
     Ok(Server {
-        name: "spin-scim",
+        name: runtime.name(),
         child,
         target: Target {
             addr: addr.trim_end_matches('/').to_string(),

@@ -1,8 +1,17 @@
 //! Service configuration, read from Spin application variables (spin.toml
 //! `[variables]`). Every setting has a safe default; see the README's table.
+//!
+//! Spin resolves every `variables::get` anew (its providers, environment
+//! first: a blocking section and an environment lookup per call), and each
+//! request runs in a fresh instance, so the component reads only what a
+//! request can use: [`Config::for_request`] skips the settings of other
+//! routes (they keep their defaults), and [`Config::from_vars`] reads the
+//! JWKS fetch settings only with a JWKS URL and `me_attribute` only with a
+//! `me_claim`.
 
 use crate::auth::AuthConfig;
 use crate::http::Return;
+use crate::route::Route;
 use crate::schema::SchemaOptions;
 
 /// Where configuration values come from (Spin variables in the component,
@@ -101,6 +110,66 @@ impl Default for Config {
     }
 }
 
+/// Settings a request on one resource (`/{type}/{id}`, or the POST that
+/// creates one) cannot use: paging and scans are for lists (RFC 7644
+/// §3.4.2), `discovery_requires_auth` for discovery (RFC 7644 §4), the `/Me`
+/// settings for `/Me` (RFC 7644 §3.11), the bulk limits for `/Bulk` (RFC
+/// 7644 §3.7) and discovery, `docs_enabled` for the OpenAPI routes,
+/// `scope_audit` for `/AuditEvents`, `group_patch_response` for PATCH.
+const UNUSED_BY_RESOURCE: &[&str] = &[
+    "page_size_default",
+    "page_size_max",
+    "filter_scan_max",
+    "discovery_requires_auth",
+    "me_claim",
+    "me_attribute",
+    "bulk_max_operations",
+    "bulk_max_payload_bytes",
+    "docs_enabled",
+    "scope_audit",
+    "group_patch_response",
+];
+/// The same for a PATCH of one resource.
+const UNUSED_BY_RESOURCE_PATCH: &[&str] = &[
+    "page_size_default",
+    "page_size_max",
+    "filter_scan_max",
+    "discovery_requires_auth",
+    "me_claim",
+    "me_attribute",
+    "bulk_max_operations",
+    "bulk_max_payload_bytes",
+    "docs_enabled",
+    "scope_audit",
+];
+/// Settings a list or `.search` cannot use.
+const UNUSED_BY_LIST: &[&str] = &[
+    "discovery_requires_auth",
+    "me_claim",
+    "me_attribute",
+    "bulk_max_operations",
+    "bulk_max_payload_bytes",
+    "docs_enabled",
+    "scope_audit",
+    "group_patch_response",
+];
+
+/// `vars` without the settings in `unused` (they read as unset).
+struct Without<'a> {
+    vars: &'a dyn Vars,
+    unused: &'static [&'static str],
+}
+
+impl Vars for Without<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        if self.unused.contains(&name) {
+            None
+        } else {
+            self.vars.get(name)
+        }
+    }
+}
+
 /// Longest accepted `token_jwks_timeout_ms`: a JWKS fetch holds a request
 /// (and blocks other requests' fetches) for up to about twice this long.
 pub const MAX_JWKS_TIMEOUT_MS: usize = 30_000;
@@ -115,8 +184,32 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 }
 
 impl Config {
+    /// The configuration a `method` request on `path` (below the API
+    /// prefix) can use: [`Config::from_vars`] without the settings of other
+    /// routes, which keep their defaults and are not read (nor checked).
+    /// Only the routes it knows are narrowed: `/{type}/{id}`, the POST of
+    /// `/{type}`, lists and `.search`; every other route (discovery, `/Me`,
+    /// `/Bulk`, ...) reads everything.
+    pub fn for_request(vars: &dyn Vars, method: &str, path: &str) -> Result<Config, String> {
+        let unused = match Route::parse(path) {
+            // `/{type}/.search` answers POST only; other methods treat
+            // `.search` as an id (RFC 7644 §3.4.3), as the service does.
+            Route::Resource(..) | Route::Search(_) if method == "PATCH" => UNUSED_BY_RESOURCE_PATCH,
+            Route::Resource(..) => UNUSED_BY_RESOURCE,
+            Route::Search(_) if method != "POST" => UNUSED_BY_RESOURCE,
+            Route::Resources(_) if method == "POST" => UNUSED_BY_RESOURCE,
+            Route::Resources(_) | Route::Search(_) | Route::RootSearch => UNUSED_BY_LIST,
+            _ => &[],
+        };
+        Config::from_vars(&Without { vars, unused })
+    }
+
     /// Read the configuration. Malformed numbers are an error: a deployment
     /// should fail loudly rather than run with a setting it did not ask for.
+    /// The JWKS fetch settings (`token_jwks_cache_ttl_secs`,
+    /// `token_jwks_timeout_ms`) are read only with a `token_jwks_url`, and
+    /// `me_attribute` only with a `me_claim`: without them nothing uses
+    /// those settings.
     pub fn from_vars(vars: &dyn Vars) -> Result<Config, String> {
         let d = Config::default();
         let num = |name: &str, default: usize| -> Result<usize, String> {
@@ -135,6 +228,37 @@ impl Config {
                     parse_bool(&v).ok_or_else(|| format!("variable {name}: not a boolean: {v:?}"))
                 }
             }
+        };
+        let jwks_url = vars.get("token_jwks_url");
+        let me_claim = vars
+            .get("me_claim")
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
+        let (jwks_ttl_secs, jwks_timeout_ms) = match jwks_url {
+            None => (d.auth.jwks_ttl_secs, d.auth.jwks_timeout_ms),
+            Some(_) => (
+                num("token_jwks_cache_ttl_secs", d.auth.jwks_ttl_secs as usize)? as u64,
+                match num("token_jwks_timeout_ms", d.auth.jwks_timeout_ms as usize)? {
+                    t @ 1..=MAX_JWKS_TIMEOUT_MS => t as u64,
+                    t => {
+                        return Err(format!(
+                            "variable token_jwks_timeout_ms: {t} is not between 1 and {MAX_JWKS_TIMEOUT_MS}"
+                        ))
+                    }
+                },
+            ),
+        };
+        let me_attribute = match me_claim.as_ref().and(vars.get("me_attribute")) {
+            None => d.me_attribute,
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "username" => MeAttribute::UserName,
+                "externalid" => MeAttribute::ExternalId,
+                _ => {
+                    return Err(format!(
+                        "variable me_attribute: not \"userName\" or \"externalId\": {v:?}"
+                    ))
+                }
+            },
         };
         let cfg = Config {
             page_size_default: num("page_size_default", d.page_size_default)?,
@@ -160,9 +284,8 @@ impl Config {
                     .unwrap_or_default(),
                 hs256_secret: vars.get("token_hs256_secret"),
                 jwks: vars.get("token_jwks"),
-                jwks_url: vars.get("token_jwks_url"),
-                jwks_ttl_secs: num("token_jwks_cache_ttl_secs", d.auth.jwks_ttl_secs as usize)?
-                    as u64,
+                jwks_url,
+                jwks_ttl_secs,
                 leeway_secs: num("token_leeway_secs", d.auth.leeway_secs as usize)? as u64,
                 read_scope: vars.get("scope_read").unwrap_or(d.auth.read_scope.clone()),
                 write_scope: vars
@@ -172,35 +295,14 @@ impl Config {
                 scope_prefix: vars
                     .get("token_scope_prefix")
                     .map(|p| p.trim().trim_end_matches('.').to_string()),
-                jwks_timeout_ms: match num("token_jwks_timeout_ms", d.auth.jwks_timeout_ms as usize)? {
-                    t @ 1..=MAX_JWKS_TIMEOUT_MS => t as u64,
-                    t => {
-                        return Err(format!(
-                            "variable token_jwks_timeout_ms: {t} is not between 1 and {MAX_JWKS_TIMEOUT_MS}"
-                        ))
-                    }
-                },
+                jwks_timeout_ms,
                 tenant_claim: vars.get("tenant_claim"),
-                me_claim: vars
-                    .get("me_claim")
-                    .map(|c| c.trim().to_string())
-                    .filter(|c| !c.is_empty()),
+                me_claim,
                 discovery_requires_auth: flag("discovery_requires_auth", true)?,
             },
             rate_limit_per_hour: num("rate_limit_per_hour", 0)? as u64,
             trust_forwarded_headers: flag("trust_forwarded_headers", false)?,
-            me_attribute: match vars.get("me_attribute") {
-                None => d.me_attribute,
-                Some(v) => match v.trim().to_ascii_lowercase().as_str() {
-                    "username" => MeAttribute::UserName,
-                    "externalid" => MeAttribute::ExternalId,
-                    _ => {
-                        return Err(format!(
-                            "variable me_attribute: not \"userName\" or \"externalId\": {v:?}"
-                        ))
-                    }
-                },
-            },
+            me_attribute,
             bulk_max_operations: num("bulk_max_operations", d.bulk_max_operations)?,
             bulk_max_payload_bytes: num("bulk_max_payload_bytes", d.bulk_max_payload_bytes)?,
             docs_enabled: flag("docs_enabled", true)?,
@@ -264,9 +366,15 @@ mod tests {
         .unwrap();
         assert_eq!(c.auth.me_claim.as_deref(), Some("user_name"));
         assert_eq!(c.me_attribute, MeAttribute::ExternalId);
-        let c = Config::from_vars(&vars(&[("me_attribute", "USERNAME")])).unwrap();
+        let c =
+            Config::from_vars(&vars(&[("me_claim", "sub"), ("me_attribute", "USERNAME")])).unwrap();
         assert_eq!(c.me_attribute, MeAttribute::UserName);
-        assert!(Config::from_vars(&vars(&[("me_attribute", "emails")])).is_err());
+        assert!(
+            Config::from_vars(&vars(&[("me_claim", "sub"), ("me_attribute", "emails")])).is_err()
+        );
+        // Without /Me, me_attribute is neither used nor checked.
+        let c = Config::from_vars(&vars(&[("me_attribute", "emails")])).unwrap();
+        assert_eq!(c.auth.me_claim, None);
     }
 
     #[test]
@@ -302,19 +410,30 @@ mod tests {
         assert!(!c.trust_forwarded_headers);
         let c = Config::from_vars(&vars(&[
             ("token_scope_prefix", " afc!t1. "),
+            ("token_jwks_url", "https://idp/keys"),
             ("token_jwks_timeout_ms", "1500"),
+            ("token_jwks_cache_ttl_secs", "600"),
             ("trust_forwarded_headers", "true"),
         ]))
         .unwrap();
         assert_eq!(c.auth.scope_prefix.as_deref(), Some("afc!t1"));
         assert_eq!(c.auth.jwks_timeout_ms, 1500);
+        assert_eq!(c.auth.jwks_ttl_secs, 600);
         assert!(c.trust_forwarded_headers);
         for bad in ["0", "30001", "soon"] {
             assert!(
-                Config::from_vars(&vars(&[("token_jwks_timeout_ms", bad)])).is_err(),
+                Config::from_vars(&vars(&[
+                    ("token_jwks_url", "https://idp/keys"),
+                    ("token_jwks_timeout_ms", bad)
+                ]))
+                .is_err(),
                 "{bad}"
             );
         }
+        // Without a JWKS URL nothing is fetched: the fetch settings are
+        // neither used nor checked.
+        let c = Config::from_vars(&vars(&[("token_jwks_timeout_ms", "soon")])).unwrap();
+        assert_eq!(c.auth.jwks_timeout_ms, crate::auth::DEFAULT_JWKS_TIMEOUT_MS);
         assert!(Config::from_vars(&vars(&[("trust_forwarded_headers", "maybe")])).is_err());
     }
 
@@ -332,5 +451,140 @@ mod tests {
         let c = Config::from_vars(&vars(&[("group_patch_response", " Representation ")])).unwrap();
         assert_eq!(c.group_patch_response, Return::Representation);
         assert!(Config::from_vars(&vars(&[("group_patch_response", "full")])).is_err());
+    }
+
+    /// Every variable set (valid, not the default), recording what is read.
+    struct Counting {
+        all: HashMap<&'static str, &'static str>,
+        read: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl Vars for Counting {
+        fn get(&self, name: &str) -> Option<String> {
+            self.read.borrow_mut().push(name.to_string());
+            self.all.get(name).map(|v| v.to_string())
+        }
+    }
+
+    fn every_variable_set() -> Counting {
+        Counting {
+            all: [
+                ("token_issuer", "https://idp"),
+                ("token_audience", "scim"),
+                ("token_hs256_secret", "0123456789abcdef0123456789abcdef"),
+                ("token_jwks_url", "https://idp/keys"),
+                ("token_jwks_cache_ttl_secs", "600"),
+                ("token_jwks_timeout_ms", "1500"),
+                ("scope_read", "r"),
+                ("me_claim", "sub"),
+                ("me_attribute", "externalId"),
+                ("discovery_requires_auth", "false"),
+                ("page_size_default", "7"),
+                ("page_size_max", "70"),
+                ("filter_scan_max", "700"),
+                ("max_body_bytes", "4096"),
+                ("user_name_case_exact", "true"),
+                ("roles_catalog_path", "/other.json"),
+                ("rate_limit_per_hour", "5"),
+                ("group_patch_response", "representation"),
+                ("trust_forwarded_headers", "true"),
+                ("bulk_max_operations", "5"),
+                ("bulk_max_payload_bytes", "4096"),
+                ("docs_enabled", "false"),
+                ("audit_enabled", "true"),
+                ("audit_retention_days", "3"),
+                ("scope_audit", "a"),
+            ]
+            .into_iter()
+            .collect(),
+            read: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_request_reads_the_settings_its_route_uses() {
+        // What each route uses is what it gets, as from_vars reads it.
+        let full = Config::from_vars(&every_variable_set()).unwrap();
+        let get = |method: &str, path: &str| {
+            let v = every_variable_set();
+            let c = Config::for_request(&v, method, path).unwrap();
+            (c, v.read.into_inner())
+        };
+        for (method, path) in [
+            ("GET", "/Users/abc"),
+            ("PUT", "/Groups/abc"),
+            ("DELETE", "/Users/abc"),
+            ("POST", "/Users"),
+        ] {
+            let (c, read) = get(method, path);
+            // Authentication, the body limit, the quota, the base URL and
+            // the schema as configured...
+            assert_eq!(c.auth.issuer, full.auth.issuer, "{method} {path}");
+            assert_eq!(c.auth.audiences, full.auth.audiences);
+            assert_eq!(c.auth.hs256_secret, full.auth.hs256_secret);
+            assert_eq!(c.auth.read_scope, "r");
+            assert_eq!(c.auth.jwks_timeout_ms, 1500);
+            assert_eq!(c.max_body_bytes, 4096);
+            assert_eq!(c.rate_limit_per_hour, 5);
+            assert!(c.trust_forwarded_headers && c.schema.user_name_case_exact);
+            assert_eq!(c.roles_catalog_path, "/other.json");
+            assert_eq!((c.audit_enabled, c.audit_retention_days), (true, 3));
+            // ...and the settings of lists, discovery, /Me and PATCH unread.
+            for unused in UNUSED_BY_RESOURCE {
+                assert!(
+                    !read.iter().any(|r| r == unused),
+                    "{method} {path} read {unused}"
+                );
+            }
+            assert_eq!(read.len(), 19, "{method} {path}: {read:?}");
+        }
+        let (c, read) = get("PATCH", "/Groups/abc");
+        assert_eq!(c.group_patch_response, Return::Representation);
+        assert_eq!(read.len(), 20, "{read:?}");
+        for (method, path) in [
+            ("GET", "/Users"),
+            ("POST", "/Groups/.search"),
+            ("POST", "/.search"),
+        ] {
+            let (c, read) = get(method, path);
+            assert_eq!(
+                (c.page_size_default, c.page_size_max, c.scan_max),
+                (7, 70, 700),
+                "{method} {path}"
+            );
+            assert_eq!(read.len(), 22, "{method} {path}: {read:?}");
+        }
+        // Discovery, /Me, /Bulk and unknown routes read everything.
+        for (method, path) in [
+            ("GET", "/ServiceProviderConfig"),
+            ("GET", "/Me"),
+            ("POST", "/Bulk"),
+            ("GET", "/AuditEvents"),
+            ("GET", "/Nothing/here/at/all"),
+        ] {
+            let (c, read) = get(method, path);
+            assert!(!c.auth.discovery_requires_auth, "{method} {path}");
+            assert_eq!(c.auth.me_claim.as_deref(), Some("sub"));
+            assert_eq!(c.me_attribute, MeAttribute::ExternalId);
+            assert_eq!(c.page_size_max, 70);
+            assert_eq!(c.group_patch_response, Return::Representation);
+            assert_eq!(c.bulk_max_operations, 5);
+            assert!(!c.docs_enabled);
+            assert_eq!(c.auth.audit_scope, "a");
+            assert_eq!(read.len(), 30, "{method} {path}: {read:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_setting_fails_the_requests_that_use_it() {
+        let bad = vars(&[("page_size_max", "lots")]);
+        assert!(Config::for_request(&bad, "GET", "/Users").is_err());
+        assert!(Config::for_request(&bad, "GET", "/ServiceProviderConfig").is_err());
+        assert!(Config::for_request(&bad, "GET", "/Users/abc").is_ok());
+        let bad = vars(&[("group_patch_response", "full")]);
+        assert!(Config::for_request(&bad, "PATCH", "/Groups/abc").is_err());
+        assert!(Config::for_request(&bad, "PUT", "/Groups/abc").is_ok());
+        let bad = vars(&[("max_body_bytes", "big")]);
+        assert!(Config::for_request(&bad, "GET", "/Users/abc").is_err());
     }
 }
