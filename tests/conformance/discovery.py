@@ -20,6 +20,7 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 ROLE = "urn:spin-scim:params:scim:schemas:extension:role:2.0:Role"
+AUDIT_EVENT = "urn:spin-scim:params:scim:schemas:AuditEvent"
 
 
 def check(failures: list[str], ok: bool, what: str) -> None:
@@ -43,12 +44,13 @@ def main() -> int:
         provider = client.provider
 
         types = {rt.name: rt for rt in provider.resource_types}
-        check(failures, sorted(types) == ["Group", "Role", "User"],
-              f"resource types User, Group, Role (got {sorted(types)})")
+        check(failures, sorted(types) == ["AuditEvent", "Group", "Role", "User"],
+              f"resource types User, Group, Role, AuditEvent (got {sorted(types)})")
         for name, schema, endpoint in [
             ("User", USER, "/Users"),
             ("Group", GROUP, "/Groups"),
             ("Role", ROLE, "/Roles"),
+            ("AuditEvent", AUDIT_EVENT, "/AuditEvents"),
         ]:
             rt = types.get(name)
             check(failures, rt is not None and str(rt.schema_) == schema
@@ -79,8 +81,9 @@ def main() -> int:
         if config is not None:
             check(failures, bool(config.patch.supported), "patch.supported")
             check(failures, config.pagination is not None and config.pagination.index
-                  and not config.pagination.cursor,
-                  "pagination: index paging (RFC 9865 §4)")
+                  and config.pagination.cursor
+                  and config.pagination.default_pagination_method == "index",
+                  "pagination: index and cursor paging, index by default (RFC 9865 §4)")
             check(failures, config.filter.max_results == config.pagination.max_page_size,
                   "filter.maxResults = pagination.maxPageSize")
 
