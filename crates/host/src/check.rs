@@ -1,4 +1,4 @@
-//! `scim-host check`: the store checker (`scim::storage::check`) on a store
+//! `scim-host check`: the store checker (`scim::check`) on a store
 //! as Spin lays it out (SQLite file or Redis, from the same runtime config
 //! and state directory the host serves from), with Spin's own semantics:
 //! the repairs make the calls the component would make.
@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use scim::storage::check::{self, KeyList, Options};
+use scim::check::{self, KeyList, Options};
 use scim::storage::kv::{CasReport, Change, Store as EngineStore, StoreError, StoreResult};
 
 use crate::kv::{CasSemantics, KvError, Store};

@@ -229,7 +229,13 @@ impl Service {
 
             // RFC 7644 §3.7.
             ("POST", Route::Bulk) => {
-                crate::bulk::serve(self, req, env, tenant, principal, warnings)
+                let caller = BulkCaller {
+                    svc: self,
+                    env,
+                    tenant,
+                    principal,
+                };
+                crate::bulk::serve(&caller, req, warnings)
             }
             (m, Route::Bulk) => Err(method_not_allowed(m)),
             _ => Err(ScimError::not_found(format!(
@@ -387,6 +393,35 @@ impl Service {
             ),
         };
         ScimError::new(413, None, detail)
+    }
+}
+
+/// The service as `/Bulk` runs its operations: through [`Service::dispatch`]
+/// as the bulk request's tenant and principal.
+struct BulkCaller<'a> {
+    svc: &'a Service,
+    env: &'a Env<'a>,
+    tenant: &'a str,
+    principal: Option<&'a Principal>,
+}
+
+impl crate::bulk::Dispatch for BulkCaller<'_> {
+    fn config(&self) -> &Config {
+        &self.svc.cfg
+    }
+
+    fn endpoint(&self, kind: Kind) -> &'static str {
+        self.svc.registry.of(kind).endpoint
+    }
+
+    fn dispatch(
+        &self,
+        req: &Request,
+        route: Route,
+        warnings: &mut Vec<String>,
+    ) -> Result<Response, ScimError> {
+        self.svc
+            .dispatch(req, self.env, route, self.tenant, self.principal, warnings)
     }
 }
 

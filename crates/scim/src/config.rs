@@ -70,7 +70,7 @@ pub struct Config {
     /// Whether `/openapi.json` and the `/docs` page are served (404 when
     /// not).
     pub docs_enabled: bool,
-    /// Whether every change is recorded in the audit trail (`crate::audit`).
+    /// Whether every change is recorded in the audit trail (the `audit` module).
     pub audit_enabled: bool,
     /// Audit events older than this many days are dropped, a few at a time
     /// as new events are appended.

@@ -4,13 +4,12 @@
 
 use crate::config::Config;
 use crate::error::{truncate, Result, ScimError};
+use crate::list::LIST_SCHEMA;
 use crate::schema::Registry;
 use serde_json::{json, Value};
 
 /// The ServiceProviderConfig's schema (RFC 7643 §5).
 pub const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
-/// A ListResponse's schema (RFC 7644 §3.4.2).
-pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 /// RFC 7643 §5, nothing else: strict clients (scim2-models, behind
 /// scim2-client and scim2-tester) refuse any attribute the section does not

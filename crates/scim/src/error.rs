@@ -160,6 +160,15 @@ pub fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// 405: `what` is not allowed on this endpoint.
+pub(crate) fn not_allowed(what: &str) -> ScimError {
+    ScimError::new(
+        405,
+        None,
+        format!("method not allowed: {}", truncate(what, 64)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ pub mod api;
 mod audit;
 pub mod auth;
 mod bulk;
+pub mod check;
 pub mod config;
 mod discovery;
 pub mod document;

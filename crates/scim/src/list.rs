@@ -5,7 +5,6 @@
 pub mod cursor;
 
 use crate::config::Config;
-use crate::discovery::LIST_SCHEMA;
 use crate::error::{Result, ScimError};
 use crate::filter::path::AttrPath;
 use crate::filter::Filter;
@@ -14,6 +13,9 @@ use crate::projection::Projection;
 use crate::schema::{get_ci, AttrType, ResourceType};
 use serde_json::{json, Value};
 use std::cmp::Ordering;
+
+/// The ListResponse message's schema (RFC 7644 §3.4.2).
+pub(crate) const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 /// A parsed list or search query.
 pub struct Query {

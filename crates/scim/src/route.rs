@@ -30,11 +30,11 @@ pub enum Route<'a> {
     Bulk,
     /// `/Me` (RFC 7644 §3.11).
     Me,
-    /// `/openapi.json`: the OpenAPI document (crate::openapi).
+    /// `/openapi.json`: the OpenAPI document (the `openapi` module).
     OpenApi,
     /// `/docs` (the page, `""`) and `/docs/{asset}`: the documentation page.
     Docs(&'a str),
-    /// `/AuditEvents`: the audit trail, read-only (`crate::audit`).
+    /// `/AuditEvents`: the audit trail, read-only (the `audit` module).
     AuditEvents,
     /// `/AuditEvents/{id}`: one audit event.
     AuditEvent(&'a str),

@@ -50,7 +50,7 @@ pub(crate) fn serve(
     match (req.method.as_str(), id) {
         ("GET", None) => list(repo, cfg, rt, req),
         ("GET", Some(id)) => get(repo, rt, req, id),
-        (m, _) => Err(crate::endpoints::not_allowed(&format!(
+        (m, _) => Err(crate::error::not_allowed(&format!(
             "{m} on the read-only audit trail"
         ))),
     }

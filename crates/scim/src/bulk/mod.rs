@@ -20,8 +20,7 @@ mod refs;
 mod request;
 mod response;
 
-use crate::api::{Env, Service};
-use crate::auth::Principal;
+use crate::config::Config;
 use crate::error::{truncate, Result, ScimError};
 use crate::http::{Request, Response, SCIM_CONTENT_TYPE};
 use crate::route::Route;
@@ -73,26 +72,30 @@ fn bulk_ids(ops: &[Entry]) -> Result<HashMap<String, usize>> {
     Ok(at)
 }
 
-/// Who sent the bulk request: its tenant and its token's principal, which
-/// every operation runs as (its audit events name that client).
-struct Caller<'a> {
-    tenant: &'a str,
-    principal: Option<&'a Principal>,
+/// The service as a bulk request sees it: its configuration, the endpoint
+/// of each resource type, and its one route table, which runs an
+/// operation's request as the bulk request's caller (tenant and token: the
+/// audit events of each operation name that client). `api` implements it,
+/// so this module needs nothing of `api`.
+pub(crate) trait Dispatch {
+    /// The service's configuration (limits).
+    fn config(&self) -> &Config;
+    /// The endpoint of a resource type (`/Users`).
+    fn endpoint(&self, kind: Kind) -> &'static str;
+    /// Run `req` through the route table, as the bulk request's caller.
+    fn dispatch(&self, req: &Request, route: Route, warnings: &mut Vec<String>)
+        -> Result<Response>;
 }
 
-/// Serve `POST /Bulk` for `tenant`, whose request was admitted (token,
-/// write scope, quota, body size) as one request.
+/// Serve `POST /Bulk`, whose request was admitted (token, write scope,
+/// quota, body size) as one request; each operation through `svc`.
 pub(crate) fn serve(
-    svc: &Service,
+    svc: &dyn Dispatch,
     req: &Request,
-    env: &Env,
-    tenant: &str,
-    principal: Option<&Principal>,
     warnings: &mut Vec<String>,
 ) -> Result<Response> {
-    let caller = Caller { tenant, principal };
     let body = crate::endpoints::json_body(req)?;
-    let bulk = request::parse(&body, svc.cfg.bulk_max_operations)?;
+    let bulk = request::parse(&body, svc.config().bulk_max_operations)?;
     drop(body);
     let ops = &bulk.operations;
     // Which operation defines each bulkId, and who refers to whom.
@@ -143,7 +146,7 @@ pub(crate) fn serve(
                     defined_at: &defined_at,
                     state: &state,
                 };
-                run(svc, req, env, &caller, warnings, op, &known)
+                run(svc, req, warnings, op, &known)
             }
         };
         state[i] = match (&result.location, result.is_error()) {
@@ -166,10 +169,8 @@ pub(crate) fn serve(
 
 /// Run one well-formed operation as the request it stands for.
 fn run(
-    svc: &Service,
+    svc: &dyn Dispatch,
     outer: &Request,
-    env: &Env,
-    caller: &Caller,
     warnings: &mut Vec<String>,
     op: &Operation,
     known: &Known,
@@ -225,14 +226,15 @@ fn run(
     };
     let location = match id_in(&route) {
         "" => None,
-        id => Some(format!("{}{}/{id}", outer.base_url, endpoint(svc, kind))),
+        id => Some(format!("{}{}/{id}", outer.base_url, svc.endpoint(kind))),
     };
     let body = match &data {
         Some(d) => serde_json::to_vec(d).unwrap_or_default(),
         None => Vec::new(),
     };
     // Each operation's data is bounded as the request alone (max_body_bytes).
-    if body.len() > svc.cfg.max_body_bytes {
+    let max_body_bytes = svc.config().max_body_bytes;
+    if body.len() > max_body_bytes {
         return fail(
             location,
             &ScimError::new(
@@ -240,7 +242,7 @@ fn run(
                 None,
                 format!(
                     "the operation's data is larger than max_body_bytes ({} bytes)",
-                    svc.cfg.max_body_bytes
+                    max_body_bytes
                 ),
             ),
         );
@@ -259,7 +261,7 @@ fn run(
         body,
         base_url: outer.base_url.clone(),
     };
-    let answer = svc.dispatch(&sub, env, route, caller.tenant, caller.principal, warnings);
+    let answer = svc.dispatch(&sub, route, warnings);
     match answer {
         Err(e) => fail(location, &e),
         Ok(r) if r.status >= 400 => {
@@ -307,19 +309,10 @@ fn id_in<'a>(route: &Route<'a>) -> &'a str {
     }
 }
 
-/// The endpoint of a resource type (`/Users`).
-fn endpoint(svc: &Service, kind: Kind) -> &'static str {
-    match kind {
-        Kind::User => svc.registry.user.endpoint,
-        Kind::Group => svc.registry.group.endpoint,
-        Kind::Role => svc.registry.role.endpoint,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::api::{Env, Service};
     use crate::storage::memory::MemStore;
     use serde_json::{json, Value};
 

@@ -35,7 +35,7 @@ pub(super) fn indexed(ctx: &Ctx, kind: Kind, doc: &Value) -> Indexed {
 
 /// The index entries of `doc` when names are case-exact or not (`exact`):
 /// what the endpoints write, and what the store checker
-/// ([`crate::storage::check`]) expects to find.
+/// (the `check` module) expects to find.
 pub(crate) fn entries(exact: bool, kind: Kind, doc: &Value) -> Indexed {
     let name_attr = match kind {
         Kind::User => "userName",

@@ -94,11 +94,7 @@ impl<'a> Ctx<'a> {
     }
     /// The resource type of `kind`.
     fn rt(&self, kind: Kind) -> &'a ResourceType {
-        match kind {
-            Kind::User => &self.registry.user,
-            Kind::Group => &self.registry.group,
-            Kind::Role => &self.registry.role,
-        }
+        self.registry.of(kind)
     }
     /// The request time as `meta` timestamps write it (RFC 3339).
     fn now_rfc3339(&self) -> String {
@@ -113,14 +109,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// 405: `what` is not allowed on this endpoint.
-pub(crate) fn not_allowed(what: &str) -> ScimError {
-    ScimError::new(
-        405,
-        None,
-        format!("method not allowed: {}", crate::error::truncate(what, 64)),
-    )
-}
+pub(crate) use crate::error::not_allowed;
 
 /// Parse a JSON request body (RFC 7644 §3.1: `application/scim+json`, and
 /// `application/json` as IdPs send it). Other media types answer 415.

@@ -433,7 +433,7 @@ pub fn paths(reg: &Registry, cfg: &Config) -> Map<String, Value> {
     let mut out = Map::new();
     for op in OPERATIONS {
         let types: Vec<Option<&ResourceType>> = match op.applies {
-            Applies::PerType(kinds) => kinds.iter().map(|k| Some(resource_type(reg, *k))).collect(),
+            Applies::PerType(kinds) => kinds.iter().map(|k| Some(reg.of(*k))).collect(),
             Applies::Fixed => vec![None],
         };
         for rt in types {
@@ -635,14 +635,6 @@ fn links(op: &Operation, status: u16, rt: &ResourceType) -> Option<Value> {
         }
     }
     Some(Value::Object(links))
-}
-
-fn resource_type(reg: &Registry, kind: Kind) -> &ResourceType {
-    match kind {
-        Kind::User => &reg.user,
-        Kind::Group => &reg.group,
-        Kind::Role => &reg.role,
-    }
 }
 
 fn resource_type_name(kind: Kind) -> &'static str {

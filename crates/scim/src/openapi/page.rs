@@ -2,7 +2,7 @@
 //! package `swagger-ui-dist`, mounted into the component by spin.toml
 //! `files`) reading `/openapi.json`. Which asset a path names, where the
 //! component holds it and how it is served is decided here; the component
-//! only reads the file ([`crate::api::Service::with_files`]).
+//! only reads the file (`Service::with_files` in `api`).
 //!
 //! The page's assets are the same for every deployment and hold no data, so
 //! they need no token (a browser cannot send one for a page it navigates

@@ -270,7 +270,7 @@ pub fn role_schema() -> Schema {
     }
 }
 
-/// An audit event (`crate::audit`): one recorded change of a user, group
+/// An audit event (the `audit` module): one recorded change of a user, group
 /// or role. Every attribute is read-only: the trail is written by the
 /// server alone. No attribute holds a value of the changed resource except
 /// the member ids added or removed.

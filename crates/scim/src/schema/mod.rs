@@ -88,6 +88,15 @@ impl Registry {
         [&self.user, &self.group, &self.role]
     }
 
+    /// The resource type of `kind`.
+    pub fn of(&self, kind: Kind) -> &ResourceType {
+        match kind {
+            Kind::User => &self.user,
+            Kind::Group => &self.group,
+            Kind::Role => &self.role,
+        }
+    }
+
     /// A resource type by name ("User") or endpoint segment ("Users"), case-insensitively.
     pub fn by_name(&self, name: &str) -> Option<&ResourceType> {
         self.resource_types().into_iter().find(|rt| {

@@ -148,7 +148,7 @@ impl Keys {
     pub fn memberships(&self, container: Kind, user_id: &str) -> String {
         format!("{}u/{}/{}", self.ns, container.code(), key_part(user_id))
     }
-    /// A key of the audit log (`crate::audit`): `a/seq`, `a/tail`,
+    /// A key of the audit log (the `audit` module): `a/seq`, `a/tail`,
     /// `a/e/<seq>`, `a/c/<seq>`.
     pub fn audit(&self, name: &str) -> String {
         format!("{}a/{}", self.ns, name)

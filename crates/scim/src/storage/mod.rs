@@ -2,13 +2,10 @@
 //! writes (`layout`), resources and their indexes on top of it (`records`),
 //! and group/role memberships spread over buckets (`members`); what can be
 //! read of a record that no longer decodes (`salvage`); walking the list
-//! from a position, for cursors (`walk`); the store checker (`check`:
-//! every invariant, and repair of leftovers); for tests
-//! and the bench, an in-memory store as weak as Spin's (`memory`) and a
+//! from a position, for cursors (`walk`); for tests and the bench, an in-memory store as weak as Spin's (`memory`) and a
 //! call-counting store (`counting`). See
 //! docs/storage.md for the design and its invariants.
 
-pub mod check;
 pub mod counting;
 pub mod kv;
 pub(crate) mod layout;

@@ -32,7 +32,7 @@ pub struct Record {
     /// The list chunk holding this id (so a delete reads one chunk).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk: Option<usize>,
-    /// The audit event of the change that wrote this version (`crate::audit`):
+    /// The audit event of the change that wrote this version (the `audit` module):
     /// what confirms that event on read.
     #[serde(default, rename = "a", skip_serializing_if = "Option::is_none")]
     pub audit: Option<u64>,
