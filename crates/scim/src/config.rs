@@ -110,30 +110,12 @@ impl Default for Config {
     }
 }
 
-/// Settings a request on one resource (`/{type}/{id}`, or the POST that
-/// creates one) cannot use: paging and scans are for lists (RFC 7644
-/// §3.4.2), `discovery_requires_auth` for discovery (RFC 7644 §4), the `/Me`
-/// settings for `/Me` (RFC 7644 §3.11), the bulk limits for `/Bulk` (RFC
-/// 7644 §3.7) and discovery, `docs_enabled` for the OpenAPI routes,
-/// `scope_audit` for `/AuditEvents`, `group_patch_response` for PATCH.
-const UNUSED_BY_RESOURCE: &[&str] = &[
-    "page_size_default",
-    "page_size_max",
-    "filter_scan_max",
-    "discovery_requires_auth",
-    "me_claim",
-    "me_attribute",
-    "bulk_max_operations",
-    "bulk_max_payload_bytes",
-    "docs_enabled",
-    "scope_audit",
-    "group_patch_response",
-];
-/// The same for a PATCH of one resource.
-const UNUSED_BY_RESOURCE_PATCH: &[&str] = &[
-    "page_size_default",
-    "page_size_max",
-    "filter_scan_max",
+/// Settings only routes other than the resource endpoints and lists read:
+/// `discovery_requires_auth` (discovery, RFC 7644 §4), the `/Me` settings
+/// (RFC 7644 §3.11), the bulk limits (`/Bulk`, RFC 7644 §3.7, and
+/// discovery), `docs_enabled` (the OpenAPI routes), `scope_audit`
+/// (`/AuditEvents`).
+const OTHER_ROUTES_ONLY: &[&str] = &[
     "discovery_requires_auth",
     "me_claim",
     "me_attribute",
@@ -142,27 +124,19 @@ const UNUSED_BY_RESOURCE_PATCH: &[&str] = &[
     "docs_enabled",
     "scope_audit",
 ];
-/// Settings a list or `.search` cannot use.
-const UNUSED_BY_LIST: &[&str] = &[
-    "discovery_requires_auth",
-    "me_claim",
-    "me_attribute",
-    "bulk_max_operations",
-    "bulk_max_payload_bytes",
-    "docs_enabled",
-    "scope_audit",
-    "group_patch_response",
-];
+/// Settings only lists and searches read (paging and scans, RFC 7644
+/// §3.4.2).
+const LISTS_ONLY: &[&str] = &["page_size_default", "page_size_max", "filter_scan_max"];
 
-/// `vars` without the settings in `unused` (they read as unset).
+/// `vars` without the settings `unused` names (they read as unset).
 struct Without<'a> {
     vars: &'a dyn Vars,
-    unused: &'static [&'static str],
+    unused: &'a dyn Fn(&str) -> bool,
 }
 
 impl Vars for Without<'_> {
     fn get(&self, name: &str) -> Option<String> {
-        if self.unused.contains(&name) {
+        if (self.unused)(name) {
             None
         } else {
             self.vars.get(name)
@@ -191,17 +165,24 @@ impl Config {
     /// `/{type}`, lists and `.search`; every other route (discovery, `/Me`,
     /// `/Bulk`, ...) reads everything.
     pub fn for_request(vars: &dyn Vars, method: &str, path: &str) -> Result<Config, String> {
-        let unused = match Route::parse(path) {
-            // `/{type}/.search` answers POST only; other methods treat
-            // `.search` as an id (RFC 7644 §3.4.3), as the service does.
-            Route::Resource(..) | Route::Search(_) if method == "PATCH" => UNUSED_BY_RESOURCE_PATCH,
-            Route::Resource(..) => UNUSED_BY_RESOURCE,
-            Route::Search(_) if method != "POST" => UNUSED_BY_RESOURCE,
-            Route::Resources(_) if method == "POST" => UNUSED_BY_RESOURCE,
-            Route::Resources(_) | Route::Search(_) | Route::RootSearch => UNUSED_BY_LIST,
-            _ => &[],
+        // `/{type}/.search` answers POST only; other methods treat `.search`
+        // as an id (RFC 7644 §3.4.3), as the service does.
+        let one_resource = match Route::parse(path) {
+            Route::Resource(..) => true,
+            Route::Search(_) if method != "POST" => true,
+            Route::Resources(_) if method == "POST" => true,
+            Route::Resources(_) | Route::Search(_) | Route::RootSearch => false,
+            _ => return Config::from_vars(vars),
         };
-        Config::from_vars(&Without { vars, unused })
+        let unused = |name: &str| {
+            OTHER_ROUTES_ONLY.contains(&name)
+                || (one_resource && LISTS_ONLY.contains(&name))
+                || (name == "group_patch_response" && method != "PATCH")
+        };
+        Config::from_vars(&Without {
+            vars,
+            unused: &unused,
+        })
     }
 
     /// Read the configuration. Malformed numbers are an error: a deployment
@@ -530,7 +511,8 @@ mod tests {
             assert_eq!(c.roles_catalog_path, "/other.json");
             assert_eq!((c.audit_enabled, c.audit_retention_days), (true, 3));
             // ...and the settings of lists, discovery, /Me and PATCH unread.
-            for unused in UNUSED_BY_RESOURCE {
+            let others = [OTHER_ROUTES_ONLY, LISTS_ONLY, &["group_patch_response"]];
+            for unused in others.concat() {
                 assert!(
                     !read.iter().any(|r| r == unused),
                     "{method} {path} read {unused}"
