@@ -16,8 +16,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx2
+if TYPE_CHECKING:  # imported where used: tests/openapi/run.py's venv lacks it
+    import httpx2
 
 ROOT = Path(__file__).resolve().parents[2]
 # SCIM_HOST_BIN: another server with the host's command line (`make
@@ -36,9 +38,11 @@ def missing_builds() -> list[Path]:
 class ScimHost:
     """scim-host serving spin.toml on 127.0.0.1:0 with an empty store."""
 
-    def __init__(self, state_dir: Path, secret: str):
+    def __init__(self, state_dir: Path, secret: str, variables: dict[str, str] | None = None):
         env = dict(os.environ)
         env["SPIN_VARIABLE_TOKEN_HS256_SECRET"] = secret
+        for name, value in (variables or {}).items():
+            env[f"SPIN_VARIABLE_{name.upper()}"] = value
         self.proc = subprocess.Popen(
             [
                 str(HOST),
@@ -101,9 +105,9 @@ class ScimHost:
             pass
 
 
-def mint_token(secret_file: Path) -> str:
+def mint_token(secret_file: Path, scopes: str = "scim.read scim.write") -> str:
     out = subprocess.run(
-        [str(TOKEN_TOOL), "--secret-file", str(secret_file)],
+        [str(TOKEN_TOOL), "--secret-file", str(secret_file), "--scope", scopes],
         check=True,
         capture_output=True,
         text=True,
@@ -115,6 +119,8 @@ def mint_token(secret_file: Path) -> str:
 def served() -> Iterator[httpx2.Client]:
     """An HTTP client for the SCIM base URL of a fresh server, with a
     `scim.read scim.write` bearer token; the server is stopped on exit."""
+    import httpx2
+
     # `make` interrupted or a CI timeout: still stop the host (finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="spin-scim-conformance-") as tmp:

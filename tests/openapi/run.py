@@ -36,17 +36,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST = Path(os.environ.get("SCIM_HOST_BIN") or ROOT / "target/host/scim-host")
-TOKEN_TOOL = ROOT / "target/host/scim-token"
-WASM = ROOT / "target/wasm32-wasip1/release/spin_scim.wasm"
-BASE = "/api/scim/v2"
+# The server under test, started as the conformance scripts start it.
+sys.path.insert(0, str(ROOT / "tests/conformance"))
+import served  # noqa: E402
+from served import BASE, HOST, TOKEN_TOOL, WASM  # noqa: E402
 OUT = ROOT / "tests/openapi/out"
 CHROMIUM = Path("/usr/bin/chromium")
 BIN = Path(sys.executable).parent
@@ -60,74 +59,10 @@ SEED = os.environ.get("OPENAPI_FUZZ_SEED", "20261207")
 ME = "local-dev"
 
 
-class ScimHost:
-    """The host serving spin.toml on 127.0.0.1:0 with an empty store."""
-
-    def __init__(self, state_dir: Path, secret: str):
-        env = dict(os.environ)
-        env["SPIN_VARIABLE_TOKEN_HS256_SECRET"] = secret
-        # /Me (RFC 7644 §3.11) answers for the token's subject: the dev
-        # token's `sub` is ME (a user seeded before the fuzzing).
-        env["SPIN_VARIABLE_ME_CLAIM"] = "sub"
-        self.proc = subprocess.Popen(
-            [str(HOST), "--manifest", str(ROOT / "spin.toml"), "--listen", "127.0.0.1:0",
-             "--state-dir", str(state_dir), "--quiet"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            # Its own process group, stopped whole: `spin up` serves from a
-            # child process.
-            start_new_session=True,
-        )
-        self.stderr: list[str] = []
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
-        found: list[str] = []
-        ready = threading.Event()
-
-        def read_stdout() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                url = line.strip()
-                if not found and url.startswith("Serving http://"):
-                    found.append(url.removeprefix("Serving http://").rstrip("/"))
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=read_stdout, daemon=True).start()
-        if not ready.wait(120) or not found:
-            self.stop()
-            raise SystemExit("the host did not report its address:\n" + "".join(self.stderr[-20:]))
-        self.addr = found[0]
-
-    def _drain_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 def mint_token(secret_file: Path) -> str:
     # Every scope the document names, the audit trail's too, so that the
     # fuzzer reaches every operation's code rather than its 403.
-    out = subprocess.run([str(TOKEN_TOOL), "--secret-file", str(secret_file),
-                          "--scope", "scim.read scim.write scim.audit"],
-                         check=True, capture_output=True, text=True)
-    return out.stdout.strip()
+    return served.mint_token(secret_file, "scim.read scim.write scim.audit")
 
 
 def fetch_document(origin: str, token: str) -> dict:
@@ -303,7 +238,9 @@ def main() -> int:
         secret_file.chmod(0o600)
         state_dir = tmp_path / "state"
         state_dir.mkdir()
-        host = ScimHost(state_dir, secret)
+        # /Me (RFC 7644 §3.11) answers for the token's subject: the dev
+        # token's `sub` is ME (a user seeded before the fuzzing).
+        host = served.ScimHost(state_dir, secret, {"me_claim": "sub"})
         try:
             origin = f"http://{host.addr}"
             token = mint_token(secret_file)
