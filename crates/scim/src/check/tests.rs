@@ -3,83 +3,45 @@
 //! is found and left alone.
 
 use super::{run, Options, Problem, Report};
-use crate::api::{Env, Service};
-use crate::auth::{mint_hs256, DevClaims};
 use crate::config::Config;
-use crate::http::Request;
 use crate::schema::Kind;
 use crate::storage::kv::{guard_key, Store, GUARD_EPOCH_SECS};
 use crate::storage::layout::{bucket_of, fold, IndexAttr, Keys};
-use crate::storage::memory::MemStore;
 use crate::storage::records::{Record, Repo, CLAIM_GRACE_SECS};
+use crate::testutil::service::Client;
 use serde_json::{json, Value};
 
-const SECRET: &str = "unit-test-secret-0123456789abcdef0123";
 /// The time of every check in this file (the tokens are real, so it is
 /// the real time, read once).
 fn now() -> u64 {
     static NOW: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *NOW.get_or_init(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-    })
+    *NOW.get_or_init(Client::wall_clock)
 }
 
+/// The service (running a little before the check, past no grace) and the
+/// keys of the default tenant.
 struct Fixture {
-    svc: Service,
-    store: MemStore,
-    token: String,
+    client: Client,
     keys: Keys,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl Fixture {
     fn new() -> Fixture {
-        let mut cfg = Config::default();
-        cfg.auth.hs256_secret = Some(SECRET.into());
-        let token = mint_hs256(
-            SECRET,
-            &DevClaims {
-                scopes: vec!["scim.read".into(), "scim.write".into()],
-                ttl_secs: 600,
-                ..Default::default()
-            },
-        )
-        .unwrap();
         Fixture {
-            svc: Service::new(cfg),
-            store: MemStore::new(),
-            token,
+            client: Client::new(Config::default(), now() - 5),
             keys: Keys::for_tenant(crate::auth::DEFAULT_TENANT),
         }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let req = Request {
-            method: method.into(),
-            path: path.into(),
-            query: String::new(),
-            headers: vec![
-                ("authorization".into(), format!("Bearer {}", self.token)),
-                ("content-type".into(), "application/scim+json".into()),
-            ],
-            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-            base_url: "http://h/api/scim/v2".into(),
-        };
-        let no_catalog = || Err("none".to_string());
-        // The service runs a little before the check, past no grace.
-        let o = self.svc.handle(
-            &req,
-            &Env {
-                store: &self.store,
-                now: now() - 5,
-                fetcher: &crate::auth::jwks::NoFetcher,
-                catalog_source: &no_catalog,
-            },
-        );
-        let body = serde_json::from_slice(&o.response.body).unwrap_or(Value::Null);
-        (o.response.status, body)
+        self.client.call(method, path, "", body)
     }
 
     fn user(&self, name: &str) -> String {

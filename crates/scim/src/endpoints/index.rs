@@ -203,76 +203,29 @@ pub(super) fn index_after(
 
 #[cfg(test)]
 mod tests {
-    use crate::api::{Env, Service};
-    use crate::auth::{mint_hs256, DevClaims, DEFAULT_TENANT};
+    use crate::auth::DEFAULT_TENANT;
     use crate::config::Config;
-    use crate::http::Request;
     use crate::schema::Kind;
     use crate::storage::kv::Store;
     use crate::storage::layout::{fold, legacy_fold, IndexAttr, Keys};
-    use crate::storage::memory::MemStore;
+    use crate::testutil::service::Client;
     use serde_json::{json, Value};
 
-    const SECRET: &str = "unit-test-secret-0123456789abcdef0123";
+    /// A service over a fresh store, called as a client would.
+    struct Fixture(Client);
 
-    /// A service over a fresh [`MemStore`], called as a client would.
-    struct Fixture {
-        svc: Service,
-        store: MemStore,
-        token: String,
-        now: u64,
+    impl std::ops::Deref for Fixture {
+        type Target = Client;
+        fn deref(&self) -> &Client {
+            &self.0
+        }
     }
 
     impl Fixture {
         fn new(case_exact: bool) -> Fixture {
             let mut cfg = Config::default();
-            cfg.auth.hs256_secret = Some(SECRET.into());
             cfg.schema.user_name_case_exact = case_exact;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
-            let token = mint_hs256(
-                SECRET,
-                &DevClaims {
-                    scopes: vec!["scim.read".into(), "scim.write".into()],
-                    ttl_secs: 600,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-            Fixture {
-                svc: Service::new(cfg),
-                store: MemStore::new(),
-                token,
-                now,
-            }
-        }
-
-        fn call(&self, method: &str, path: &str, query: &str, body: Option<Value>) -> (u16, Value) {
-            let req = Request {
-                method: method.into(),
-                path: path.into(),
-                query: query.into(),
-                headers: vec![
-                    ("authorization".into(), format!("Bearer {}", self.token)),
-                    ("content-type".into(), "application/scim+json".into()),
-                ],
-                body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-                base_url: "http://h/api/scim/v2".into(),
-            };
-            let no_catalog = || Err("none".to_string());
-            let o = self.svc.handle(
-                &req,
-                &Env {
-                    store: &self.store,
-                    now: self.now,
-                    fetcher: &crate::auth::jwks::NoFetcher,
-                    catalog_source: &no_catalog,
-                },
-            );
-            let body = serde_json::from_slice(&o.response.body).unwrap_or(Value::Null);
-            (o.response.status, body)
+            Fixture(Client::new(cfg, Client::wall_clock()))
         }
 
         fn post_user(&self, body: Value) -> (u16, Value) {

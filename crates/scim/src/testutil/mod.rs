@@ -3,9 +3,11 @@
 //! filter match helpers over them, and a proptest strategy generating
 //! arbitrary [`Filter`]s (RFC 7644 §3.4.2.2 grammar); in [`tokens`], keys,
 //! a JWKS and JWT signing helpers for the authentication tests; in
-//! [`patching`], the documents and shorthands of the PATCH tests.
+//! [`patching`], the documents and shorthands of the PATCH tests; in
+//! [`service`], the whole service called as a client would.
 
 pub(crate) mod patching;
+pub(crate) mod service;
 pub(crate) mod tokens;
 
 use crate::filter::path::AttrPath;
