@@ -4,11 +4,9 @@
 //! while clients write, then restarted on the same store, never show a
 //! change without its event (issue 19).
 
-use e2e::{create, enc, id_of, token_with, Host, Resp, BASE};
+use e2e::{create, enc, id_of, token_with, Host, Resp, Rng, BASE};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -152,40 +150,26 @@ fn try_request(
     token: &str,
     body: Option<&Value>,
 ) -> Option<(u16, Value)> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    let bytes = body
-        .map(|b| serde_json::to_vec(b).unwrap())
-        .unwrap_or_default();
-    let head = format!(
-        "{method} {BASE}{path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\
-         authorization: Bearer {token}\r\ncontent-type: application/scim+json\r\n\
-         content-length: {}\r\n\r\n",
-        bytes.len()
-    );
-    s.write_all(head.as_bytes()).ok()?;
-    s.write_all(&bytes).ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
-}
-
-/// A small deterministic generator (xorshift64*), seeded per run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
+    let bearer = format!("Bearer {token}");
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/scim+json"),
+    ];
+    let bytes = body.map(|b| serde_json::to_vec(b).unwrap());
+    let target = format!("{BASE}{path}");
+    let r = e2e::try_request(
+        addr,
+        method,
+        &target,
+        &headers,
+        bytes.as_deref(),
+        Duration::from_secs(20),
+    )
+    .ok()?;
+    Some((
+        r.status,
+        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+    ))
 }
 
 /// What one client does until the host is gone: create users, change
@@ -350,7 +334,7 @@ fn killing_the_host_under_a_write_load_never_leaves_a_change_without_its_event()
             .map(|c| {
                 let (addr, token, gid, stop) =
                     (host.addr.clone(), writer.clone(), gid.clone(), stop.clone());
-                let s = rng.next() ^ c;
+                let s = rng.next_u64() ^ c;
                 std::thread::spawn(move || client_load(addr, token, gid, s, stop))
             })
             .collect();

@@ -11,7 +11,7 @@
 //! checker (`scim-host check`) finds only documented leftovers, and nothing
 //! after `--repair`.
 
-use e2e::{token_with, try_request, workspace_root, Host, BASE, GROUP, PATCH_OP, USER};
+use e2e::{token_with, try_request, workspace_root, Host, Rng, BASE, GROUP, PATCH_OP, USER};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
@@ -24,22 +24,6 @@ use std::time::{Duration, Instant};
 const KILLS: usize = 22;
 /// Client threads.
 const CLIENTS: usize = 4;
-
-/// A small deterministic generator (xorshift64*), seeded per run and
-/// printed, so a failing run can be replayed in thought.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn seed() -> u64 {
     std::env::var("SCIM_E2E_CRASH_SEED")

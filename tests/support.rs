@@ -594,3 +594,19 @@ impl Host {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
+
+/// A small deterministic generator (xorshift64*) for load tests, seeded
+/// per run (and printed by them, so a failing run can be replayed).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
