@@ -142,6 +142,11 @@ impl Event {
         } else {
             "membersRemoved"
         };
+        self.list(k)
+    }
+
+    /// The strings of the array attribute `k` (none when absent).
+    fn list(&self, k: &str) -> Vec<String> {
         self.doc
             .get(k)
             .and_then(Value::as_array)
@@ -174,17 +179,7 @@ impl Event {
                 .insert("membersOmitted".into(), Value::from(n as u64)),
         };
         let any = !add.is_empty() || !rem.is_empty();
-        let mut attrs: Vec<String> = self
-            .doc
-            .get("attributes")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut attrs = self.list("attributes");
         attrs.retain(|a| a != "members");
         if any {
             attrs.push("members".into());
