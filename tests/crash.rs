@@ -98,6 +98,9 @@ impl Client {
                 Ok(r) => {
                     let v = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
                     let outcome = match r.status {
+                        // A kill can cut a response after its status line:
+                        // a 2xx without its whole body was not received.
+                        200..=299 if r.status != 204 && v.is_null() => Outcome::Unknown,
                         200..=299 => Outcome::Acked,
                         400..=499 => Outcome::Refused,
                         _ => Outcome::Unknown,
