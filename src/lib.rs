@@ -9,7 +9,7 @@ use scim::config::Config;
 use scim::http::{Request as ScimRequest, Response as ScimResponse};
 use scim::storage::kv::{guard_key, Store};
 use scim::ScimError;
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const API_PREFIX: &str = "/api/scim/v2";
 
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let started = Instant::now();
     let method = logged_method(&req.method().to_string());
     let (response, route, tenant, client_id, warnings) = match serve(req).await {
@@ -39,17 +39,77 @@ async fn handle(req: IncomingRequest) -> Response {
         client_id,
         warnings,
     );
-    let mut builder = Response::builder();
-    builder.status(response.status);
-    for (k, v) in &response.headers {
-        builder.header(k.as_str(), v.as_str());
-    }
+    respond(out, response);
+}
+
+/// Hands `response` to Spin with as much of its body as the host buffers
+/// (1 MiB in Spin's wasmtime) already written and, when that is all of it,
+/// the body finished.
+///
+/// Spin's HTTP server does not set `TCP_NODELAY`. Setting the response
+/// first and writing the body afterwards (what `spin_sdk` does for a
+/// returned `Response`) lets the server send the head as soon as it is set
+/// and the body as a second small segment, which Nagle's algorithm holds
+/// back until the client acknowledges the head, and clients delay that
+/// acknowledgement by up to 40 ms: under `spin up`, a p99 of 48 ms for a
+/// GET whose own work takes 0.4 ms. A body that is complete when the
+/// response is set goes out with its head.
+fn respond(out: ResponseOutparam, response: ScimResponse) {
+    use spin_sdk::wit::wasi::http0_2_0::types as wasi_http;
+    let mut fields: Vec<(String, Vec<u8>)> = response
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect();
     // A known length spares the client chunked framing (RFC 9112 §6.3);
     // 204 and 304 carry none (RFC 9110 §8.6).
     if !matches!(response.status, 204 | 304) {
-        builder.header("content-length", response.body.len().to_string());
+        fields.push((
+            "content-length".to_string(),
+            response.body.len().to_string().into_bytes(),
+        ));
     }
-    builder.body(response.body).build()
+    let headers = wasi_http::Fields::from_list(&fields).unwrap_or_else(|e| {
+        eprintln!("response headers refused by the host: {e:?}");
+        wasi_http::Fields::new()
+    });
+    let head = wasi_http::OutgoingResponse::new(headers);
+    let _ = head.set_status_code(response.status);
+    let out = out.into_inner();
+    let (Ok(body), bytes) = (head.body(), response.body.as_slice()) else {
+        wasi_http::ResponseOutparam::set(out, Ok(head));
+        return;
+    };
+    let Ok(stream) = body.write() else {
+        wasi_http::ResponseOutparam::set(out, Ok(head));
+        return;
+    };
+    let now = stream
+        .check_write()
+        .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
+        .min(bytes.len());
+    let rest = if now > 0 && stream.write(&bytes[..now]).is_ok() {
+        &bytes[now..]
+    } else {
+        bytes
+    };
+    if rest.is_empty() {
+        drop(stream);
+        let _ = wasi_http::OutgoingBody::finish(body, None);
+        wasi_http::ResponseOutparam::set(out, Ok(head));
+        return;
+    }
+    wasi_http::ResponseOutparam::set(out, Ok(head));
+    // The rest waits for the server to take what is buffered: 4,096 bytes
+    // at most per blocking write (wasi:io/streams).
+    for chunk in rest.chunks(4096) {
+        if stream.blocking_write_and_flush(chunk).is_err() {
+            // The client went away; nothing left to tell it.
+            return;
+        }
+    }
+    drop(stream);
+    let _ = wasi_http::OutgoingBody::finish(body, None);
 }
 
 async fn serve(req: IncomingRequest) -> Result<scim::api::Outcome, ScimError> {

@@ -589,7 +589,10 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
+                // No TCP_NODELAY: Spin's HTTP trigger never sets it
+                // (crates/trigger-http/src/server.rs, `serve_http`), so a
+                // response whose body follows its head in a second small
+                // write waits for the client's delayed ACK there too.
                 let permit = match &open {
                     None => None,
                     Some(open) => match open.clone().try_acquire_owned() {
