@@ -116,10 +116,12 @@ test-openapi: wasm host tools $(OPENAPI_VENV)/.installed
 # `type = "redis"` store, as weak as Spin's), and the Redis crash and outage
 # run of tests/crash.rs (on a redis-server of its own). tests/with-redis installs
 # redis-server (Debian) when it is missing, starts a private instance on
-# REDIS_PORT and always stops it.
+# REDIS_PORT and always stops it. A lost Redis connection holds requests
+# while the store reconnects, on Spin's schedule (1-2 s, then 60-120 s:
+# crates/host/src/kv/reconnect.rs); here its delays are scaled by 0.05.
 REDIS_PORT ?= 6399
 test-redis: wasm host
-	tests/with-redis $(REDIS_PORT) $(CARGO) test -p e2e --test concurrency --test crash -- redis
+	SCIM_HOST_REDIS_BACKOFF_SCALE=0.05 tests/with-redis $(REDIS_PORT) $(CARGO) test -p e2e --test concurrency --test crash -- redis
 
 # The end-to-end suites, the conformance run and the Redis concurrency suite
 # against real `spin up` (tests/spin-host translates the local host's

@@ -5,8 +5,12 @@
 //! host is killed with SIGKILL at random moments and restarted on the same
 //! store: SQLite with Spin's semantics (one host), and Redis (two hosts,
 //! and `redis-server` itself stopped for a few seconds and started again:
-//! requests answer 503 with `Retry-After` at once while it is down, and the
-//! hosts recover without a restart). Afterwards every acknowledged write is
+//! every request is answered, 503 with `Retry-After` or, once the store has
+//! reconnected, normally (never a 500), and the hosts recover without a
+//! restart). Spin's Redis store holds requests while it reconnects, for a
+//! minute or two after an outage of seconds (crates/host/src/kv/reconnect.rs);
+//! `make test-redis` runs the local host's copy of that schedule scaled down
+//! by `SCIM_HOST_REDIS_BACKOFF_SCALE`. Afterwards every acknowledged write is
 //! there, no userName is held twice, no member dangles, and the store
 //! checker (`scim-host check`) finds only documented leftovers, and nothing
 //! after `--repair`.
@@ -486,17 +490,43 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// While Redis is down, requests answer 503 with `Retry-After` at once
-/// (no hang, no 500); answers the slowest answer seen and how many probes
-/// were sent.
-fn probe_outage(addrs: &[String], token: &str, for_how_long: Duration) -> (Duration, usize) {
+/// How long a request may wait for the store after an outage: Spin's
+/// Redis store (redis-rs's connection manager, reproduced by the local host:
+/// crates/host/src/kv/reconnect.rs) does not fail the requests sent while it
+/// reconnects but holds them, retrying after 1-2 s and then after 60-120 s.
+/// The local host scales those delays by `SCIM_HOST_REDIS_BACKOFF_SCALE`
+/// (make test-redis sets it); real Spin has its own.
+fn reconnect_limit() -> Duration {
+    let scale = if e2e::under_spin() {
+        1.0
+    } else {
+        std::env::var("SCIM_HOST_REDIS_BACKOFF_SCALE")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(1.0)
+    };
+    Duration::from_secs_f64((2.0 + 120.0) * scale) + Duration::from_secs(10)
+}
+
+/// While Redis is down (for `for_how_long`, then it is started again), every
+/// request gets an answer: 503 with `Retry-After` (the command that found
+/// the connection lost, or after the store gave up reconnecting), or the
+/// normal answer once the store reconnected; never a 500, never no answer
+/// within `limit`. Answers the slowest answer, how many probes were sent
+/// and how many answered 503.
+fn probe_outage(
+    addrs: &[String],
+    token: &str,
+    for_how_long: Duration,
+    limit: Duration,
+) -> (Duration, usize, usize) {
     let auth = format!("Bearer {token}");
     let headers = [
         ("authorization", auth.as_str()),
         ("content-type", "application/scim+json"),
     ];
     let body = serde_json::to_vec(&json!({"schemas": [USER], "userName": "outage-probe"})).unwrap();
-    let (mut slowest, mut probes) = (Duration::ZERO, 0);
+    let (mut slowest, mut probes, mut unavailable) = (Duration::ZERO, 0, 0);
     let until = Instant::now() + for_how_long;
     while Instant::now() < until {
         for addr in addrs {
@@ -505,17 +535,23 @@ fn probe_outage(addrs: &[String], token: &str, for_how_long: Duration) -> (Durat
                 ("POST", format!("{BASE}/Users"), Some(body.as_slice())),
             ] {
                 let t = Instant::now();
-                let r = try_request(addr, method, &path, &headers, body, Duration::from_secs(10))
+                let r = try_request(addr, method, &path, &headers, body, limit)
                     .unwrap_or_else(|e| panic!("{method} during the outage: no answer: {e}"));
                 slowest = slowest.max(t.elapsed());
                 probes += 1;
-                assert_eq!(r.status, 503, "{method} during the outage: {}", r.status);
-                assert!(r.header("retry-after").is_some(), "503 without Retry-After");
+                match r.status {
+                    503 => {
+                        unavailable += 1;
+                        assert!(r.header("retry-after").is_some(), "503 without Retry-After");
+                    }
+                    200 | 201 | 409 => {}
+                    s => panic!("{method} during the outage: {s}"),
+                }
             }
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    (slowest, probes)
+    (slowest, probes, unavailable)
 }
 
 /// Both hosts answer again, without a restart, within `limit`.
@@ -580,10 +616,16 @@ fn redis_kills_and_an_outage_lose_nothing_acknowledged() {
         if k == kills / 2 {
             redis.stop();
             let live: Vec<String> = hosts.iter().map(|h| h.addr.clone()).collect();
-            let (slowest, probes) = probe_outage(&live, &token, Duration::from_secs(3));
-            redis.restart();
-            let back = recovered(&live, &token, Duration::from_secs(15));
-            outage = Some((slowest, probes, back));
+            let outage_for = Duration::from_secs(3);
+            let limit = reconnect_limit();
+            let (slowest, probes, unavailable) = std::thread::scope(|s| {
+                let probing = s.spawn(|| probe_outage(&live, &token, outage_for, limit));
+                std::thread::sleep(outage_for);
+                redis.restart();
+                probing.join().unwrap()
+            });
+            let back = recovered(&live, &token, limit);
+            outage = Some((slowest, probes, unavailable, back));
         }
         let i = k % 2;
         drop(hosts.remove(i)); // SIGKILL, requests in flight
@@ -606,11 +648,12 @@ fn redis_kills_and_an_outage_lose_nothing_acknowledged() {
     let rc = rc.to_string_lossy().to_string();
     let (found, repaired) = check_and_repair(&["--runtime-config-file", &rc]);
     let acked: u64 = ledgers.iter().map(|l| l.acked).sum();
-    let (slowest, probes, back) = outage.unwrap();
+    let (slowest, probes, unavailable, back) = outage.unwrap();
     eprintln!(
         "redis crash run (seed {seed}, {:.0} s): {kills} kills of two hosts, {} requests, \
          {acked} acknowledged writes, {found} leftovers found, {repaired} repaired; \
-         outage of 3 s: {probes} probes, all 503 with Retry-After, slowest {} ms; \
+         outage of 3 s: {probes} probes, {unavailable} answered 503 with Retry-After, \
+         the others after the store reconnected, slowest {} ms; \
          both hosts back {} ms after redis-server",
         started.elapsed().as_secs_f64(),
         requests.load(Ordering::Relaxed),

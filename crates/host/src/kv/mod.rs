@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+pub mod reconnect;
 pub mod redis;
 pub mod sqlite;
 

@@ -2,13 +2,16 @@
 //! Spin's: keys are stored as they are (one Redis database per label),
 //! `increment` is `INCRBY`, compare-and-swap is `WATCH`/`MULTI`/`EXEC`;
 //! [`super::CasSemantics::Spin`] then reports it, and `get-many`, as Spin's
-//! Redis store does.
+//! Redis store does. A lost connection is handled as Spin's redis-rs
+//! connection manager handles it: the command that finds it lost fails, and
+//! the ones after it wait for the reconnection ([`super::reconnect`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::{Client, Connection, RedisResult};
 
+use super::reconnect::Link;
 use super::{KvBackend, KvError, KvResult, SwapOutcome};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,7 +25,8 @@ pub struct RedisStore {
     client: Client,
     /// The URL without credentials, for messages.
     display: String,
-    idle: Mutex<Vec<Connection>>,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    link: Arc<Link>,
 }
 
 impl RedisStore {
@@ -32,7 +36,8 @@ impl RedisStore {
         Ok(RedisStore {
             client,
             display: redact(url),
-            idle: Mutex::new(Vec::new()),
+            idle: Arc::new(Mutex::new(Vec::new())),
+            link: Link::from_env(),
         })
     }
 
@@ -44,22 +49,56 @@ impl RedisStore {
     }
 
     fn with_conn_here<T>(&self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> KvResult<T> {
+        self.link
+            .ready(|| self.connector())
+            .map_err(|e| KvError::Other(format!("redis: {e}")))?;
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match pooled {
             Some(c) => c,
-            None => self
-                .client
-                .get_connection_with_timeout(CONNECT_TIMEOUT)
-                .map_err(redis_err)?,
+            None => match self.client.get_connection_with_timeout(CONNECT_TIMEOUT) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.lost(&e);
+                    return Err(redis_err(e));
+                }
+            },
         };
         let result = f(&mut conn);
-        if result.is_ok() {
-            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
+        match &result {
+            Ok(_) => {
+                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                if idle.len() < MAX_IDLE {
+                    idle.push(conn);
+                }
             }
+            Err(e) => self.lost(e),
         }
         result.map_err(redis_err)
+    }
+
+    /// After an error: if it says the connection is gone, every pooled
+    /// connection goes too and a reconnection round starts.
+    fn lost(&self, e: &redis::RedisError) {
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || e.is_timeout()
+        {
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            self.link.lost(self.connector());
+        }
+    }
+
+    /// One reconnection attempt: a new connection, kept in the pool.
+    fn connector(&self) -> impl Fn() -> bool + Send + 'static {
+        let (client, idle) = (self.client.clone(), self.idle.clone());
+        move || match client.get_connection_with_timeout(CONNECT_TIMEOUT) {
+            Ok(c) => {
+                idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 
