@@ -15,8 +15,13 @@
 //! Order: `sortBy=meta.created` with `sortOrder=ascending` (RFC 7644
 //! §3.4.2.3's default when `sortBy` is given) is oldest first,
 //! `descending` newest first; without `sortBy`, newest first unless
-//! `sortOrder=ascending`. Paging is by `startIndex`/`count` over the walk;
-//! a cursor would be the next number to visit.
+//! `sortOrder=ascending`. Paging is by `startIndex`/`count` over the walk,
+//! or by cursor (RFC 9865 §2): the cursor holds the number of the event a
+//! page ends (`nextCursor`) or starts (`previousCursor`) with, and the next
+//! page is the events after it in the walk's order. Numbers never change,
+//! so a cursor walk returns every event present throughout it exactly once,
+//! whatever is appended or expired meanwhile; a cursor page costs what an
+//! index page costs (the walk is bounded as above).
 
 use super::confirm;
 use super::event::Event;
@@ -25,6 +30,7 @@ use crate::config::Config;
 use crate::error::{Result, ScimError};
 use crate::filter::{CompValue, CompareOp, Filter};
 use crate::http::{Request, Response};
+use crate::list::cursor::{Anchor, Binding, Cursor};
 use crate::list::Params;
 use crate::projection::Projection;
 use crate::schema::ResourceType;
@@ -123,9 +129,26 @@ fn list(repo: &Repo, cfg: &Config, rt: &ResourceType, req: &Request) -> Result<R
     } else {
         (first..=last).collect()
     };
-    let skip = q.start_index - 1;
-    let mut total = 0usize;
-    let mut page = Vec::new();
+    let binding = Binding::new(
+        "AuditEvents",
+        params.filter.as_deref(),
+        params.sort_by.as_deref(),
+        params.sort_order.as_deref(),
+    );
+    let mut page = Page::new(
+        q.count,
+        newest_first,
+        match &q.cursor {
+            None => Mode::Index {
+                skip: q.start_index - 1,
+            },
+            Some(text) => match Cursor::decode(text, &binding)? {
+                Cursor::First => Mode::After(None),
+                Cursor::Next(a) => Mode::After(Some(anchor_seq(&a)?)),
+                Cursor::Previous(a) => Mode::Before(anchor_seq(&a)?),
+            },
+        },
+    );
     for batch in seqs.chunks(WALK_BATCH) {
         let events: Vec<(u64, Event)> = batch
             .iter()
@@ -138,21 +161,130 @@ fn list(repo: &Repo, cfg: &Config, rt: &ResourceType, req: &Request) -> Result<R
             if !ok {
                 continue;
             }
-            let mut doc = e.to_scim(*seq, &req.base_url);
+            let doc = e.to_scim(*seq, &req.base_url);
             if q.filter.as_ref().is_some_and(|f| !f.matches(rt, &doc)) {
                 continue;
             }
-            if total >= skip && page.len() < q.count {
-                q.projection.apply(rt, &mut doc);
-                page.push(doc);
-            }
-            total += 1;
+            page.offer(*seq, doc, |d| q.projection.apply(rt, d));
         }
     }
-    Ok(Response::json(
-        200,
-        &crate::list::response(total, q.start_index, page),
-    ))
+    Ok(Response::json(200, &page.response(&binding, q.start_index)))
+}
+
+/// How a list request pages.
+enum Mode {
+    /// `startIndex` (1-based) minus one.
+    Index { skip: usize },
+    /// The events after this number in walk order (`None`: from the start).
+    After(Option<u64>),
+    /// The events before this number in walk order.
+    Before(u64),
+}
+
+/// One page of the walk, filled as matching events go by in walk order.
+struct Page {
+    count: usize,
+    newest_first: bool,
+    mode: Mode,
+    /// Matching events seen (`totalResults`).
+    total: usize,
+    /// Matching events before the page in walk order.
+    before: usize,
+    /// Matching events after the page in walk order.
+    after: usize,
+    docs: std::collections::VecDeque<(u64, serde_json::Value)>,
+}
+
+impl Page {
+    fn new(count: usize, newest_first: bool, mode: Mode) -> Page {
+        Page {
+            count,
+            newest_first,
+            mode,
+            total: 0,
+            before: 0,
+            after: 0,
+            docs: Default::default(),
+        }
+    }
+
+    /// Whether `seq` comes after `anchor` in walk order.
+    fn later(&self, seq: u64, anchor: u64) -> bool {
+        if self.newest_first {
+            seq < anchor
+        } else {
+            seq > anchor
+        }
+    }
+
+    fn offer(
+        &mut self,
+        seq: u64,
+        mut doc: serde_json::Value,
+        project: impl Fn(&mut serde_json::Value),
+    ) {
+        self.total += 1;
+        let take = match self.mode {
+            Mode::Index { skip } => self.total > skip,
+            Mode::After(anchor) => anchor.is_none_or(|a| self.later(seq, a)),
+            Mode::Before(anchor) => {
+                if !self.later(anchor, seq) {
+                    self.after += 1;
+                    return;
+                }
+                // The last `count` before the anchor: older ones drop out.
+                if self.docs.len() == self.count {
+                    self.docs.pop_front();
+                    self.before += 1;
+                }
+                if self.count > 0 {
+                    project(&mut doc);
+                    self.docs.push_back((seq, doc));
+                } else {
+                    self.before += 1;
+                }
+                return;
+            }
+        };
+        if !take {
+            self.before += 1;
+        } else if self.docs.len() < self.count {
+            project(&mut doc);
+            self.docs.push_back((seq, doc));
+        } else {
+            self.after += 1;
+        }
+    }
+
+    fn response(self, binding: &Binding, start_index: usize) -> serde_json::Value {
+        let first = self.docs.front().map(|(s, _)| *s);
+        let last = self.docs.back().map(|(s, _)| *s);
+        let docs: Vec<serde_json::Value> = self.docs.into_iter().map(|(_, d)| d).collect();
+        if let Mode::Index { .. } = self.mode {
+            return crate::list::response(self.total, start_index, docs);
+        }
+        let cursor = |c: Cursor| Some(c.encode(binding));
+        let at = |seq: u64| Anchor::Id(seq.to_string());
+        // RFC 9865 §2: nextCursor unless this is the last page,
+        // previousCursor unless it is the first.
+        let next = match last {
+            Some(l) if self.after > 0 => cursor(Cursor::Next(at(l))),
+            _ => None,
+        };
+        let previous = match first {
+            Some(f) if self.before > 0 => cursor(Cursor::Previous(at(f))),
+            _ => None,
+        };
+        crate::list::cursor_response(self.total, docs, next, previous)
+    }
+}
+
+/// The event number a cursor of this list holds.
+fn anchor_seq(a: &Anchor) -> Result<u64> {
+    match a {
+        Anchor::Id(text) => parse_id(text).ok_or_else(crate::list::cursor::unknown_position),
+        Anchor::Slot(_) => Err(crate::list::cursor::unknown_position()),
+    }
 }
 
 /// An event id: its number, in decimal without sign or leading zeros.

@@ -19,11 +19,18 @@ pub struct Api<S> {
 
 impl<S: Store> Api<S> {
     /// The default configuration, accepting HS256 tokens, over `store`.
+    #[allow(dead_code)] // not every test binary uses it
     pub fn new(store: S) -> Api<S> {
+        Api::with_scopes(store, &["scim.write"])
+    }
+
+    /// As [`Api::new`], with a token holding `scopes`.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn with_scopes(store: S, scopes: &[&str]) -> Api<S> {
         let mut cfg = Config::default();
         cfg.auth.hs256_secret = Some(SECRET.into());
         let claims = DevClaims {
-            scopes: vec!["scim.write".into()],
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
             ttl_secs: 3600,
             issued_at: Some(NOW),
             ..Default::default()
