@@ -194,6 +194,18 @@ pub fn leaves_and(
 /// documentation for the steps). Gives up quietly after [`MAX_RETRIES`]
 /// conflicts: the leaf is then only larger than it needs to be.
 pub fn split(repo: &Repo, kind: Kind, id: &str, node: &[u8]) -> Result<()> {
+    split_over(repo, kind, id, node, SPLIT_BYTES)
+}
+
+/// [`split`] of a leaf larger than `over` bytes (tests split small leaves;
+/// the subtree below still splits at [`SPLIT_BYTES`]).
+pub(crate) fn split_over(
+    repo: &Repo,
+    kind: Kind,
+    id: &str,
+    node: &[u8],
+    over: usize,
+) -> Result<()> {
     if node.len() > MEMBER_DEPTH {
         return Ok(());
     }
@@ -205,7 +217,7 @@ pub fn split(repo: &Repo, kind: Kind, id: &str, node: &[u8]) -> Result<()> {
         let Some(cur) = repo.store.get(&key)? else {
             return Ok(());
         };
-        if is_marker(&cur) || cur.len() <= SPLIT_BYTES {
+        if is_marker(&cur) || cur.len() <= over {
             return Ok(());
         }
         let members: Option<Vec<Stored>> = serde_json::from_slice(&cur).ok();
@@ -277,3 +289,7 @@ pub fn leaf_members(raw: Option<&[u8]>) -> Vec<Stored> {
         r => decode(r),
     }
 }
+
+#[cfg(test)]
+#[path = "trie_tests.rs"]
+mod tests;
