@@ -407,9 +407,17 @@ fn split_member_buckets_are_checked_node_by_node() {
     assert_eq!(r.members, 3, "{r}");
     // Read through the trie: the group's members and the user's groups.
     let (s, v) = f.call("GET", &format!("/Groups/{g}"), None);
-    assert_eq!((s, v["members"].as_array().map(Vec::len)), (200, Some(3)), "{v}");
+    assert_eq!(
+        (s, v["members"].as_array().map(Vec::len)),
+        (200, Some(3)),
+        "{v}"
+    );
     let (s, v) = f.call("GET", &format!("/Users/{}", users[0]), None);
-    assert_eq!((s, v["groups"][0]["value"].as_str()), (200, Some(g.as_str())), "{v}");
+    assert_eq!(
+        (s, v["groups"][0]["value"].as_str()),
+        (200, Some(g.as_str())),
+        "{v}"
+    );
 
     // An unfinished split of another bucket: its children are never read.
     let other = (0..32u8).find(|c| *c != b).unwrap();

@@ -30,6 +30,10 @@ pub(super) struct Wants {
     pub(super) roles: bool,
     /// Members the response may still carry (`maxMembersPerResponse`).
     pub(super) member_budget: std::cell::Cell<usize>,
+    /// Read only these members (those of them a container holds): a filter
+    /// that asks only `members.value eq` of members kept out of the output
+    /// (`storage::members::probe`).
+    pub(super) member_probe: Option<Vec<String>>,
 }
 
 /// `force`: a filter or sort needs the memberships whatever the projection keeps.
@@ -39,6 +43,7 @@ pub(super) fn wants(proj: &Projection, rt: &ResourceType, force: bool) -> Wants 
         groups: force || proj.wants(rt, "groups"),
         roles: force || proj.wants(rt, "roles"),
         member_budget: std::cell::Cell::new(members::MAX_MEMBERS_PER_RESPONSE),
+        member_probe: None,
     }
 }
 /// The members of container `id` for a response: counted against the
@@ -57,6 +62,26 @@ fn read_members(
         .ok_or_else(members::too_many_members)?;
     w.member_budget.set(left - ms.len());
     Ok(ms)
+}
+
+/// Those of `ids` that container `id` holds, each looked up in its leaf
+/// (as sent and, as member ids compare case-insensitively, in lower case).
+fn probed_members(ctx: &Ctx, kind: Kind, id: &str, ids: &[String]) -> Result<Vec<members::Stored>> {
+    let mut wanted: Vec<String> = ids.to_vec();
+    wanted.extend(ids.iter().map(|i| i.to_lowercase()));
+    wanted.sort();
+    wanted.dedup();
+    let queries: Vec<(Kind, &str, &str)> = wanted.iter().map(|u| (kind, id, u.as_str())).collect();
+    let held = members::holds(&ctx.repo, &queries)?;
+    Ok(wanted
+        .into_iter()
+        .zip(held)
+        .filter(|(_, h)| *h)
+        .map(|(value, _)| members::Stored {
+            value,
+            display: None,
+        })
+        .collect())
 }
 
 /// A resource's URL (RFC 7643 §3.1 `meta.location`).
@@ -107,7 +132,10 @@ pub(super) fn render(
         }
         Kind::Group | Kind::Role => {
             if w.members {
-                let ms = read_members(ctx, kind, id, rec.buckets, w)?;
+                let ms = match &w.member_probe {
+                    Some(ids) => probed_members(ctx, kind, id, ids)?,
+                    None => read_members(ctx, kind, id, rec.buckets, w)?,
+                };
                 if !ms.is_empty() {
                     obj.insert(
                         "members".into(),
