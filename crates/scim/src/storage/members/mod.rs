@@ -8,6 +8,7 @@
 //! as a superset: it is written before a member is added and after a member
 //! is removed, and readers confirm each entry against the member's leaf.
 
+pub mod preload;
 pub mod probe;
 pub mod trie;
 

@@ -237,7 +237,7 @@ pub(crate) fn split_over(
 
 /// The entries of node `node`'s children holding `members`: all 32 of them,
 /// and below each child still larger than [`SPLIT_BYTES`] its own subtree.
-fn subtree(
+pub(crate) fn subtree(
     repo: &Repo,
     kind: Kind,
     id: &str,
