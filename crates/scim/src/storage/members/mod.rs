@@ -16,7 +16,7 @@ use crate::error::{Result, ScimError};
 use crate::patch::MemberOp;
 use crate::schema::Kind;
 use crate::storage::layout::{bucket_of, member_path, MEMBER_BUCKETS, MEMBER_DEPTH};
-use crate::storage::records::Repo;
+use crate::storage::records::{Repo, Values};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -158,7 +158,7 @@ pub fn holds_and(
     repo: &Repo,
     queries: &[(Kind, &str, &str)],
     extra: Vec<String>,
-) -> Result<(Vec<bool>, Vec<Option<Vec<u8>>>)> {
+) -> Result<(Vec<bool>, Values)> {
     let (leaves, values) = trie::leaves_and(repo, queries, extra)?;
     let held = leaves
         .iter()

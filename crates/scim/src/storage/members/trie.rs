@@ -34,7 +34,7 @@ use crate::error::Result;
 use crate::schema::Kind;
 use crate::storage::kv::{self, guard_key, Swap, GUARD_EPOCH_SECS, GUARD_MARGIN_SECS};
 use crate::storage::layout::{bucket_of, member_path, MEMBER_DEPTH, MEMBER_FANOUT};
-use crate::storage::records::{Repo, MAX_RETRIES};
+use crate::storage::records::{Repo, Values, MAX_RETRIES};
 use std::collections::HashMap;
 
 /// A leaf larger than this after a change is split: a leaf stays a few KiB
@@ -135,7 +135,7 @@ pub fn leaves_and(
     repo: &Repo,
     queries: &[(Kind, &str, &str)],
     mut extra: Vec<String>,
-) -> Result<(Vec<Leaf>, Vec<Option<Vec<u8>>>)> {
+) -> Result<(Vec<Leaf>, Values)> {
     let mut extra_values = Vec::new();
     let paths: Vec<[u8; MEMBER_DEPTH + 1]> = queries.iter().map(|q| member_path(q.2)).collect();
     let mut depth = vec![1usize; queries.len()];

@@ -216,7 +216,7 @@ fn a_change_racing_a_split_lands_on_both_spin_stores() {
         assert_eq!(add(&repo, &late).unwrap().added, vec![late.clone()]);
         assert!(!once.get(), "the race ran");
         assert_eq!(members(&repo), sorted(all), "{flavor:?}");
-        assert_eq!(holds_all(&repo, &[late.clone()]), vec![true]);
+        assert_eq!(holds_all(&repo, std::slice::from_ref(&late)), vec![true]);
         assert_well_formed(&store, 4);
     }
 }
