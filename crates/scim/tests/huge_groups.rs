@@ -116,6 +116,15 @@ fn a_group_past_the_limit_is_refused_and_read_without_members() {
     assert!(member_keys_read(&api) <= 2);
     assert_eq!(probe("00000000-0000-4000-8000-000000000000"), 0);
     assert!(member_keys_read(&api) <= 2);
+    // The form Entra ID also sends: `members eq`, only the id returned.
+    let filter = format!("id eq \"{g}\" and members eq \"{u}\"");
+    let query = format!(
+        "attributes=id&filter={}",
+        filter.replace(' ', "%20").replace('"', "%22")
+    );
+    let (s, v) = api.call("GET", "/Groups", &query, None);
+    assert_eq!((s, v["totalResults"].as_u64()), (200, Some(1)), "{v}");
+    assert!(member_keys_read(&api) <= 2);
     // The user's groups are confirmed in that leaf too.
     let (s, v) = api.call("GET", &format!("/Users/{u}"), "", None);
     assert_eq!(

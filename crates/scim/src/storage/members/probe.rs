@@ -1,6 +1,6 @@
 //! A membership probe: the member ids a filter on groups asks about, when
-//! `members.value eq "<id>"` (or `members[value eq "<id>"]`) is all it
-//! says of members. Such a filter is decided by looking those ids up in
+//! `members.value eq "<id>"` (or `members eq "<id>"`, `members[value eq
+//! "<id>"]`) is all it says of members. Such a filter is decided by looking those ids up in
 //! their leaves (a few small reads) instead of reading every member, so
 //! `filter=id eq "<group>" and members.value eq "<user>"` with
 //! `excludedAttributes=members`, as Entra ID checks a membership, costs the
@@ -25,6 +25,8 @@ fn is_members(attr: &str) -> bool {
 /// `value eq "<id>"`: the id.
 fn value_eq<'f>(sub: Option<&str>, op: &CompareOp, v: &'f CompValue) -> Option<&'f str> {
     match (sub, op, v) {
+        // `members eq "<id>"` compares the `value` sub-attribute too.
+        (None, CompareOp::Eq, CompValue::String(id)) => Some(id),
         (Some(s), CompareOp::Eq, CompValue::String(id)) if s.eq_ignore_ascii_case("value") => {
             Some(id)
         }
@@ -87,6 +89,7 @@ mod tests {
             some(&["u1"])
         );
         assert_eq!(probe("members[value eq \"u2\"]"), some(&["u2"]));
+        assert_eq!(probe("members eq \"u3\""), some(&["u3"]));
         assert_eq!(
             probe("members.value eq \"a\" or not (members.value eq \"b\")"),
             some(&["a", "b"])
