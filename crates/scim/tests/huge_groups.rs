@@ -82,7 +82,10 @@ fn a_group_past_the_limit_is_refused_and_read_without_members() {
         let detail = v["detail"].as_str().unwrap();
         assert!(detail.contains("excludedAttributes=members"), "{detail}");
         assert!(detail.contains("members.value eq"), "{detail}");
-        assert!(detail.contains("maxMembersPerResponse"), "{detail}");
+        assert!(
+            detail.contains("maxMembersPerResponse (100000)"),
+            "{detail}"
+        );
     }
     // As Entra ID and Okta read groups: no member read at all.
     api.store.take_calls();

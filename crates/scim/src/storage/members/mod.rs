@@ -141,9 +141,9 @@ pub const MAX_MEMBERS_PER_RESPONSE: usize = 100_000;
 /// than [`MAX_MEMBERS_PER_RESPONSE`] members.
 pub fn too_many_members() -> ScimError {
     ScimError::too_many(format!(
-        "this response would carry more than {MAX_MEMBERS_PER_RESPONSE} group members \
-             (maxMembersPerResponse); read the group with excludedAttributes=members, and \
-             test a membership with filter=id eq \"<groupId>\" and members.value eq \"<userId>\""
+        "this response would carry more group members than maxMembersPerResponse \
+         ({MAX_MEMBERS_PER_RESPONSE}); read the group with excludedAttributes=members, and \
+         test a membership with filter=id eq \"<groupId>\" and members.value eq \"<userId>\""
     ))
 }
 
