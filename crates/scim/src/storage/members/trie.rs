@@ -225,6 +225,10 @@ pub(crate) fn split_over(
             // Not a member array: leave it for the store checker.
             return Ok(());
         };
+        if members.len() < 2 {
+            // One member with a long display name: nothing to spread.
+            return Ok(());
+        }
         let mut entries = Vec::new();
         subtree(repo, kind, id, node, members, &mut entries);
         repo.store.set_many(&entries)?;
@@ -254,7 +258,7 @@ pub(crate) fn subtree(
         let path = child(node, c as u8);
         let key = repo.keys.member_node(kind, id, &path);
         let bytes = serde_json::to_vec(&kid).expect("members serialise");
-        if bytes.len() > SPLIT_BYTES && path.len() <= MEMBER_DEPTH {
+        if bytes.len() > SPLIT_BYTES && kid.len() > 1 && path.len() <= MEMBER_DEPTH {
             entries.push((key, MARKER.to_vec()));
             subtree(repo, kind, id, &path, kid, entries);
         } else {
