@@ -399,17 +399,31 @@ fn split_member_buckets_are_checked_node_by_node() {
     use crate::storage::members::trie::{split_over, MARKER};
     let (f, users, g) = Fixture::populated();
     let b = bucket_of(&users[0]) as u8;
+    // A second member in that bucket (a leaf of one member is not split).
+    let extra = (0..)
+        .map(|i| f.user(&format!("extra{i}")))
+        .find(|id| bucket_of(id) == b as u32)
+        .unwrap();
+    let (s, v) = f.call(
+        "PATCH",
+        &format!("/Groups/{g}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": extra}]}],
+        })),
+    );
+    assert!(s == 204 || s == 200, "{v}");
     split_over(&f.repo(), Kind::Group, &g, &[b], 0).unwrap();
     let root = f.keys.member_node(Kind::Group, &g, &[b]);
     assert_eq!(f.store.get(&root).unwrap().as_deref(), Some(MARKER));
     let r = f.check(false);
     assert_eq!(r.problems().count(), 0, "{r}");
-    assert_eq!(r.members, 3, "{r}");
+    assert_eq!(r.members, 4, "{r}");
     // Read through the trie: the group's members and the user's groups.
     let (s, v) = f.call("GET", &format!("/Groups/{g}"), None);
     assert_eq!(
         (s, v["members"].as_array().map(Vec::len)),
-        (200, Some(3)),
+        (200, Some(4)),
         "{v}"
     );
     let (s, v) = f.call("GET", &format!("/Users/{}", users[0]), None);

@@ -210,25 +210,21 @@ pub(crate) fn split_over(
         return Ok(());
     }
     let key = repo.keys.member_node(kind, id, node);
-    if !win_split_guard(repo, &key)? {
+    // What to split, if anything: read before the guard is taken.
+    let to_split = |cur: Option<Vec<u8>>| -> Option<(Vec<u8>, Vec<Stored>)> {
+        let cur = cur.filter(|c| !is_marker(c) && c.len() > over)?;
+        // Not a member array: left for the store checker.
+        let members: Vec<Stored> = serde_json::from_slice(&cur).ok()?;
+        // One member with a long display name: nothing to spread.
+        (members.len() > 1).then_some((cur, members))
+    };
+    if to_split(repo.store.get(&key)?).is_none() || !win_split_guard(repo, &key)? {
         return Ok(());
     }
     for _ in 0..MAX_RETRIES {
-        let Some(cur) = repo.store.get(&key)? else {
+        let Some((cur, members)) = to_split(repo.store.get(&key)?) else {
             return Ok(());
         };
-        if is_marker(&cur) || cur.len() <= over {
-            return Ok(());
-        }
-        let members: Option<Vec<Stored>> = serde_json::from_slice(&cur).ok();
-        let Some(members) = members else {
-            // Not a member array: leave it for the store checker.
-            return Ok(());
-        };
-        if members.len() < 2 {
-            // One member with a long display name: nothing to spread.
-            return Ok(());
-        }
         let mut entries = Vec::new();
         subtree(repo, kind, id, node, members, &mut entries);
         repo.store.set_many(&entries)?;

@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 const G: &str = "g";
 /// Not within `GUARD_MARGIN_SECS` of an epoch's start.
-const NOW: u64 = 1_000_200;
+const NOW: u64 = 1_000_100;
 
 fn uid(i: usize) -> String {
     format!("{i:08x}-0000-4000-8000-000000000000")
@@ -404,6 +404,27 @@ fn ops_on_every_member_reach_every_leaf() {
             .iter()
             .all(|k| !k.contains("/m/G/") || k.contains("#g")),
         "{:?}",
+        store.keys()
+    );
+}
+
+#[test]
+fn a_leaf_of_one_long_member_is_not_split() {
+    let store = MemStore::new();
+    let repo = Repo::new(&store, "t", NOW);
+    let id = in_bucket(4, 0, 1).remove(0);
+    let m = Member {
+        value: id.clone(),
+        display: Some("d".repeat(4_096)),
+        kind: None,
+    };
+    change(&repo, &id, MemberOp::Add(vec![m])).unwrap();
+    let root = node(&store, &[4]).unwrap();
+    assert!(root.len() > SPLIT_BYTES && !is_marker(&root));
+    assert_eq!(
+        store.len(),
+        2,
+        "the leaf and its creation guard: {:?}",
         store.keys()
     );
 }
