@@ -444,7 +444,12 @@ fn split_member_buckets_are_checked_node_by_node() {
 
     // A split node's missing child (one without members: a member's list
     // naming the group would be a finding of its own).
-    let holding = [member_path(&users[0])[1], member_path(&extra)[1]];
+    let holding: Vec<u8> = [&users[0], &users[1], &users[2], &extra]
+        .iter()
+        .map(|u| member_path(u))
+        .filter(|p| p[0] == b)
+        .map(|p| p[1])
+        .collect();
     let empty = (0..32u8).find(|c| !holding.contains(c)).unwrap();
     f.store
         .delete(&f.keys.member_node(Kind::Group, &g, &[b, empty]))
