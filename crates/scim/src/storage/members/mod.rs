@@ -187,13 +187,15 @@ fn entry_at(bucket: &[u8], user_id: &str) -> Option<usize> {
     memchr::memmem::find(bucket, needle.as_bytes())
 }
 
-/// 413 unless the buckets `ops` add members to stay within one store value
+/// 413 unless the leaves `ops` add members to stay within one store value
 /// (Spin's 1 MiB) once written: checked before a write's first store call,
 /// so that a PATCH, PUT or POST never applies in part (RFC 7644 §3.5.2:
-/// PATCH is atomic). Buckets whose bit is not in `existing` (the record's
-/// bitmap, a superset of the buckets holding members) are empty and not
-/// read; the others are read in one call. Conservative: an added member
-/// already present counts as growth.
+/// PATCH is atomic). Level-0 buckets whose bit is not in `existing` (the
+/// record's bitmap, a superset of the buckets holding members) are empty
+/// and not read; in the others each added member's leaf is found
+/// ([`trie::leaves`], level by level). Conservative: an added member
+/// already present counts as growth, and so do the additions of a whole
+/// level-0 bucket as if they landed in one leaf.
 pub fn check_room(
     repo: &Repo,
     kind: Kind,
