@@ -128,6 +128,20 @@ fn a_group_past_the_limit_is_refused_and_read_without_members() {
     let (s, v) = api.call("GET", "/Groups", &query, None);
     assert_eq!((s, v["totalResults"].as_u64()), (200, Some(1)), "{v}");
     assert!(member_keys_read(&api) <= 2);
+    // A PATCH that asks for the group back is made, and answered 204 (RFC
+    // 7644 §3.5.2 allows it) rather than refused after the change.
+    let v = api.create("/Users", json!({"schemas": [USER], "userName": "ben"}));
+    let (s, body) = api.call(
+        "PATCH",
+        &format!("/Groups/{g}"),
+        "attributes=members",
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "add", "path": "members", "value": [{"value": v}]}]}),
+        ),
+    );
+    assert_eq!(s, 204, "{body}");
+    assert_eq!(probe(&v), 1);
     // The user's groups are confirmed in that leaf too.
     let (s, v) = api.call("GET", &format!("/Users/{u}"), "", None);
     assert_eq!(

@@ -137,14 +137,21 @@ pub fn read_at_most(
 /// membership tested with a `members.value eq` filter.
 pub const MAX_MEMBERS_PER_RESPONSE: usize = 100_000;
 
+const TOO_MANY_MEMBERS: &str = "this response would carry more group members than \
+     maxMembersPerResponse";
+
 /// The 400 `tooMany` (RFC 7644 §3.12) of a response that would carry more
 /// than [`MAX_MEMBERS_PER_RESPONSE`] members.
 pub fn too_many_members() -> ScimError {
     ScimError::too_many(format!(
-        "this response would carry more group members than maxMembersPerResponse \
-         ({MAX_MEMBERS_PER_RESPONSE}); read the group with excludedAttributes=members, and \
+        "{TOO_MANY_MEMBERS} ({MAX_MEMBERS_PER_RESPONSE}); read the group with excludedAttributes=members, and \
          test a membership with filter=id eq \"<groupId>\" and members.value eq \"<userId>\""
     ))
+}
+
+/// Whether `e` is [`too_many_members`]'s refusal.
+pub fn is_too_many_members(e: &ScimError) -> bool {
+    e.status == 400 && e.detail.starts_with(TOO_MANY_MEMBERS)
 }
 
 /// For each `(container kind, container id, user id)`: whether the
