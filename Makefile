@@ -161,6 +161,14 @@ bench: wasm host
 	$(CARGO) build --profile host -p scim-bench
 	$(CARGO) bench --profile host -p scim-engine --bench filter --bench patch -- --warm-up-time 1 --measurement-time 2
 	target/host/scim-bench --n $(or $(N),10000) --scale $(BENCH_ARGS)
+	target/host/scim-bench --members
+
+# One member added to and removed from groups of 1,000, 100,000 and
+# 1,000,000 members (issue 21; in-process, crates/bench/src/members.rs).
+.PHONY: bench-members
+bench-members:
+	$(CARGO) build --profile host -p scim-bench
+	target/host/scim-bench --members $(MEMBERS_ARGS)
 
 bench-scale: wasm host
 	$(CARGO) build --profile host -p scim-bench

@@ -14,6 +14,7 @@ mod audit;
 mod bulk;
 mod http;
 mod load;
+mod members;
 mod native;
 mod report;
 mod scenarios;
@@ -418,6 +419,9 @@ fn random_secret() -> String {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = members::run_if_asked() {
+        return code;
+    }
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(a)) => a,
         Ok(None) => {

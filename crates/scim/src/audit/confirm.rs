@@ -29,8 +29,7 @@
 use super::event::Event;
 use super::log;
 use crate::error::Result;
-use crate::storage::layout::bucket_of;
-use crate::storage::members::bucket_has;
+use crate::storage::members::{bucket_has, trie};
 use crate::storage::records::{Record, Repo};
 
 /// For each `(seq, event)`, whether its change was made.
@@ -60,7 +59,10 @@ pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<bool>> {
     // 2: the store's own evidence, read before the confirmations again.
     let evidence: Vec<(usize, String)> = doubt
         .iter()
-        .filter_map(|i| evidence_key(repo, &events[*i].1).map(|k| (*i, k)))
+        .map(|i| Ok(evidence_key(repo, &events[*i].1)?.map(|k| (*i, k))))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
         .collect();
     let keys: Vec<String> = evidence.iter().map(|(_, k)| k.clone()).collect();
     let values = repo.store.get_many(&keys)?;
@@ -79,14 +81,19 @@ pub fn applied(repo: &Repo, events: &[(u64, Event)]) -> Result<Vec<bool>> {
 }
 
 /// The key whose value shows whether `e`'s change was made.
-fn evidence_key(repo: &Repo, e: &Event) -> Option<String> {
-    let kind = e.kind()?;
+fn evidence_key(repo: &Repo, e: &Event) -> Result<Option<String>> {
+    let Some(kind) = e.kind() else {
+        return Ok(None);
+    };
     if e.caused() {
-        // A membership removed by a user's delete: that member's bucket.
-        let member = e.members(false).into_iter().next()?;
-        return Some(repo.keys.members(kind, e.rid(), bucket_of(&member)));
+        // A membership removed by a user's delete: that member's leaf.
+        let Some(member) = e.members(false).into_iter().next() else {
+            return Ok(None);
+        };
+        let leaf = trie::leaves(repo, &[(kind, e.rid(), &member)])?;
+        return Ok(leaf.into_iter().next().map(|l| l.key));
     }
-    Some(repo.keys.record(kind, e.rid()))
+    Ok(Some(repo.keys.record(kind, e.rid())))
 }
 
 /// Whether the value at [`evidence_key`] shows event `seq`'s change.
@@ -95,7 +102,8 @@ fn shows_change(seq: u64, e: &Event, raw: Option<&[u8]>) -> bool {
         return e
             .members(false)
             .first()
-            .is_some_and(|m| !raw.is_some_and(|b| bucket_has(b, m)));
+            // (A leaf split since it was found shows nothing.)
+            .is_some_and(|m| !raw.is_some_and(|b| trie::is_marker(b) || bucket_has(b, m)));
     }
     if e.is_delete() {
         return raw.is_none();

@@ -1,14 +1,13 @@
 //! The member ids a change of a group's or role's members really adds and
 //! removes, for its event: the change's operations replayed on the members
-//! of the buckets they touch (read in one call, before anything is
-//! written). Operations that change nothing (adding a member twice,
+//! of the buckets they touch (read before anything is written). Operations that change nothing (adding a member twice,
 //! removing one who is not there) are not reported.
 
 use crate::error::Result;
 use crate::filter::Filter;
 use crate::patch::MemberOp;
 use crate::schema::Kind;
-use crate::storage::layout::{bucket_of, MEMBER_BUCKETS};
+use crate::storage::layout::bucket_of;
 use crate::storage::members::{self, Stored};
 use crate::storage::records::Repo;
 use std::collections::HashSet;
@@ -28,33 +27,29 @@ pub(crate) fn member_delta(
         return Ok((Vec::new(), Vec::new()));
     }
     let bits = members::touched(ops, buckets) & buckets;
-    let keys: Vec<String> = (0..MEMBER_BUCKETS)
-        .filter(|b| bits & members::bit(*b) != 0)
-        .map(|b| repo.keys.members(kind, id, b))
-        .collect();
-    let raws = repo.store.get_many(&keys)?;
     // The common cases, adding or removing listed members: each id looked
-    // up in the raw bucket, nothing parsed.
+    // up in its leaf, nothing parsed.
     if let [MemberOp::Add(_)] | [MemberOp::Remove(_)] = ops {
         let (ids, adding): (Vec<&String>, bool) = match &ops[0] {
             MemberOp::Add(ms) => (ms.iter().map(|m| &m.value).collect(), true),
             MemberOp::Remove(ids) => (ids.iter().collect(), false),
             _ => unreachable!("matched above"),
         };
-        let stored: Vec<(u32, &[u8])> = (0..MEMBER_BUCKETS)
-            .filter(|b| bits & members::bit(*b) != 0)
-            .zip(&raws)
-            .filter_map(|(b, r)| r.as_deref().map(|r| (b, r)))
+        let stored: Vec<&String> = ids
+            .iter()
+            .copied()
+            .filter(|id| bits & members::bit(bucket_of(id)) != 0)
             .collect();
-        let present = |id: &str| {
-            let b = bucket_of(id);
-            stored
-                .iter()
-                .any(|(sb, raw)| *sb == b && members::bucket_has(raw, id))
-        };
+        let queries: Vec<(Kind, &str, &str)> =
+            stored.iter().map(|u| (kind, id, u.as_str())).collect();
+        let held: HashSet<&str> = stored
+            .iter()
+            .zip(members::holds(repo, &queries)?)
+            .filter_map(|(u, h)| h.then_some(u.as_str()))
+            .collect();
         let mut changed: Vec<String> = ids
             .into_iter()
-            .filter(|id| present(id) != adding)
+            .filter(|id| held.contains(id.as_str()) != adding)
             .cloned()
             .collect();
         changed.sort();
@@ -67,10 +62,7 @@ pub(crate) fn member_delta(
     }
     // Otherwise the members of those buckets, and the ops replayed on the
     // set of ids (no ordered map: this runs on every change of members).
-    let mut current: Vec<Stored> = Vec::new();
-    for raw in &raws {
-        current.extend(members::decode(raw.as_deref()));
-    }
+    let mut current: Vec<Stored> = members::read_buckets(repo, kind, id, bits)?;
     let before: HashSet<String> = current.iter().map(|m| m.value.clone()).collect();
     let mut present = before.clone();
     for op in ops {

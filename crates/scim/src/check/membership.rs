@@ -1,19 +1,24 @@
-//! Memberships: bucket members (`m/<kind>/<id>/<bucket>`) are live users
-//! in the bucket their id hashes to, which the container's bitmap marks,
-//! and each member's list (`u/<kind>/<user>`) names the container; a list
-//! may name more (a superset, docs/storage.md "Write order and its
-//! invariants", 4), which a repair trims.
+//! Memberships: member trie nodes (`m/<kind>/<id>/<bucket>[/<c>…]`,
+//! docs/storage.md "Membership") are reachable (every ancestor a split
+//! marker; otherwise the leftover of a split that stopped before its
+//! compare-and-swap), a split marker has all 32 children, and a leaf's
+//! members are live users whose path reaches that leaf, in a level-0
+//! bucket the container's bitmap marks; each member's list
+//! (`u/<kind>/<user>`) names the container; a list may name more (a
+//! superset, docs/storage.md "Write order and its invariants", 4), which a
+//! repair trims.
 
 use super::{Problem, Walk};
 use crate::error::Result;
 use crate::schema::Kind;
 use crate::storage::kv::guard_keys;
-use crate::storage::layout::bucket_of;
-use crate::storage::members::{bit, bucket_has, Stored};
+use crate::storage::layout::MEMBER_FANOUT;
+use crate::storage::members::trie::{belongs, child, is_marker};
+use crate::storage::members::{self, bit, Stored};
 use crate::storage::records::{parse_id_list, Record};
 
 impl Walk<'_> {
-    /// `m/<kind>/<container>/<bucket>`.
+    /// `m/<kind>/<container>/<bucket>`: a level-0 node.
     pub(super) fn bucket(
         &mut self,
         prefix: &str,
@@ -22,19 +27,61 @@ impl Walk<'_> {
         container: &str,
         b: u32,
     ) -> Result<()> {
+        self.member_node(prefix, key, kind, container, &[b as u8])
+    }
+
+    /// `m/<kind>/<container>/<b>/<c>/…`: a node of the member trie at `path`.
+    pub(super) fn member_node(
+        &mut self,
+        prefix: &str,
+        key: &str,
+        kind: Kind,
+        container: &str,
+        path: &[u8],
+    ) -> Result<()> {
         let Some(raw) = self.store.get(key)? else {
             return Ok(());
         };
+        let repo = self.repo(prefix);
+        if path.is_empty() || repo.keys.member_node(kind, container, path) != key {
+            // A hashed container id: it cannot be read back from the key.
+            return Ok(());
+        }
+        // Reachable: every ancestor is a split marker.
+        if path.len() > 1 {
+            let ancestors: Vec<String> = (1..path.len())
+                .map(|n| repo.keys.member_node(kind, container, &path[..n]))
+                .collect();
+            let values = self.get_all(&ancestors)?;
+            if !values.iter().all(|v| v.as_deref().is_some_and(is_marker)) {
+                return self.leftover(
+                    Problem::UnfinishedSplit,
+                    key,
+                    "under a node that is not split".into(),
+                    |w| Ok(w.store.delete(key)?),
+                );
+            }
+        }
+        if is_marker(&raw) {
+            let kids: Vec<String> = (0..MEMBER_FANOUT)
+                .map(|c| repo.keys.member_node(kind, container, &child(path, c)))
+                .collect();
+            let missing = self.get_all(&kids)?.iter().filter(|v| v.is_none()).count();
+            if missing > 0 {
+                self.violation(
+                    Problem::SplitChildMissing,
+                    key,
+                    format!("{missing} of its children are missing"),
+                );
+            }
+            return Ok(());
+        }
         let Ok(members) = serde_json::from_slice::<Vec<Stored>>(&raw) else {
             self.violation(Problem::Undecodable, key, "not a member bucket".into());
             return Ok(());
         };
         self.report.members += members.len() as u64;
-        let repo = self.repo(prefix);
-        if repo.keys.members(kind, container, b) != key {
-            // A hashed container id: it cannot be read back from the key.
-            return Ok(());
-        }
+        let b = path[0] as u32;
         let record = match self.store.get(&repo.keys.record(kind, container))? {
             None => {
                 return self.leftover(
@@ -67,11 +114,11 @@ impl Walk<'_> {
             }
             let values = self.get_all(&keys)?;
             for (m, pair) in batch.iter().zip(values.chunks(2)) {
-                if bucket_of(&m.value) != b {
+                if !belongs(path, &m.value) {
                     self.violation(
                         Problem::MisplacedMember,
                         key,
-                        format!("{} belongs in bucket {}", m.value, bucket_of(&m.value)),
+                        format!("{}'s path does not reach this node", m.value),
                     );
                 }
                 if pair[0].is_none() {
@@ -131,18 +178,14 @@ impl Walk<'_> {
                 },
             );
         }
-        let b = bucket_of(user);
-        for batch in containers.chunks(super::BATCH / 2) {
-            let mut keys = Vec::with_capacity(batch.len() * 2);
-            for c in batch {
-                keys.push(repo.keys.record(kind, c));
-                keys.push(repo.keys.members(kind, c, b));
-            }
-            let values = self.get_all(&keys)?;
-            for (c, pair) in batch.iter().zip(values.chunks(2)) {
-                let holds =
-                    pair[0].is_some() && pair[1].as_deref().is_some_and(|m| bucket_has(m, user));
-                if !holds {
+        for batch in containers.chunks(super::BATCH) {
+            let keys: Vec<String> = batch.iter().map(|c| repo.keys.record(kind, c)).collect();
+            let records = self.get_all(&keys)?;
+            let queries: Vec<(Kind, &str, &str)> =
+                batch.iter().map(|c| (kind, c.as_str(), user)).collect();
+            let held = members::holds(&repo, &queries)?;
+            for ((c, record), held) in batch.iter().zip(records).zip(held) {
+                if !(record.is_some() && held) {
                     self.leftover(
                         Problem::StaleMembership,
                         key,

@@ -123,6 +123,17 @@ impl<'a> Walk<'a> {
                 Ok(b) => self.bucket(&prefix, key, kind, id, b),
                 Err(_) => self.unknown(),
             },
+            // A node of a split bucket (`m/<kind>/<id>/<b>/<c>/…`).
+            (["m", _, id, path @ ..], Some(kind)) => {
+                match path
+                    .iter()
+                    .map(|p| p.parse())
+                    .collect::<std::result::Result<Vec<u8>, _>>()
+                {
+                    Ok(path) => self.member_node(&prefix, key, kind, id, &path),
+                    Err(_) => self.unknown(),
+                }
+            }
             (["u", _, user], Some(kind)) => self.memberships(&prefix, key, kind, user),
             // Quota counters: one hourly window at a time, nothing to check.
             (["_", ..], _) => Ok(()),

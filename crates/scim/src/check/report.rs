@@ -34,6 +34,10 @@ pub enum Problem {
     /// A member bucket of a group (role) that does not exist (a delete that
     /// stopped after the record). Repair: deleted.
     OrphanBucket,
+    /// A member node under a node that is not a split marker: a child
+    /// written by a split that stopped before its compare-and-swap (never
+    /// read). Repair: deleted.
+    UnfinishedSplit,
     /// A creation guard older than two epochs (never consulted again).
     /// Repair: deleted.
     OldGuard,
@@ -61,6 +65,9 @@ pub enum Problem {
     /// A member whose membership list lacks the container (the list must be
     /// a superset).
     MembershipNotListed,
+    /// A child of a split member node that is missing (its members would be
+    /// lost: a split writes all 32 children before the marker).
+    SplitChildMissing,
 }
 
 impl Problem {
@@ -78,6 +85,7 @@ impl Problem {
             Problem::StaleMembership => "stale-membership",
             Problem::OrphanMembershipList => "orphan-membership-list",
             Problem::OrphanBucket => "orphan-bucket",
+            Problem::UnfinishedSplit => "unfinished-split",
             Problem::OldGuard => "old-guard",
             Problem::Undecodable => "undecodable",
             Problem::MisplacedRecord => "misplaced-record",
@@ -89,6 +97,7 @@ impl Problem {
             Problem::MisplacedMember => "misplaced-member",
             Problem::BucketNotInBitmap => "bucket-not-in-bitmap",
             Problem::MembershipNotListed => "membership-not-listed",
+            Problem::SplitChildMissing => "split-child-missing",
         }
     }
 }

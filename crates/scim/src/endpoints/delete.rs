@@ -107,11 +107,7 @@ fn leaves(
     if cause.is_none() {
         return Ok(None);
     }
-    let bucket = ctx
-        .repo
-        .store
-        .get(&ctx.repo.keys.members(container, cid, bucket_of(uid)))?;
-    if !bucket.is_some_and(|b| members::bucket_has(&b, uid)) {
+    if !members::holds(&ctx.repo, &[(container, cid, uid)])?[0] {
         return Ok(None);
     }
     ctx.journal().begin(audit::Change {

@@ -72,7 +72,14 @@ pub(crate) fn search(ctx: &Ctx, kind: Kind) -> Result<Response> {
 fn query(ctx: &Ctx, kind: Kind, params: Params) -> Result<Response> {
     let rt = ctx.rt(kind);
     let q = params.parse(rt, ctx.cfg)?;
-    let w = wants(&q.projection, rt, q.filter_needs_members);
+    let mut w = wants(&q.projection, rt, q.filter_needs_members);
+    // Members only filtered on, by id, and not answered: looked up, not read.
+    if kind != Kind::User && q.sort_by.is_none() && !wants(&q.projection, rt, false).members {
+        w.member_probe = q
+            .filter
+            .as_ref()
+            .and_then(crate::storage::members::probe::member_ids);
+    }
     if let Some(text) = &q.cursor {
         let binding = binding(rt.name, &params);
         return cursor_page(

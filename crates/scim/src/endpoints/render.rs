@@ -7,7 +7,6 @@ use crate::error::{Result, ScimError};
 use crate::http::Response;
 use crate::projection::Projection;
 use crate::schema::{self, Kind, ResourceType};
-use crate::storage::layout::bucket_of;
 use crate::storage::members;
 use crate::storage::records::{parse_id_list, Record};
 use serde_json::{json, Map, Value};
@@ -29,6 +28,12 @@ pub(super) struct Wants {
     pub(super) groups: bool,
     /// A user's `roles`.
     pub(super) roles: bool,
+    /// Members the response may still carry (`maxMembersPerResponse`).
+    pub(super) member_budget: std::cell::Cell<usize>,
+    /// Read only these members (those of them a container holds): a filter
+    /// that asks only `members.value eq` of members kept out of the output
+    /// (`storage::members::probe`).
+    pub(super) member_probe: Option<Vec<String>>,
 }
 
 /// `force`: a filter or sort needs the memberships whatever the projection keeps.
@@ -37,8 +42,48 @@ pub(super) fn wants(proj: &Projection, rt: &ResourceType, force: bool) -> Wants 
         members: force || proj.wants(rt, "members"),
         groups: force || proj.wants(rt, "groups"),
         roles: force || proj.wants(rt, "roles"),
+        member_budget: std::cell::Cell::new(members::MAX_MEMBERS_PER_RESPONSE),
+        member_probe: None,
     }
 }
+/// The members of container `id` for a response: counted against the
+/// response's budget ([`members::MAX_MEMBERS_PER_RESPONSE`], summed over a
+/// list's page), 400 `tooMany` beyond it, before more than the budget is
+/// read.
+fn read_members(
+    ctx: &Ctx,
+    kind: Kind,
+    id: &str,
+    buckets: u32,
+    w: &Wants,
+) -> Result<Vec<members::Stored>> {
+    let left = w.member_budget.get();
+    let ms = members::read_at_most(&ctx.repo, kind, id, buckets, left)?
+        .ok_or_else(members::too_many_members)?;
+    w.member_budget.set(left - ms.len());
+    Ok(ms)
+}
+
+/// Those of `ids` that container `id` holds, each looked up in its leaf
+/// (as sent and, as member ids compare case-insensitively, in lower case).
+fn probed_members(ctx: &Ctx, kind: Kind, id: &str, ids: &[String]) -> Result<Vec<members::Stored>> {
+    let mut wanted: Vec<String> = ids.to_vec();
+    wanted.extend(ids.iter().map(|i| i.to_lowercase()));
+    wanted.sort();
+    wanted.dedup();
+    let queries: Vec<(Kind, &str, &str)> = wanted.iter().map(|u| (kind, id, u.as_str())).collect();
+    let held = members::holds(&ctx.repo, &queries)?;
+    Ok(wanted
+        .into_iter()
+        .zip(held)
+        .filter(|(_, h)| *h)
+        .map(|(value, _)| members::Stored {
+            value,
+            display: None,
+        })
+        .collect())
+}
+
 /// A resource's URL (RFC 7643 §3.1 `meta.location`).
 pub(super) fn location(base: &str, rt: &ResourceType, id: &str) -> String {
     format!("{base}{}/{id}", rt.endpoint)
@@ -87,7 +132,10 @@ pub(super) fn render(
         }
         Kind::Group | Kind::Role => {
             if w.members {
-                let ms = members::read_all(&ctx.repo, kind, id, rec.buckets)?;
+                let ms = match &w.member_probe {
+                    Some(ids) => probed_members(ctx, kind, id, ids)?,
+                    None => read_members(ctx, kind, id, rec.buckets, w)?,
+                };
                 if !ms.is_empty() {
                     obj.insert(
                         "members".into(),
@@ -205,31 +253,21 @@ pub(super) fn memberships_listed(
         .collect();
     group_ids.sort();
     group_ids.dedup();
-    // Each bucket once: the users of a page share a container's buckets
-    // (32 of them), and a bucket of a large group is tens of KiB.
-    let mut keys: Vec<String> = Vec::new();
-    let mut bucket_slot: HashMap<(Kind, &str, u32), usize> = HashMap::new();
-    let slots: Vec<usize> = pairs
+    // Each membership confirmed in the member's leaf (each leaf read once:
+    // the users of a page share a container's nodes).
+    let queries: Vec<(Kind, &str, &str)> = pairs
         .iter()
-        .map(|(uid, c, cid)| {
-            *bucket_slot
-                .entry((*c, cid.as_str(), bucket_of(uid)))
-                .or_insert_with(|| {
-                    keys.push(ctx.repo.keys.members(*c, cid, bucket_of(uid)));
-                    keys.len() - 1
-                })
-        })
+        .map(|(uid, c, cid)| (*c, cid.as_str(), *uid))
         .collect();
-    let bucket_count = keys.len();
-    keys.extend(
-        group_ids
-            .iter()
-            .map(|g| ctx.repo.keys.record(Kind::Group, g)),
-    );
-    let mut buckets = ctx.repo.store.get_many(&keys)?;
+    let keys: Vec<String> = group_ids
+        .iter()
+        .map(|g| ctx.repo.keys.record(Kind::Group, g))
+        .collect();
+    // The groups' records in the same first read.
+    let (held, recs) = members::holds_and(&ctx.repo, &queries, keys)?;
     let group_recs: HashMap<&str, Record> = group_ids
         .iter()
-        .zip(buckets.split_off(bucket_count))
+        .zip(recs)
         .filter_map(|(g, raw)| Some((g.as_str(), Record::decode(&raw?).ok()?)))
         .collect();
     let catalog = if pairs.iter().any(|(_, c, _)| *c == Kind::Role) {
@@ -237,11 +275,8 @@ pub(super) fn memberships_listed(
     } else {
         None
     };
-    for ((uid, c, cid), slot) in pairs.iter().zip(slots) {
-        if !buckets[slot]
-            .as_deref()
-            .is_some_and(|b| members::bucket_has(b, uid))
-        {
+    for ((uid, c, cid), held) in pairs.iter().zip(held) {
+        if !held {
             continue;
         }
         let entry = out.entry(uid.to_string()).or_default();
@@ -320,7 +355,7 @@ pub(super) fn respond_one_with(
     proj.apply(rt, &mut doc);
     let mut body = serde_json::to_vec(&doc).map_err(|e| ScimError::internal(e.to_string()))?;
     if direct_members {
-        let ms = members::read_all(&ctx.repo, kind, id, buckets)?;
+        let ms = read_members(ctx, kind, id, buckets, &w)?;
         if !ms.is_empty() && body.last() == Some(&b'}') {
             body.pop();
             body.extend_from_slice(b",\"members\":");

@@ -241,6 +241,8 @@ fn update(
 /// Okta reads back) and `group_patch_response` for groups and roles (204 by
 /// default: a group of 10,000 members is a megabyte of JSON that IdPs such
 /// as Entra ID never read, and reading it back costs more than the change).
+/// A group with more members than one response may carry
+/// (`maxMembersPerResponse`) gets 204 whatever was asked.
 fn patch_reply(ctx: &Ctx, kind: Kind, id: &str, rec: Record) -> Result<Response> {
     use crate::http::Return;
     let preferred = ctx.req.prefer_return();
@@ -253,12 +255,21 @@ fn patch_reply(ctx: &Ctx, kind: Kind, id: &str, rec: Record) -> Result<Response>
             ctx.cfg.group_patch_response
         }
     });
-    let reply = match wanted {
-        Return::Representation => respond_one(ctx, kind, id, rec, 200)?,
-        Return::Minimal => Response::empty(204).with_header("etag", rec.etag()),
+    let etag = rec.etag();
+    let (reply, applied) = match wanted {
+        Return::Representation => match respond_one(ctx, kind, id, rec, 200) {
+            // The change is made; a group too large for one response gets
+            // the other answer RFC 7644 §3.5.2 allows, not an error.
+            Err(e) if members::is_too_many_members(&e) => (
+                Response::empty(204).with_header("etag", etag),
+                Return::Minimal,
+            ),
+            r => (r?, wanted),
+        },
+        Return::Minimal => (Response::empty(204).with_header("etag", etag), wanted),
     };
     Ok(match preferred {
-        Some(p) => reply.with_header("preference-applied", p.applied()),
+        Some(_) => reply.with_header("preference-applied", applied.applied()),
         None => reply,
     })
 }

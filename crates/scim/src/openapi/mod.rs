@@ -52,7 +52,7 @@ pub fn document(reg: &Registry, cfg: &Config, base_path: &str) -> Value {
 
 /// Every limit the service enforces, with this deployment's values.
 pub fn limits(cfg: &Config) -> Value {
-    let limits: [(&str, usize); 14] = [
+    let limits: [(&str, usize); 15] = [
         ("maxBodyBytes", cfg.max_body_bytes),
         ("maxFilterBytes", crate::filter::MAX_FILTER_LEN),
         ("maxFilterDepth", crate::filter::MAX_FILTER_DEPTH),
@@ -70,6 +70,10 @@ pub fn limits(cfg: &Config) -> Value {
         ("requestsPerHour", cfg.rate_limit_per_hour as usize),
         ("bulkMaxOperations", cfg.bulk_max_operations),
         ("bulkMaxPayloadBytes", cfg.bulk_max_payload_bytes),
+        (
+            "maxMembersPerResponse",
+            crate::storage::members::MAX_MEMBERS_PER_RESPONSE,
+        ),
     ];
     Value::Object(
         limits

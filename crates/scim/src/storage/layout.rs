@@ -109,6 +109,32 @@ pub fn bucket_of(member_id: &str) -> u32 {
     h % MEMBER_BUCKETS
 }
 
+/// Levels a group's member trie may grow below its level-0 bucket: each
+/// level uses 5 more bits of [`member_path`]'s 64-bit hash (60 of them).
+pub const MEMBER_DEPTH: usize = 12;
+
+/// Children of a split member node (5 bits of the hash per level).
+pub const MEMBER_FANOUT: u8 = 32;
+
+/// The path of member `member_id` in a member trie (docs/storage.md,
+/// "Membership"): `[bucket_of(id), c1, …, c12]`. Level 0 is today's bucket
+/// (FNV-1a, so stores written before the trie are its depth-0 case); the
+/// deeper levels take 5 bits each, highest first, of the first 8 bytes of
+/// the id's SHA-256, independent of level 0's hash (FNV's low bits are the
+/// same for its 32- and 64-bit forms, so a second FNV would not spread).
+pub fn member_path(member_id: &str) -> [u8; MEMBER_DEPTH + 1] {
+    let digest = Sha256::digest(member_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let h = u64::from_be_bytes(first);
+    let mut path = [0u8; MEMBER_DEPTH + 1];
+    path[0] = bucket_of(member_id) as u8;
+    for (level, slot) in path.iter_mut().enumerate().skip(1) {
+        *slot = ((h >> (64 - 5 * level)) & 31) as u8;
+    }
+    path
+}
+
 impl Keys {
     pub fn for_tenant(tenant: &str) -> Keys {
         Keys {
@@ -143,6 +169,17 @@ impl Keys {
     }
     pub fn members(&self, kind: Kind, id: &str, bucket: u32) -> String {
         format!("{}m/{}/{}/{}", self.ns, kind.code(), key_part(id), bucket)
+    }
+    /// The member trie node at `path` (level-0 bucket first, then one
+    /// child index per level): `m/<kind>/<id>/<b>/<c1>/…`. A one-element
+    /// path is [`Keys::members`].
+    pub fn member_node(&self, kind: Kind, id: &str, path: &[u8]) -> String {
+        let mut key = format!("{}m/{}/{}", self.ns, kind.code(), key_part(id));
+        for p in path {
+            key.push('/');
+            key.push_str(&p.to_string());
+        }
+        key
     }
     /// The groups (or roles) a user belongs to: `container` is Group or Role.
     pub fn memberships(&self, container: Kind, user_id: &str) -> String {
@@ -192,6 +229,7 @@ mod tests {
             k.index(Kind::User, IndexAttr::Name, &long),
             k.index(Kind::User, IndexAttr::Email, "a b/c\u{0}"),
             k.members(Kind::Group, &long, 31),
+            k.member_node(Kind::Group, &long, &[31; MEMBER_DEPTH + 1]),
             k.memberships(Kind::Role, &long),
         ] {
             assert!(key.len() <= 256, "{} bytes: {key}", key.len());
@@ -262,5 +300,32 @@ mod tests {
         let spread: std::collections::HashSet<u32> =
             (0..1000).map(|i| bucket_of(&format!("user-{i}"))).collect();
         assert_eq!(spread.len() as u32, MEMBER_BUCKETS);
+    }
+
+    #[test]
+    fn member_paths_start_at_the_bucket_and_spread_below_it() {
+        let k = Keys::for_tenant("t");
+        let id = "2819c223-7f76-453a-919d-413861904646";
+        let p = member_path(id);
+        assert_eq!(p[0] as u32, bucket_of(id));
+        assert_eq!(p, member_path(id));
+        assert_eq!(
+            k.member_node(Kind::Group, "g", &p[..1]),
+            k.members(Kind::Group, "g", bucket_of(id))
+        );
+        assert_eq!(
+            k.member_node(Kind::Group, "g", &[3, 17, 0]),
+            "t/t/m/G/g/3/17/0"
+        );
+        // Ids of one level-0 bucket spread over all 32 children, at every level.
+        let ids: Vec<String> = (0..20_000)
+            .map(|i| format!("user-{i}"))
+            .filter(|id| bucket_of(id) == 5)
+            .collect();
+        for level in 1..=3 {
+            let spread: std::collections::HashSet<u8> =
+                ids.iter().map(|id| member_path(id)[level]).collect();
+            assert_eq!(spread.len(), MEMBER_FANOUT as usize, "level {level}");
+        }
     }
 }

@@ -14,3 +14,5 @@ pub mod memory;
 pub(crate) mod records;
 pub(crate) mod salvage;
 pub(crate) mod walk;
+/// The bench's preloader of a large group (`members::preload`).
+pub use members::preload::preload_group;

@@ -1,20 +1,26 @@
 //! Group and role membership on the store (docs/storage.md, "Membership").
 //!
-//! Members of a group or role live in [`MEMBER_BUCKETS`] bucket keys chosen by
-//! a hash of the user id, so adding or removing one member rewrites one bucket,
-//! not the whole list, and no value approaches the 1 MiB limit below about a
-//! million members. Each user also has a list of the groups (and roles) it is
-//! in, kept as a superset: it is written before a member is added and after a
-//! member is removed, and readers confirm each entry against the bucket.
+//! Members of a group or role live in a hash trie ([`trie`]): [`MEMBER_BUCKETS`]
+//! level-0 buckets chosen by a hash of the user id, each split into 32
+//! children (and so on) once it holds more than a few KiB, so adding or
+//! removing one member rewrites one small leaf whatever the size of the
+//! group. Each user also has a list of the groups (and roles) it is in, kept
+//! as a superset: it is written before a member is added and after a member
+//! is removed, and readers confirm each entry against the member's leaf.
 
-use crate::error::Result;
+pub mod preload;
+pub mod probe;
+pub mod trie;
+
+use crate::error::{Result, ScimError};
 use crate::patch::MemberOp;
 use crate::schema::Kind;
-use crate::storage::layout::{bucket_of, MEMBER_BUCKETS};
-use crate::storage::records::Repo;
+use crate::storage::layout::{bucket_of, member_path, MEMBER_BUCKETS, MEMBER_DEPTH};
+use crate::storage::records::{Repo, Values};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use trie::{belongs, leaf_members, Leaf};
 
 /// A member as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,21 +84,99 @@ pub fn decode(raw: Option<&[u8]>) -> Vec<Stored> {
         .unwrap_or_default()
 }
 
+/// The level-0 buckets marked in bitmap `bits`, as trie paths.
+pub fn roots(bits: u32) -> Vec<Vec<u8>> {
+    (0..MEMBER_BUCKETS)
+        .filter(|b| bits & bit(*b) != 0)
+        .map(|b| vec![b as u8])
+        .collect()
+}
+
 /// All members of a container whose record has bucket bitmap `buckets`.
 pub fn read_all(repo: &Repo, kind: Kind, id: &str, buckets: u32) -> Result<Vec<Stored>> {
-    let wanted: Vec<u32> = (0..MEMBER_BUCKETS)
-        .filter(|b| buckets & bit(*b) != 0)
-        .collect();
-    let keys: Vec<String> = wanted
-        .iter()
-        .map(|b| repo.keys.members(kind, id, *b))
-        .collect();
+    Ok(read_at_most(repo, kind, id, buckets, usize::MAX)?.unwrap_or_default())
+}
+
+/// The members under the level-0 buckets in `bits`, in no order.
+pub fn read_buckets(repo: &Repo, kind: Kind, id: &str, bits: u32) -> Result<Vec<Stored>> {
     let mut out = Vec::new();
-    for raw in repo.store.get_many(&keys)? {
-        out.extend(decode(raw.as_deref()));
+    trie::walk(repo, kind, id, roots(bits), |node| {
+        out.extend(leaf_members(node.raw));
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// All members of a container (sorted by id), or `None` as soon as they
+/// turn out to be more than `max`: the walk stops there, so memory stays
+/// bounded by `max` members and one batch of leaves.
+pub fn read_at_most(
+    repo: &Repo,
+    kind: Kind,
+    id: &str,
+    buckets: u32,
+    max: usize,
+) -> Result<Option<Vec<Stored>>> {
+    let mut out = Vec::new();
+    let mut over = false;
+    trie::walk(repo, kind, id, roots(buckets), |node| {
+        out.extend(leaf_members(node.raw));
+        over = out.len() > max;
+        Ok(!over)
+    })?;
+    if over {
+        return Ok(None);
     }
     out.sort_by(|a, b| a.value.cmp(&b.value));
-    Ok(out)
+    Ok(Some(out))
+}
+
+/// Most members one response may carry, summed over a list's page
+/// (`maxMembersPerResponse`, README "Limits"): a larger group is read with
+/// `excludedAttributes=members`, as Entra ID and Okta read groups, and
+/// membership tested with a `members.value eq` filter.
+pub const MAX_MEMBERS_PER_RESPONSE: usize = 100_000;
+
+const TOO_MANY_MEMBERS: &str = "this response would carry more group members than \
+     maxMembersPerResponse";
+
+/// The 400 `tooMany` (RFC 7644 §3.12) of a response that would carry more
+/// than [`MAX_MEMBERS_PER_RESPONSE`] members.
+pub fn too_many_members() -> ScimError {
+    ScimError::too_many(format!(
+        "{TOO_MANY_MEMBERS} ({MAX_MEMBERS_PER_RESPONSE}); read the group with excludedAttributes=members, and \
+         test a membership with filter=id eq \"<groupId>\" and members.value eq \"<userId>\""
+    ))
+}
+
+/// Whether `e` is [`too_many_members`]'s refusal.
+pub fn is_too_many_members(e: &ScimError) -> bool {
+    e.status == 400 && e.detail.starts_with(TOO_MANY_MEMBERS)
+}
+
+/// For each `(container kind, container id, user id)`: whether the
+/// container holds the user (its leaf read, no member list parsed).
+pub fn holds(repo: &Repo, queries: &[(Kind, &str, &str)]) -> Result<Vec<bool>> {
+    Ok(holds_and(repo, queries, Vec::new())?.0)
+}
+
+/// [`holds`], with the values of `extra` keys read in the same first call.
+pub fn holds_and(
+    repo: &Repo,
+    queries: &[(Kind, &str, &str)],
+    extra: Vec<String>,
+) -> Result<(Vec<bool>, Values)> {
+    let (leaves, values) = trie::leaves_and(repo, queries, extra)?;
+    let held = leaves
+        .iter()
+        .zip(queries)
+        .map(|(leaf, q)| {
+            leaf.raw
+                .as_deref()
+                .is_some_and(|raw| !trie::is_marker(raw) && bucket_has(raw, q.2))
+        })
+        .collect();
+    Ok((held, values))
 }
 
 /// Whether the raw bytes of a bucket hold member `user_id`, without parsing
@@ -110,13 +194,15 @@ fn entry_at(bucket: &[u8], user_id: &str) -> Option<usize> {
     memchr::memmem::find(bucket, needle.as_bytes())
 }
 
-/// 413 unless the buckets `ops` add members to stay within one store value
+/// 413 unless the leaves `ops` add members to stay within one store value
 /// (Spin's 1 MiB) once written: checked before a write's first store call,
 /// so that a PATCH, PUT or POST never applies in part (RFC 7644 §3.5.2:
-/// PATCH is atomic). Buckets whose bit is not in `existing` (the record's
-/// bitmap, a superset of the buckets holding members) are empty and not
-/// read; the others are read in one call. Conservative: an added member
-/// already present counts as growth.
+/// PATCH is atomic). Level-0 buckets whose bit is not in `existing` (the
+/// record's bitmap, a superset of the buckets holding members) are empty
+/// and not read; in the others each added member's leaf is found
+/// ([`trie::leaves`], level by level). Conservative: an added member
+/// already present counts as growth, and so do the additions of a whole
+/// level-0 bucket as if they landed in one leaf.
 pub fn check_room(
     repo: &Repo,
     kind: Kind,
@@ -124,7 +210,8 @@ pub fn check_room(
     existing: u32,
     ops: &[MemberOp],
 ) -> Result<()> {
-    let mut added: HashMap<u32, usize> = HashMap::new();
+    // Bytes each added member takes, and their sum per level-0 bucket.
+    let mut added: Vec<(&str, usize)> = Vec::new();
     let mut cleared = false;
     for op in ops {
         match op {
@@ -139,34 +226,45 @@ pub fn check_room(
                         display: m.display.clone(),
                     };
                     let n = serde_json::to_vec(&entry).map_or(usize::MAX, |v| v.len() + 1);
-                    let e = added.entry(bucket_of(&m.value)).or_default();
-                    *e = e.saturating_add(n);
+                    added.push((&m.value, n));
                 }
             }
             MemberOp::Remove(_) | MemberOp::RemoveWhere(_) => {}
         }
     }
     let limit = crate::storage::kv::MAX_VALUE_LEN;
-    let mut to_read: Vec<u32> = Vec::new();
-    for (b, n) in &added {
-        if *n > limit {
-            return Err(bucket_full(*n, limit));
-        }
-        if !cleared && existing & bit(*b) != 0 {
-            to_read.push(*b);
-        }
+    let mut per_bucket: HashMap<u32, usize> = HashMap::new();
+    for (user, n) in &added {
+        let e = per_bucket.entry(bucket_of(user)).or_default();
+        *e = e.saturating_add(*n);
     }
-    if to_read.is_empty() {
+    // Conservative: as if each bucket's additions landed in one leaf.
+    if let Some(n) = per_bucket.values().find(|n| **n > limit) {
+        return Err(bucket_full(*n, limit));
+    }
+    // Members landing in existing buckets: the leaves they land in.
+    let queries: Vec<(Kind, &str, &str)> = added
+        .iter()
+        .filter(|(user, _)| !cleared && existing & bit(bucket_of(user)) != 0)
+        .map(|(user, _)| (kind, id, *user))
+        .collect();
+    if queries.is_empty() {
         return Ok(());
     }
-    let keys: Vec<String> = to_read
-        .iter()
-        .map(|b| repo.keys.members(kind, id, *b))
-        .collect();
-    for (b, raw) in to_read.iter().zip(repo.store.get_many(&keys)?) {
-        let n = raw.map_or(0, |r| r.len()).saturating_add(added[b]);
-        if n > limit {
-            return Err(bucket_full(n, limit));
+    let leaves: Vec<Leaf> = trie::leaves(repo, &queries)?;
+    let mut growth: HashMap<&str, usize> = HashMap::new();
+    for (leaf, (user, n)) in leaves.iter().zip(
+        added
+            .iter()
+            .filter(|(user, _)| !cleared && existing & bit(bucket_of(user)) != 0),
+    ) {
+        debug_assert_eq!(member_path(user)[..leaf.path.len()], leaf.path[..]);
+        let e = growth
+            .entry(leaf.key.as_str())
+            .or_insert_with(|| leaf.raw.as_ref().map_or(0, Vec::len));
+        *e = e.saturating_add(*n);
+        if *e > limit {
+            return Err(bucket_full(*e, limit));
         }
     }
     Ok(())
@@ -177,8 +275,8 @@ fn bucket_full(n: usize, limit: usize) -> crate::ScimError {
         413,
         None,
         format!(
-            "these members would need {n} bytes in one of the group's {MEMBER_BUCKETS} member \
-             buckets, more than maxResourceBytes ({limit}), the store's limit for one value; \
+            "these members would need {n} bytes in one of the group's member buckets, more \
+             than maxResourceBytes ({limit}), the store's limit for one value; \
              add fewer members, or shorter \
              display names"
         ),
@@ -209,11 +307,13 @@ pub fn added_bits(ops: &[MemberOp]) -> u32 {
     bits
 }
 
-/// Apply `ops` in order to one bucket's members. Returns whether anything
-/// changed and the members the ops removed for good (re-added ones are not).
+/// Apply `ops` in order to one leaf's members: the leaf at path `node`,
+/// which takes the added members whose path starts there. Returns whether
+/// anything changed and the members the ops removed for good (re-added
+/// ones are not).
 fn apply_to_bucket<F>(
     members: &mut Vec<Stored>,
-    bucket: u32,
+    node: &[u8],
     ops: &[MemberOp],
     remove_where: &F,
 ) -> (bool, Vec<String>)
@@ -242,7 +342,7 @@ where
                     .enumerate()
                     .map(|(i, m)| (m.value.clone(), i))
                     .collect();
-                for m in ms.iter().filter(|m| bucket_of(&m.value) == bucket) {
+                for m in ms.iter().filter(|m| belongs(node, &m.value)) {
                     match at.get(&m.value) {
                         Some(&i) => {
                             if m.display.is_some() && members[i].display != m.display {
@@ -277,11 +377,11 @@ where
     (changed, removed)
 }
 
-/// The bucket `raw` with `ops` applied, written without parsing it, when
+/// The leaf `raw` at path `node` with `ops` applied, written without parsing it, when
 /// `ops` only adds members it does not hold yet (an IdP adding one user to a
 /// group): the new members are appended to the stored JSON array as
 /// `serde_json` would write them. `None` when the ops need the general path.
-fn appended(raw: Option<&[u8]>, bucket: u32, ops: &[MemberOp]) -> Option<Vec<u8>> {
+fn appended(raw: Option<&[u8]>, node: &[u8], ops: &[MemberOp]) -> Option<Vec<u8>> {
     let [MemberOp::Add(ms)] = ops else {
         return None;
     };
@@ -293,7 +393,7 @@ fn appended(raw: Option<&[u8]>, bucket: u32, ops: &[MemberOp]) -> Option<Vec<u8>
     out.push(b'[');
     out.extend_from_slice(body);
     let mut added: Vec<&str> = Vec::new();
-    for m in ms.iter().filter(|m| bucket_of(&m.value) == bucket) {
+    for m in ms.iter().filter(|m| belongs(node, &m.value)) {
         if added.contains(&m.value.as_str()) || bucket_has(body, &m.value) {
             return None;
         }
@@ -367,9 +467,13 @@ pub struct Delta {
     pub added: Vec<String>,
 }
 
-/// Write `ops` to the buckets in `bits`, each bucket with its own
-/// compare-and-swap loop (concurrent changes to other members never conflict
-/// with this one, and a conflict on the same bucket re-applies the ops).
+/// Write `ops` to the trie under the level-0 buckets in `bits`, each leaf
+/// with its own compare-and-swap loop (concurrent changes to other members
+/// never conflict with this one, and a conflict on the same leaf re-applies
+/// the ops). A node found split is left for its children: all 32 for ops
+/// that apply to every member (`RemoveAll`, `RemoveWhere`), otherwise those
+/// the named members' paths reach. A leaf left larger than
+/// [`trie::SPLIT_BYTES`] is split.
 pub fn write_buckets<F>(
     repo: &Repo,
     kind: Kind,
@@ -381,36 +485,80 @@ pub fn write_buckets<F>(
 where
     F: Fn(&crate::filter::Filter, &Stored) -> bool,
 {
+    let every = ops
+        .iter()
+        .any(|op| matches!(op, MemberOp::RemoveAll | MemberOp::RemoveWhere(_)));
+    // The paths of the members the ops name (to descend only where needed).
+    let named: Vec<[u8; MEMBER_DEPTH + 1]> = if every {
+        Vec::new()
+    } else {
+        ops.iter()
+            .flat_map(|op| match op {
+                MemberOp::Add(ms) => ms.iter().map(|m| member_path(&m.value)).collect(),
+                MemberOp::Remove(ids) => ids.iter().map(|id| member_path(id)).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
     let mut delta = Delta::default();
-    for b in (0..MEMBER_BUCKETS).filter(|b| bits & bit(*b) != 0) {
-        let key = repo.keys.members(kind, id, b);
+    let mut work = roots(bits);
+    while let Some(node) = work.pop() {
+        let key = repo.keys.member_node(kind, id, &node);
         let mut removed = Vec::new();
         let mut added = Vec::new();
+        let mut split = false;
+        let mut written = 0;
         repo.update(&key, |cur| {
-            if let Some(bytes) = appended(cur, b, ops) {
+            split = cur.is_some_and(trie::is_marker);
+            written = 0;
+            if split {
+                return Ok(None);
+            }
+            if let Some(bytes) = appended(cur, &node, ops) {
                 removed.clear();
-                added = added_to(b, ops);
+                added = added_to(&node, ops);
+                written = bytes.len();
                 return Ok(Some(bytes));
             }
             added.clear();
             if let Some((bytes, gone)) = without_one(cur, ops) {
                 removed = vec![gone.to_string()];
+                written = bytes.len();
                 return Ok(Some(bytes));
             }
             let mut members = decode(cur);
             let before: Vec<String> = members.iter().map(|m| m.value.clone()).collect();
-            let (changed, gone) = apply_to_bucket(&mut members, b, ops, &remove_where);
+            let (changed, gone) = apply_to_bucket(&mut members, &node, ops, &remove_where);
             removed = gone;
             added = fresh(&before, &members);
             if !changed {
                 return Ok(None);
             }
-            Ok(Some(
-                serde_json::to_vec(&members).expect("members serialise"),
-            ))
+            let bytes = serde_json::to_vec(&members).expect("members serialise");
+            written = bytes.len();
+            Ok(Some(bytes))
         })?;
+        if split {
+            let level = node.len();
+            let mut kids: Vec<u8> = if every {
+                (0..crate::storage::layout::MEMBER_FANOUT).collect()
+            } else {
+                named
+                    .iter()
+                    .filter(|p| p.starts_with(&node))
+                    .map(|p| p[level])
+                    .collect()
+            };
+            kids.sort_unstable();
+            kids.dedup();
+            work.extend(kids.into_iter().map(|c| trie::child(&node, c)));
+            continue;
+        }
         delta.removed.extend(removed);
         delta.added.extend(added);
+        if written > trie::SPLIT_BYTES {
+            trie::split(repo, kind, id, &node)?;
+        }
     }
     Ok(delta)
 }
@@ -426,28 +574,37 @@ fn fresh(before: &[String], after: &[Stored]) -> Vec<String> {
         .collect()
 }
 
-/// The ids an `Add`-only op list appends to bucket `b` (when [`appended`]
-/// applies: none of them was there).
-fn added_to(b: u32, ops: &[MemberOp]) -> Vec<String> {
+/// The ids an `Add`-only op list appends to the leaf at `node` (when
+/// [`appended`] applies: none of them was there).
+fn added_to(node: &[u8], ops: &[MemberOp]) -> Vec<String> {
     ops.iter()
         .flat_map(|op| match op {
             MemberOp::Add(ms) => ms.iter().map(|m| m.value.clone()).collect(),
             _ => Vec::new(),
         })
-        .filter(|id| bucket_of(id) == b)
+        .filter(|id| belongs(node, id))
         .collect()
 }
 
-/// Remove every member bucket of a container (after its record is gone).
+/// Remove every member node of a container (after its record is gone):
+/// the trie is walked, and its keys deleted a batch at a time.
 pub fn delete_all(repo: &Repo, kind: Kind, id: &str, buckets: u32) -> Result<()> {
     let mut keys = Vec::new();
     for b in (0..MEMBER_BUCKETS).filter(|b| buckets & bit(*b) != 0) {
         let key = repo.keys.members(kind, id, b);
-        // With the buckets' creation guards (docs/storage.md).
+        // The level-0 buckets' creation guards (docs/storage.md).
         keys.extend(crate::storage::kv::guard_keys(&key, repo.now));
-        keys.push(key);
     }
-    Ok(repo.store.delete_many(&keys)?)
+    trie::walk(repo, kind, id, roots(buckets), |node| {
+        if node.raw.is_some() {
+            keys.push(node.key.to_string());
+        }
+        Ok(true)
+    })?;
+    for batch in keys.chunks(1024) {
+        repo.store.delete_many(batch)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -518,7 +675,7 @@ mod tests {
     /// What the general path writes for `ops` on `raw` (None: no change).
     fn general(raw: Option<&[u8]>, b: u32, ops: &[MemberOp]) -> Option<Vec<u8>> {
         let mut members = decode(raw);
-        let (changed, _) = apply_to_bucket(&mut members, b, ops, &|_, _| false);
+        let (changed, _) = apply_to_bucket(&mut members, &[b as u8], ops, &|_, _| false);
         changed.then(|| serde_json::to_vec(&members).unwrap())
     }
 
@@ -551,7 +708,7 @@ mod tests {
             ),
         ] {
             let ops = [MemberOp::Add(add)];
-            let fast = appended(existing, b, &ops).expect("the fast path applies");
+            let fast = appended(existing, &[b as u8], &ops).expect("the fast path applies");
             assert_eq!(fast, general(existing, b, &ops).unwrap());
             let _: Vec<Stored> = serde_json::from_slice(&fast).unwrap();
         }
@@ -613,22 +770,32 @@ mod tests {
         .unwrap();
         let add = |ms: Vec<Member>| [MemberOp::Add(ms)];
         // Already a member (a display update goes through the general path).
-        assert!(appended(Some(&raw), b, &add(vec![member(&ids[0], Some("new"))])).is_none());
+        assert!(appended(
+            Some(&raw),
+            &[b as u8],
+            &add(vec![member(&ids[0], Some("new"))])
+        )
+        .is_none());
         // The same new member twice in one op.
         let twice = add(vec![member(&ids[1], None), member(&ids[1], Some("x"))]);
-        assert!(appended(Some(&raw), b, &twice).is_none());
+        assert!(appended(Some(&raw), &[b as u8], &twice).is_none());
         assert_eq!(
             general(Some(&raw), b, &twice).map(|v| decode(Some(&v)).len()),
             Some(2)
         );
         // Nothing for this bucket, other ops, a value that is not an array.
-        assert!(appended(Some(&raw), b + 1, &add(vec![member(&ids[1], None)])).is_none());
+        assert!(appended(
+            Some(&raw),
+            &[(b + 1) as u8],
+            &add(vec![member(&ids[1], None)])
+        )
+        .is_none());
         let ops = [
             MemberOp::RemoveAll,
             MemberOp::Add(vec![member(&ids[1], None)]),
         ];
-        assert!(appended(Some(&raw), b, &ops).is_none());
-        assert!(appended(Some(b"{}"), b, &add(vec![member(&ids[1], None)])).is_none());
+        assert!(appended(Some(&raw), &[b as u8], &ops).is_none());
+        assert!(appended(Some(b"{}"), &[b as u8], &add(vec![member(&ids[1], None)])).is_none());
     }
 
     #[test]
@@ -647,7 +814,7 @@ mod tests {
             MemberOp::Add(vec![member(&ids[1], None)]),
             MemberOp::Remove(vec![ids[0].clone(), "not-a-member".into()]),
         ];
-        let (changed, mut removed) = apply_to_bucket(&mut members, b, &ops, &|_, _| false);
+        let (changed, mut removed) = apply_to_bucket(&mut members, &[b as u8], &ops, &|_, _| false);
         removed.sort();
         let mut want = vec![ids[0].clone(), ids[2].clone()];
         want.sort();
@@ -657,7 +824,7 @@ mod tests {
         // Adding who is there already, with the same display, changes nothing.
         let same = [MemberOp::Add(vec![member(&ids[1], None)])];
         assert_eq!(
-            apply_to_bucket(&mut members, b, &same, &|_, _| false),
+            apply_to_bucket(&mut members, &[b as u8], &same, &|_, _| false),
             (false, vec![])
         );
     }
