@@ -49,7 +49,8 @@ Options:
       --duration SECS     measured period per scenario [default: 5]
       --warmup SECS       warm-up per scenario [default: 1]
       --concurrency C     connections per scenario [default: 4]
-      --full-read-max S   give up the full paged read after S seconds [default: 60]
+      --full-read-max S   give up the full paged read after S seconds [default: 60, or
+                          15 s per 100,000 users where that is more]
       --only LIST         run only these scenarios (comma-separated keys)
       --no-native         skip the native engine profile (in-process, no wasm)
       --no-bulk           skip the /Bulk scenario (1,000 creates: one Bulk vs single POSTs)
@@ -120,6 +121,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
         out: "bench/results".into(),
     };
     let mut it = argv.into_iter();
+    let mut full_read_max = None;
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -169,7 +171,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             "--duration" => a.plan.duration = secs(value()?)?,
             "--warmup" => a.plan.warmup = secs(value()?)?,
             "--concurrency" => a.plan.concurrency = num(value()?)?.max(1),
-            "--full-read-max" => a.full_read_max = secs(value()?)?,
+            "--full-read-max" => full_read_max = Some(secs(value()?)?),
             "--only" => a.only = Some(value()?.split(',').map(|s| s.trim().to_string()).collect()),
             "--host-bin" => a.host_bin = value()?.into(),
             "--manifest" => a.manifest = value()?.into(),
@@ -178,6 +180,9 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    // A million users take about a minute to read on a busy 2-core machine.
+    a.full_read_max = full_read_max
+        .unwrap_or_else(|| Duration::from_secs_f64((a.n as f64 * 15.0 / 100_000.0).max(60.0)));
     if a.n < 2 * scenarios::PAGE {
         return Err(format!("--n must be at least {}", 2 * scenarios::PAGE));
     }
