@@ -174,5 +174,13 @@ bench-scale: wasm host
 	$(CARGO) build --profile host -p scim-bench
 	target/host/scim-bench --n $(or $(N),10000) --scale --no-peer $(BENCH_ARGS)
 
+# The scale law from 1,000 to 1,000,000 users (issue 21): ours only, the
+# users seeded by `scim-host seed` (about 2 GB of store in a temp dir,
+# removed at the end), the ratio per scenario printed.
+.PHONY: bench-million
+bench-million: wasm host
+	$(CARGO) build --profile host -p scim-bench
+	target/host/scim-bench --n 1000000 --scale --no-peer $(BENCH_ARGS)
+
 clean:
 	$(CARGO) clean

@@ -38,13 +38,20 @@ Options:
       --scale             also run ours at --scale-n users and check the scale law
       --scale-n N         the small size of the scale law [default: 1000]
       --no-peer           do not run the peer (scim2-server)
+      --preload MODE      how ours gets its N users: http (POST /Users, 4
+                          connections), seed (`scim-host seed`: the engine's
+                          own create in-process, batched SQLite transactions;
+                          groups still over HTTP) or auto: seed above
+                          100,000 users, where the peer and `spin up` are
+                          not run either [default: auto]
       --no-spin           do not run the scenarios under real `spin up`
       --spin-bin FILE     the `spin` executable [default: `spin` on PATH;
                           without one, `spin up` is not measured]
       --duration SECS     measured period per scenario [default: 5]
       --warmup SECS       warm-up per scenario [default: 1]
       --concurrency C     connections per scenario [default: 4]
-      --full-read-max S   give up the full paged read after S seconds [default: 60]
+      --full-read-max S   give up the full paged read after S seconds [default: 60, or
+                          15 s per 100,000 users where that is more]
       --only LIST         run only these scenarios (comma-separated keys)
       --no-native         skip the native engine profile (in-process, no wasm)
       --no-bulk           skip the /Bulk scenario (1,000 creates: one Bulk vs single POSTs)
@@ -66,6 +73,8 @@ pub struct Args {
     pub scale: bool,
     pub scale_n: usize,
     pub peer: bool,
+    /// `--preload`: `Some(true)` seed, `Some(false)` HTTP, `None` auto.
+    pub preload_seed: Option<bool>,
     /// The `spin` executable to run the scenarios under `spin up` too.
     pub spin: Option<PathBuf>,
     /// `--no-spin` was given.
@@ -91,6 +100,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
         scale: false,
         scale_n: 1_000,
         peer: true,
+        preload_seed: None,
         spin: servers::spin_on_path(),
         spin_off: false,
         plan: Plan {
@@ -112,6 +122,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
         out: "bench/results".into(),
     };
     let mut it = argv.into_iter();
+    let mut full_read_max = None;
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -142,6 +153,14 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             "--scale" => a.scale = true,
             "--scale-n" => a.scale_n = num(value()?)?,
             "--no-peer" => a.peer = false,
+            "--preload" => {
+                a.preload_seed = match value()?.as_str() {
+                    "auto" => None,
+                    "seed" => Some(true),
+                    "http" => Some(false),
+                    other => return Err(format!("--preload: {other:?} is not http, seed or auto")),
+                }
+            }
             "--no-spin" => a.spin_off = true,
             "--spin-bin" => a.spin = Some(value()?.into()),
             "--no-native" => a.native = false,
@@ -153,7 +172,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             "--duration" => a.plan.duration = secs(value()?)?,
             "--warmup" => a.plan.warmup = secs(value()?)?,
             "--concurrency" => a.plan.concurrency = num(value()?)?.max(1),
-            "--full-read-max" => a.full_read_max = secs(value()?)?,
+            "--full-read-max" => full_read_max = Some(secs(value()?)?),
             "--only" => a.only = Some(value()?.split(',').map(|s| s.trim().to_string()).collect()),
             "--host-bin" => a.host_bin = value()?.into(),
             "--manifest" => a.manifest = value()?.into(),
@@ -162,6 +181,9 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    // A million users take about a minute to read on a busy 2-core machine.
+    a.full_read_max = full_read_max
+        .unwrap_or_else(|| Duration::from_secs_f64((a.n as f64 * 15.0 / 100_000.0).max(60.0)));
     if a.n < 2 * scenarios::PAGE {
         return Err(format!("--n must be at least {}", 2 * scenarios::PAGE));
     }
@@ -174,6 +196,39 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
     }
     Ok(Some(a))
 }
+
+/// Above this many users, nothing is preloaded over HTTP by default: ours
+/// is seeded (`scim-host seed`), and the peer and `spin up`, which can
+/// only be preloaded over HTTP, are not run.
+pub const HTTP_PRELOAD_MAX: usize = 100_000;
+
+/// The native profile keeps every key in memory: it runs at most at this
+/// many users.
+pub const NATIVE_MAX: usize = 100_000;
+
+impl Args {
+    /// Whether ours is preloaded by `scim-host seed` in this invocation
+    /// (every size alike, so the scale law compares like with like).
+    pub fn seeds(&self) -> bool {
+        self.preload_seed.unwrap_or(self.n > HTTP_PRELOAD_MAX)
+    }
+}
+
+/// Why a server that can only be preloaded over HTTP is not run at `n`.
+/// `how`: why its preload is what it is.
+fn too_big_for_http(n: usize, how: &str) -> Option<String> {
+    (n > HTTP_PRELOAD_MAX).then(|| {
+        format!(
+            "not measured at N = {n}: {how}, far too long above {HTTP_PRELOAD_MAX} users \
+             (only the local host is measured; a smaller N compares the servers)"
+        )
+    })
+}
+
+const PEER_PRELOAD: &str = "the peer keeps its data in memory and is preloaded over HTTP \
+                            (one TCP connection per request)";
+const SPIN_PRELOAD: &str = "`spin up` is preloaded over HTTP, and its store commits and syncs \
+                            every write call (a few users per second)";
 
 /// Everything measured on one server at one size.
 #[derive(Debug)]
@@ -226,11 +281,29 @@ fn selected(args: &Args) -> Vec<Scenario> {
 }
 
 /// Preloads and measures every selected scenario against a started server.
-fn measure(args: &Args, server: &mut servers::Server, n: usize, logs: Option<&Logs>) -> ServerRun {
+/// `seeded`: the users are there already (ids by index, and how long the
+/// seeding took); only the groups are created.
+fn measure(
+    args: &Args,
+    server: &mut servers::Server,
+    n: usize,
+    logs: Option<&Logs>,
+    seeded: Option<(Vec<String>, Duration)>,
+) -> ServerRun {
     let name = server.name;
     let target = server.target.clone();
-    eprintln!("scim-bench: {name}: preloading {n} users and the groups…");
-    let world: World = match scenarios::preload(&target, n, args.plan.concurrency) {
+    let was_seeded = seeded.is_some();
+    let preloaded = match seeded {
+        Some((ids, took)) => {
+            eprintln!("scim-bench: {name}: {n} users seeded; creating the groups…");
+            scenarios::preload_groups(&target, ids, took)
+        }
+        None => {
+            eprintln!("scim-bench: {name}: preloading {n} users and the groups…");
+            scenarios::preload(&target, n, args.plan.concurrency)
+        }
+    };
+    let world: World = match preloaded {
         Ok(w) => w,
         Err(e) => return ServerRun::failed(name, n, e),
     };
@@ -251,6 +324,14 @@ fn measure(args: &Args, server: &mut servers::Server, n: usize, logs: Option<&Lo
         error: None,
         remarks: Vec::new(),
     };
+    if was_seeded {
+        run.remarks.push(
+            "users preloaded by `scim-host seed` (the engine's own POST /Users in-process, \
+             10,000 per SQLite transaction, on the store file the host then serves), groups \
+             over HTTP"
+                .into(),
+        );
+    }
     for s in selected(args) {
         if !server.alive() {
             run.error = Some(format!("{name} exited during the run"));
@@ -314,7 +395,7 @@ pub fn bench_ours_with(
         Ok(s) => s,
         Err(e) => return ServerRun::failed("spin-scim", n, e),
     };
-    let run = measure(args, &mut server, n, Some(&logs));
+    let run = measure(args, &mut server, n, Some(&logs), None);
     server.stop();
     let _ = std::fs::remove_dir_all(&state);
     if run.error.is_none() {
@@ -359,11 +440,33 @@ fn bench_wasm(
         guest: args.out.join(format!("{stamp}-{tag}-n{n}.log")),
         access: args.out.join(format!("{stamp}-{tag}-access-n{n}.log")),
     };
-    let mut server =
-        match servers::start_ours(runtime, &args.manifest, &state, secret, token, &logs, &[]) {
-            Ok(s) => s,
-            Err(e) => return ServerRun::failed(runtime.name(), n, e),
-        };
+    // Only the local host's store can be seeded (`spin up` keeps its own).
+    let seeded = match runtime {
+        servers::Runtime::Host(bin) if args.seeds() => {
+            eprintln!("scim-bench: seeding {n} users with scim-host seed…");
+            match servers::seed_users(bin, &args.manifest, &state, n, &[]) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&state);
+                    return ServerRun::failed(runtime.name(), n, e);
+                }
+            }
+        }
+        _ => None,
+    };
+    let started = match seeded {
+        Some(_) => {
+            servers::start_ours_on(runtime, &args.manifest, &state, secret, token, &logs, &[])
+        }
+        None => servers::start_ours(runtime, &args.manifest, &state, secret, token, &logs, &[]),
+    };
+    let mut server = match started {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&state);
+            return ServerRun::failed(runtime.name(), n, e);
+        }
+    };
     eprintln!(
         "scim-bench: {} (pid {}) on http://{}{} with N = {n}",
         runtime.name(),
@@ -371,7 +474,7 @@ fn bench_wasm(
         server.target.addr,
         server.target.base
     );
-    let run = measure(args, &mut server, n, Some(&logs));
+    let run = measure(args, &mut server, n, Some(&logs), seeded);
     server.stop();
     let _ = std::fs::remove_dir_all(&state);
     if run.error.is_none() {
@@ -383,6 +486,9 @@ fn bench_wasm(
 }
 
 fn bench_peer(args: &Args, n: usize) -> ServerRun {
+    if let Some(why) = too_big_for_http(n, PEER_PRELOAD) {
+        return ServerRun::failed("scim2-server", n, why);
+    }
     let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let exe = match servers::ensure_peer(&root) {
         Ok(e) => e,
@@ -398,7 +504,7 @@ fn bench_peer(args: &Args, n: usize) -> ServerRun {
         server.target.addr,
         server.target.base
     );
-    let run = measure(args, &mut server, n, None);
+    let run = measure(args, &mut server, n, None, None);
     server.stop();
     run
 }
@@ -534,6 +640,11 @@ fn main() -> ExitCode {
     let ours = bench_ours(&args, args.n, &stamp, &secret, &token);
     // Without `spin`, the report says so in one line (report::no_spin).
     let spin = match (&args.spin, args.spin_off) {
+        (Some(_), false) if args.n > HTTP_PRELOAD_MAX => Some(ServerRun::failed(
+            "spin up",
+            args.n,
+            too_big_for_http(args.n, SPIN_PRELOAD).unwrap_or_default(),
+        )),
         (Some(bin), false) => Some(bench_spin(&args, bin, args.n, &stamp, &secret, &token)),
         _ => None,
     };
@@ -542,8 +653,9 @@ fn main() -> ExitCode {
         .then(|| bench_ours(&args, args.scale_n, &stamp, &secret, &token));
 
     let native = args.native.then(|| {
-        eprintln!("scim-bench: native engine profile at N = {}…", args.n);
-        native::run(args.n, Duration::from_secs(1), args.only.as_deref())
+        let n = args.n.min(NATIVE_MAX);
+        eprintln!("scim-bench: native engine profile at N = {n}…");
+        native::run(n, Duration::from_secs(1), args.only.as_deref())
             .unwrap_or_else(|e| format!("native profile failed: {e}\n"))
     });
 

@@ -99,12 +99,16 @@ pub struct World {
     pub preload_groups: Duration,
 }
 
+/// The preloaded user `i`, as every preload creates it.
+pub fn preload_user(i: usize) -> Value {
+    user_body(&user_name(i), &external_id(i), &format!("User{i} Bench"))
+}
+
 /// Creates N users and the groups, with `concurrency` connections.
 pub fn preload(target: &Target, n: usize, concurrency: usize) -> Result<World, String> {
     let slots: Mutex<Vec<String>> = Mutex::new(vec![String::new(); n]);
     let job = |conn: &mut Conn, i: usize| -> Result<(), String> {
-        let body = user_body(&user_name(i), &external_id(i), &format!("User{i} Bench"));
-        slots.lock().expect("slots")[i] = create_user(conn, &body)?;
+        slots.lock().expect("slots")[i] = create_user(conn, &preload_user(i))?;
         Ok(())
     };
     let (preload_users, errors) = load::run_jobs(target, concurrency, n, &job);
@@ -112,7 +116,18 @@ pub fn preload(target: &Target, n: usize, concurrency: usize) -> Result<World, S
         return Err(format!("preloading users: {e}"));
     }
     let ids = slots.into_inner().expect("slots");
+    preload_groups(target, ids, preload_users)
+}
 
+/// Creates the groups over users already there (`ids`, by index: user
+/// `i` is [`preload_user`]`(i)`), which took `preload_users`, and checks
+/// that every user is listed.
+pub fn preload_groups(
+    target: &Target,
+    ids: Vec<String>,
+    preload_users: Duration,
+) -> Result<World, String> {
+    let n = ids.len();
     let start = Instant::now();
     let mut conn = Conn::new(target);
     let big = json!({"schemas": [GROUP], "displayName": "bench-big"});

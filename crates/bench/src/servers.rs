@@ -210,8 +210,21 @@ pub fn start_ours(
     logs: &Logs,
     env: &[(&str, &str)],
 ) -> Result<Server, String> {
-    let log = &logs.guest;
     let _ = std::fs::remove_dir_all(state_dir);
+    start_ours_on(runtime, manifest, state_dir, secret, token, logs, env)
+}
+
+/// [`start_ours`] on the store `state_dir` already holds (a seeded one).
+pub fn start_ours_on(
+    runtime: &Runtime,
+    manifest: &Path,
+    state_dir: &Path,
+    secret: &str,
+    token: &str,
+    logs: &Logs,
+    env: &[(&str, &str)],
+) -> Result<Server, String> {
+    let log = &logs.guest;
     std::fs::create_dir_all(state_dir)
         .map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
     let log_file =
@@ -360,4 +373,67 @@ pub fn store_bytes(state_dir: &Path) -> (u64, Vec<String>) {
     }
     names.sort();
     (total, names)
+}
+
+/// Preloads `n` users ([`crate::scenarios::preload_user`]) into a fresh
+/// store in `state_dir` with `scim-host seed` (the engine's own create,
+/// in-process, many creates per SQLite transaction), with the variables
+/// the server will run with (`env`). Its progress goes to our stderr.
+/// Answers the ids by user index and how long it took.
+pub fn seed_users(
+    host_bin: &Path,
+    manifest: &Path,
+    state_dir: &Path,
+    n: usize,
+    env: &[(&str, &str)],
+) -> Result<(Vec<String>, Duration), String> {
+    use std::io::Write;
+    let _ = std::fs::remove_dir_all(state_dir);
+    std::fs::create_dir_all(state_dir)
+        .map_err(|e| format!("cannot create {}: {e}", state_dir.display()))?;
+    let started = std::time::Instant::now();
+    let mut child = Command::new(host_bin)
+        .arg("seed")
+        .arg("--manifest")
+        .arg(manifest)
+        .arg("--state-dir")
+        .arg(state_dir)
+        .arg("--count")
+        .arg(n.to_string())
+        .env("SPIN_VARIABLE_DISCOVERY_REQUIRES_AUTH", "false")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start {} seed: {e}", host_bin.display()))?;
+    let stdin = child.stdin.take().ok_or("seed: no stdin")?;
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::new(stdin);
+        for i in 0..n {
+            serde_json::to_writer(&mut w, &crate::scenarios::preload_user(i))?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()
+    });
+    let stdout = child.stdout.take().ok_or("seed: no stdout")?;
+    let mut ids = Vec::with_capacity(n);
+    for line in BufReader::new(stdout).lines() {
+        ids.push(line.map_err(|e| format!("seed: reading ids: {e}"))?);
+    }
+    let status = child.wait().map_err(|e| format!("seed: {e}"))?;
+    let written = writer.join();
+    if !status.success() {
+        return Err(format!("scim-host seed failed ({status})"));
+    }
+    if let Ok(Err(e)) = written {
+        return Err(format!("seed: writing users: {e}"));
+    }
+    if ids.len() != n {
+        return Err(format!(
+            "scim-host seed created {} users, not {n}",
+            ids.len()
+        ));
+    }
+    Ok((ids, started.elapsed()))
 }

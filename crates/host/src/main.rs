@@ -14,6 +14,7 @@ mod manifest;
 mod outbound;
 mod router;
 mod runtime_config;
+mod seed;
 mod server;
 mod stdio;
 
@@ -43,6 +44,7 @@ scim-host: run the spin-scim Spin application locally (a Spin-compatible host)
 
 Usage: scim-host [OPTIONS]
        scim-host check [OPTIONS]    Check (and repair) a store: check --help
+       scim-host seed [OPTIONS]     Create many resources at once: seed --help
 
 Options:
       --manifest FILE             Spin manifest to run [default: spin.toml]
@@ -221,6 +223,9 @@ fn parse_args(
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("check") {
         return check::main(std::env::args().skip(2));
+    }
+    if std::env::args().nth(1).as_deref() == Some("seed") {
+        return seed::main(std::env::args().skip(2));
     }
     let args = match parse_args(std::env::args().skip(1), &|name| std::env::var(name).ok()) {
         Ok(Command::Run(a)) => *a,

@@ -4,7 +4,7 @@
 //! (docs/storage.md, "Known leftovers": a slot without a record, a count
 //! off by one).
 
-use super::{Problem, Walk};
+use super::{Problem, Walk, BATCH};
 use crate::error::Result;
 use crate::schema::Kind;
 use crate::storage::records::{live, parse_id_list};
@@ -42,16 +42,22 @@ impl Walk<'_> {
         let keys: Vec<String> = (0..summary.counts.len())
             .map(|c| repo.keys.list_chunk(kind, c))
             .collect();
-        let chunks = self.get_all(&keys)?;
-        for (c, raw) in chunks.iter().enumerate() {
-            let actual = live(&parse_id_list(raw.as_deref()));
-            if actual != summary.counts[c] {
-                self.leftover(
-                    Problem::ListCountOff,
-                    key,
-                    format!("chunk {c}: counted {}, holds {actual}", summary.counts[c]),
-                    |w| w.repo(prefix).recount(kind, c),
-                )?;
+        // A batch of chunks at a time: all of them together are every id
+        // of the kind (40 MB at a million users), and the checker's memory
+        // must not grow with the store.
+        for (b, batch) in keys.chunks(BATCH).enumerate() {
+            let chunks = self.get_all(batch)?;
+            for (i, raw) in chunks.iter().enumerate() {
+                let c = b * BATCH + i;
+                let actual = live(&parse_id_list(raw.as_deref()));
+                if actual != summary.counts[c] {
+                    self.leftover(
+                        Problem::ListCountOff,
+                        key,
+                        format!("chunk {c}: counted {}, holds {actual}", summary.counts[c]),
+                        |w| w.repo(prefix).recount(kind, c),
+                    )?;
+                }
             }
         }
         Ok(())
