@@ -987,8 +987,8 @@ fn store_calls_per_change_are_pinned() {
         "audit on: PUT user: 5 calls, 3 writes",
         "audit on: PATCH user: 5 calls, 3 writes",
         "audit on: PATCH group add: 11 calls, 6 writes",
-        "audit on: DELETE user in a group: 18 calls, 14 writes",
-        "audit on: DELETE user: 12 calls, 9 writes",
+        "audit on: DELETE user in a group: 13 calls, 10 writes",
+        "audit on: DELETE user: 11 calls, 8 writes",
     ];
     assert_eq!(got, want, "{got:#?}");
 }
