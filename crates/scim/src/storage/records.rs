@@ -502,12 +502,14 @@ impl<'a> Repo<'a> {
 
     // ---- list order -------------------------------------------------------
 
-    /// Append `id` to the list of `kind` (insertion order, stable across pages).
-    /// The chunk is written before the count: a crash in between leaves a
-    /// count one short, which the next change of that chunk repairs. A
-    /// chunk is full at [`CHUNK_SIZE`] slots, tombstones included: slots are
-    /// never reused, so an id's position never changes (see
-    /// [`walk`](super::walk)).
+    /// Append `id` to the list of `kind` (insertion order, stable across pages):
+    /// one compare-and-swap of the last chunk. The summary does not count
+    /// the last chunk (readers count it from the chunk itself), so an
+    /// append does not rewrite it. A chunk is full at [`CHUNK_SIZE`]
+    /// slots, tombstones included: slots are never reused, so an id's
+    /// position never changes (see [`walk`](super::walk)). The first append
+    /// to a full chunk opens the next one in the summary, then counts the
+    /// full one there (in this order: see [`Self::recount`]).
     pub fn list_append(&self, kind: Kind, id: &str) -> Result<usize> {
         for _ in 0..MAX_RETRIES {
             let summary = self.summary(kind)?;
@@ -530,22 +532,39 @@ impl<'a> Repo<'a> {
                 Ok(Some(serde_json::to_vec(&ids).expect("ids")))
             })?;
             if !full {
-                self.recount(kind, chunk)?;
+                if summary.counts.is_empty() {
+                    // The list's first chunk: the summary names it.
+                    self.recount(kind, 0)?;
+                }
                 return Ok(chunk);
             }
-            // The tail chunk is full: open the next one (idempotent) and retry.
+            // The last chunk is full: open the next one (idempotent), then
+            // count the full one, and retry.
             self.recount(kind, chunk + 1)?;
+            self.recount(kind, chunk)?;
         }
         Err(busy())
     }
 
-    /// Set chunk `chunk`'s count in the summary from the chunk itself.
+    /// Set chunk `chunk`'s count in the summary from the chunk itself; a
+    /// chunk past the summary's end is opened (the summary grows to end
+    /// with it). The last chunk's count is not kept (readers count it from
+    /// the chunk: [`Self::chunk_counts`]), so nothing is written for it.
+    ///
+    /// Race-free without a lock: a remover of an id in chunk `c` tombstones
+    /// the slot, then recounts here, which skips `c` only while `c` is the
+    /// last; the appender that closes `c` opens `c + 1` first and then
+    /// counts `c`, reading the chunk after the tombstone whenever the
+    /// remover found `c` still last.
     pub(crate) fn recount(&self, kind: Kind, chunk: usize) -> Result<()> {
         let ckey = self.keys.list_chunk(kind, chunk);
         self.update(&self.keys.list_summary(kind), |cur| {
             let mut s: Summary = cur
                 .and_then(|c| serde_json::from_slice(c).ok())
                 .unwrap_or_default();
+            if s.counts.len() == chunk + 1 && cur.is_some() {
+                return Ok(None);
+            }
             let actual = live(&self.read_id_list(&ckey)?);
             if s.counts.len() <= chunk {
                 s.counts.resize(chunk + 1, 0);
@@ -595,8 +614,19 @@ impl<'a> Repo<'a> {
         Ok(found)
     }
 
-    /// Live ids per list chunk, in chunk order (the list summary).
+    /// Live ids per list chunk, in chunk order: the summary's counts, the
+    /// last chunk's read from the chunk (two store calls).
     pub fn chunk_counts(&self, kind: Kind) -> Result<Vec<usize>> {
+        let mut counts = self.summary(kind)?.counts;
+        if let Some(last) = counts.len().checked_sub(1) {
+            counts[last] = live(&self.read_id_list(&self.keys.list_chunk(kind, last))?);
+        }
+        Ok(counts)
+    }
+
+    /// The summary's counts as stored: exact for every chunk but the last,
+    /// whose count is not kept (see [`Self::chunk_counts`]).
+    pub(crate) fn summary_counts(&self, kind: Kind) -> Result<Vec<usize>> {
         Ok(self.summary(kind)?.counts)
     }
 
@@ -610,38 +640,41 @@ impl<'a> Repo<'a> {
 
     /// Number of listed ids.
     pub fn list_total(&self, kind: Kind) -> Result<usize> {
-        Ok(self.summary(kind)?.counts.iter().sum())
+        Ok(self.chunk_counts(kind)?.iter().sum())
     }
 
     /// The ids at 0-based positions `offset..offset+count` and the total. The
-    /// work is the summary plus the chunks the page touches.
+    /// work is the summary plus, in one call, the chunks the page touches
+    /// and the last chunk (whose count the summary does not keep).
     pub fn list_page(
         &self,
         kind: Kind,
         offset: usize,
         count: usize,
     ) -> Result<(usize, Vec<String>, Vec<usize>)> {
-        let summary = self.summary(kind)?;
-        let total: usize = summary.counts.iter().sum();
+        let mut counts = self.summary(kind)?.counts;
         let mut out = Vec::new();
         let mut chunks_of = Vec::new();
-        if count == 0 || offset >= total {
-            return Ok((total, out, chunks_of));
-        }
+        let Some(last) = counts.len().checked_sub(1) else {
+            return Ok((0, out, chunks_of));
+        };
+        // Chunks before the last are counted exactly; the page may reach
+        // into the last one, which is read anyway.
         let mut skip = offset;
         let mut first = 0;
-        while first < summary.counts.len() && skip >= summary.counts[first] {
-            skip -= summary.counts[first];
+        while first < last && skip >= counts[first] {
+            skip -= counts[first];
             first += 1;
         }
         let mut needed = Vec::new();
         let mut have = 0usize;
         let mut c = first;
-        while c < summary.counts.len() && have < skip + count {
+        while count > 0 && c < last && have < skip + count {
             needed.push(c);
-            have += summary.counts[c];
+            have += counts[c];
             c += 1;
         }
+        needed.push(last);
         let keys: Vec<String> = needed
             .iter()
             .map(|c| self.keys.list_chunk(kind, *c))
@@ -652,9 +685,20 @@ impl<'a> Repo<'a> {
             let ids: Vec<String> = raw
                 .and_then(|r| serde_json::from_slice(&r).ok())
                 .unwrap_or_default();
+            if *c == last {
+                counts[last] = live(&ids);
+            }
+            // The last chunk counts only when the page reaches it.
+            if *c == last && (count == 0 || have >= skip + count) {
+                continue;
+            }
             for id in ids.into_iter().filter(|id| !id.is_empty()) {
                 all.push((id, *c));
             }
+        }
+        let total: usize = counts.iter().sum();
+        if count == 0 || offset >= total {
+            return Ok((total, out, chunks_of));
         }
         for (id, c) in all.into_iter().skip(skip).take(count) {
             out.push(id);
@@ -704,6 +748,36 @@ mod tests {
         let (_, page, _) = r.list_page(Kind::User, 2, 2).unwrap();
         assert_eq!(page, ["id2", "id4"]);
         assert_eq!(r.list_all(Kind::User).unwrap().len(), n - 1);
+    }
+
+    /// An append writes the last chunk only (the summary does not count
+    /// it); removals keep every count exact, in closed chunks and in the
+    /// last one.
+    #[test]
+    fn an_append_is_one_write_and_counts_stay_exact() {
+        let s = Counting::new(MemStore::new());
+        let r = Repo::new(&s, "t", 0);
+        for i in 0..(CHUNK_SIZE * 2 + 5) {
+            r.list_append(Kind::User, &format!("id{i}")).unwrap();
+        }
+        s.reset();
+        r.list_append(Kind::User, "one-more").unwrap();
+        assert_eq!(s.traffic().write_calls, 1, "{:?}", s.traffic());
+        let n = CHUNK_SIZE * 2 + 6;
+        assert_eq!(r.list_total(Kind::User).unwrap(), n);
+        // One id from a closed chunk, one from the last.
+        r.list_remove(Kind::User, "id3", Some(0)).unwrap();
+        r.list_remove(Kind::User, "one-more", Some(2)).unwrap();
+        assert_eq!(r.list_total(Kind::User).unwrap(), n - 2);
+        let stored = r.summary_counts(Kind::User).unwrap();
+        assert_eq!(stored[..2], [CHUNK_SIZE - 1, CHUNK_SIZE]);
+        let (total, page, _) = r.list_page(Kind::User, n - 4, 10).unwrap();
+        assert_eq!(total, n - 2);
+        let want: Vec<String> = (CHUNK_SIZE * 2 + 3..CHUNK_SIZE * 2 + 5)
+            .map(|i| format!("id{i}"))
+            .collect();
+        assert_eq!(page, want);
+        assert_eq!(r.list_page(Kind::User, 0, 0).unwrap().0, n - 2);
     }
 
     #[test]
