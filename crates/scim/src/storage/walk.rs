@@ -188,7 +188,7 @@ impl Repo<'_> {
                 break;
             }
         }
-        read.sort_by(|a, b| b.0.cmp(&a.0));
+        read.sort_by_key(|r| std::cmp::Reverse(r.0));
         let mut walk = Walk {
             total: counts.iter().sum(),
             ..Walk::default()
