@@ -986,7 +986,7 @@ fn store_calls_per_change_are_pinned() {
         "audit on: POST user: 14 calls, 9 writes",
         "audit on: PUT user: 5 calls, 3 writes",
         "audit on: PATCH user: 5 calls, 3 writes",
-        "audit on: PATCH group add: 11 calls, 6 writes",
+        "audit on: PATCH group add: 10 calls, 5 writes",
         "audit on: DELETE user in a group: 12 calls, 9 writes",
         "audit on: DELETE user: 10 calls, 7 writes",
     ];

@@ -270,6 +270,22 @@ pub fn create<S: Store + ?Sized>(
     value: &[u8],
     now: u64,
 ) -> StoreResult<Swap> {
+    create_carrying(store, key, value, now, &mut Vec::new())
+}
+
+/// [`create`], writing the entries of `carry` in the same call as the key
+/// when this creator wins (one `set-many` instead of a `set`: a write
+/// transaction saved); `carry` is then emptied, and left as it was
+/// otherwise. For entries that must be written before some later step
+/// anyway and may go as early as this key (an audit event: see
+/// [`Repo::update_carrying`](super::records::Repo::update_carrying)).
+pub fn create_carrying<S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+    value: &[u8],
+    now: u64,
+    carry: &mut Vec<(String, Vec<u8>)>,
+) -> StoreResult<Swap> {
     check_value(value)?;
     let epoch = now / GUARD_EPOCH_SECS;
     if increment(store, &guard_key(key, epoch), 1)? != 1 {
@@ -281,7 +297,13 @@ pub fn create<S: Store + ?Sized>(
     {
         return Ok(Swap::Conflict);
     }
-    store.set(key, value)?;
+    if carry.is_empty() {
+        store.set(key, value)?;
+    } else {
+        let mut entries = vec![(key.to_string(), value.to_vec())];
+        entries.append(carry);
+        store.set_many(&entries)?;
+    }
     Ok(Swap::Done)
 }
 

@@ -329,7 +329,22 @@ impl<'a> Repo<'a> {
 
     /// Read `key`, let `f` compute the new bytes (`None`: leave as is) and
     /// compare-and-swap, retrying on conflict.
-    pub fn update<F>(&self, key: &str, mut f: F) -> Result<()>
+    pub fn update<F>(&self, key: &str, f: F) -> Result<()>
+    where
+        F: FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
+    {
+        self.update_carrying(key, f, &mut Vec::new())
+    }
+
+    /// [`Self::update`]; when it creates `key`, the entries of `carry` are
+    /// written in the same call ([`kv::create_carrying`]) and `carry` is
+    /// emptied. Otherwise `carry` is left for the caller to write.
+    pub fn update_carrying<F>(
+        &self,
+        key: &str,
+        mut f: F,
+        carry: &mut Vec<(String, Vec<u8>)>,
+    ) -> Result<()>
     where
         F: FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
     {
@@ -354,13 +369,15 @@ impl<'a> Repo<'a> {
             let swap = match rmw {
                 Rmw::Done => Swap::Done,
                 Rmw::Conflict => Swap::Conflict,
-                Rmw::Absent(new) => match kv::create(self.store, key, &new, self.now)? {
-                    Swap::Conflict => {
-                        lost_creates += 1;
-                        Swap::Conflict
+                Rmw::Absent(new) => {
+                    match kv::create_carrying(self.store, key, &new, self.now, carry)? {
+                        Swap::Conflict => {
+                            lost_creates += 1;
+                            Swap::Conflict
+                        }
+                        done => done,
                     }
-                    done => done,
-                },
+                }
             };
             if swap == Swap::Done {
                 return Ok(());
@@ -371,18 +388,34 @@ impl<'a> Repo<'a> {
 
     /// Add or remove `id` in the JSON list of ids at `key`.
     pub fn update_id_list(&self, key: &str, id: &str, present: bool) -> Result<()> {
-        self.update(key, |cur| {
-            let mut ids: Vec<String> = cur
-                .and_then(|c| serde_json::from_slice(c).ok())
-                .unwrap_or_default();
-            let has = ids.iter().any(|x| x == id);
-            match (present, has) {
-                (true, false) => ids.push(id.to_string()),
-                (false, true) => ids.retain(|x| x != id),
-                _ => return Ok(None),
-            }
-            Ok(Some(serde_json::to_vec(&ids).expect("ids serialise")))
-        })
+        self.update_id_list_carrying(key, id, present, &mut Vec::new())
+    }
+
+    /// [`Self::update_id_list`], writing `carry` with the list when this
+    /// call creates it (see [`Self::update_carrying`]).
+    pub fn update_id_list_carrying(
+        &self,
+        key: &str,
+        id: &str,
+        present: bool,
+        carry: &mut Vec<(String, Vec<u8>)>,
+    ) -> Result<()> {
+        self.update_carrying(
+            key,
+            |cur| {
+                let mut ids: Vec<String> = cur
+                    .and_then(|c| serde_json::from_slice(c).ok())
+                    .unwrap_or_default();
+                let has = ids.iter().any(|x| x == id);
+                match (present, has) {
+                    (true, false) => ids.push(id.to_string()),
+                    (false, true) => ids.retain(|x| x != id),
+                    _ => return Ok(None),
+                }
+                Ok(Some(serde_json::to_vec(&ids).expect("ids serialise")))
+            },
+            carry,
+        )
     }
 
     pub fn read_id_list(&self, key: &str) -> Result<Vec<String>> {
