@@ -977,13 +977,13 @@ fn store_calls_per_change_are_pinned() {
     // events (the user's own and one per group it leaves) into one
     // increment and one write.
     let want = [
-        "audit off: POST user: 13 calls, 8 writes",
+        "audit off: POST user: 11 calls, 6 writes",
         "audit off: PUT user: 3 calls, 1 writes",
         "audit off: PATCH user: 3 calls, 1 writes",
         "audit off: PATCH group add: 9 calls, 4 writes",
         "audit off: DELETE user in a group: 10 calls, 7 writes",
         "audit off: DELETE user: 8 calls, 5 writes",
-        "audit on: POST user: 14 calls, 9 writes",
+        "audit on: POST user: 12 calls, 7 writes",
         "audit on: PUT user: 5 calls, 3 writes",
         "audit on: PATCH user: 5 calls, 3 writes",
         "audit on: PATCH group add: 10 calls, 5 writes",

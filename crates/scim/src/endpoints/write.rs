@@ -58,7 +58,8 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     // Order (docs/storage.md): claims and indexes, list slot, users'
     // lists, the record with its audit event (numbered only now: a refused
     // request leaves no trace), then member buckets.
-    index_before(ctx, kind, &id, &Indexed::default(), &new_ix)?;
+    ctx.repo
+        .batch_creations(|| index_before(ctx, kind, &id, &Indexed::default(), &new_ix))?;
     rec.chunk = Some(ctx.repo.list_append(kind, &id)?);
     for uid in added_ids(&ops) {
         ctx.repo
@@ -178,7 +179,8 @@ fn update(
         members::check_room(&ctx.repo, kind, id, old.buckets, &ops)?;
         let old_ix = indexed(ctx, kind, &old.doc);
         let new_ix = indexed(ctx, kind, &rec.doc);
-        index_before(ctx, kind, id, &old_ix, &new_ix)?;
+        ctx.repo
+            .batch_creations(|| index_before(ctx, kind, id, &old_ix, &new_ix))?;
         // The audit event before the record (docs/storage.md, "Audit
         // trail"), after the claims that may still refuse the request: the
         // member ids this change really adds and removes, read before the

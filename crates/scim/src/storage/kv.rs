@@ -287,6 +287,23 @@ pub fn create_carrying<S: Store + ?Sized>(
     carry: &mut Vec<(String, Vec<u8>)>,
 ) -> StoreResult<Swap> {
     check_value(value)?;
+    if win_creation(store, key, now)? == Swap::Conflict {
+        return Ok(Swap::Conflict);
+    }
+    if carry.is_empty() {
+        store.set(key, value)?;
+    } else {
+        let mut entries = vec![(key.to_string(), value.to_vec())];
+        entries.append(carry);
+        store.set_many(&entries)?;
+    }
+    Ok(Swap::Done)
+}
+
+/// The arbitration of [`create`] alone: `Done` when this creator won the
+/// right to write `key` (just read absent), which it must then do at once
+/// (a winner that never writes holds the key for an epoch).
+pub fn win_creation<S: Store + ?Sized>(store: &S, key: &str, now: u64) -> StoreResult<Swap> {
     let epoch = now / GUARD_EPOCH_SECS;
     if increment(store, &guard_key(key, epoch), 1)? != 1 {
         return Ok(Swap::Conflict);
@@ -296,13 +313,6 @@ pub fn create_carrying<S: Store + ?Sized>(
         && increment(store, &guard_key(key, epoch - 1), 1)? != 1
     {
         return Ok(Swap::Conflict);
-    }
-    if carry.is_empty() {
-        store.set(key, value)?;
-    } else {
-        let mut entries = vec![(key.to_string(), value.to_vec())];
-        entries.append(carry);
-        store.set_many(&entries)?;
     }
     Ok(Swap::Done)
 }

@@ -155,10 +155,16 @@ pub struct Repo<'a> {
     /// Records this request found undecodable and skipped or salvaged: one
     /// note each for the request's log line.
     skipped: RefCell<Vec<String>>,
+    /// Inside [`Repo::batch_creations`]: the keys this request won the
+    /// creation of and has not written yet.
+    deferred: RefCell<Option<Entries>>,
 }
 
 /// Values read from the store, in the order of the keys asked for.
 pub type Values = Vec<Option<Vec<u8>>>;
+
+/// Keys and their values, to write in one call.
+pub type Entries = Vec<(String, Vec<u8>)>;
 
 /// A stored JSON list of ids (membership lists, multi-valued index
 /// entries); absent or unreadable: empty.
@@ -182,7 +188,47 @@ impl<'a> Repo<'a> {
             keys: Keys::for_tenant(tenant),
             now,
             skipped: RefCell::new(Vec::new()),
+            deferred: RefCell::new(None),
         }
+    }
+
+    /// Run `f` (claims and index entries of one document) with the keys it
+    /// creates written together: each creation's guard is won as it comes
+    /// ([`kv::win_creation`]), and the keys won are written in one
+    /// `set-many` once `f` returns (one write transaction instead of one per
+    /// key), also when it fails, so that no key it won is left unwritten.
+    /// Within `f`, a key created earlier in `f` reads absent: `f` creates
+    /// each key once.
+    pub fn batch_creations<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        *self.deferred.borrow_mut() = Some(Vec::new());
+        let out = f();
+        let won = self.deferred.borrow_mut().take().unwrap_or_default();
+        if !won.is_empty() {
+            self.store.set_many(&won)?;
+        }
+        out
+    }
+
+    /// Create `key` (just read absent) with `value` (see [`kv::create`]);
+    /// within [`Self::batch_creations`], only its guard now, the write
+    /// with the batch.
+    fn create_key(
+        &self,
+        key: &str,
+        value: &[u8],
+        carry: &mut Entries,
+    ) -> crate::storage::kv::StoreResult<Swap> {
+        let mut deferred = self.deferred.borrow_mut();
+        let Some(won) = deferred.as_mut() else {
+            drop(deferred);
+            return kv::create_carrying(self.store, key, value, self.now, carry);
+        };
+        kv::check_value(value)?;
+        let swap = kv::win_creation(self.store, key, self.now)?;
+        if swap == Swap::Done {
+            won.push((key.to_string(), value.to_vec()));
+        }
+        Ok(swap)
     }
 
     /// The notes on undecodable records this request met, for its log line.
@@ -339,12 +385,7 @@ impl<'a> Repo<'a> {
     /// [`Self::update`]; when it creates `key`, the entries of `carry` are
     /// written in the same call ([`kv::create_carrying`]) and `carry` is
     /// emptied. Otherwise `carry` is left for the caller to write.
-    pub fn update_carrying<F>(
-        &self,
-        key: &str,
-        mut f: F,
-        carry: &mut Vec<(String, Vec<u8>)>,
-    ) -> Result<()>
+    pub fn update_carrying<F>(&self, key: &str, mut f: F, carry: &mut Entries) -> Result<()>
     where
         F: FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
     {
@@ -369,15 +410,13 @@ impl<'a> Repo<'a> {
             let swap = match rmw {
                 Rmw::Done => Swap::Done,
                 Rmw::Conflict => Swap::Conflict,
-                Rmw::Absent(new) => {
-                    match kv::create_carrying(self.store, key, &new, self.now, carry)? {
-                        Swap::Conflict => {
-                            lost_creates += 1;
-                            Swap::Conflict
-                        }
-                        done => done,
+                Rmw::Absent(new) => match self.create_key(key, &new, carry)? {
+                    Swap::Conflict => {
+                        lost_creates += 1;
+                        Swap::Conflict
                     }
-                }
+                    done => done,
+                },
             };
             if swap == Swap::Done {
                 return Ok(());
@@ -398,7 +437,7 @@ impl<'a> Repo<'a> {
         key: &str,
         id: &str,
         present: bool,
-        carry: &mut Vec<(String, Vec<u8>)>,
+        carry: &mut Entries,
     ) -> Result<()> {
         self.update_carrying(
             key,
@@ -462,7 +501,7 @@ impl<'a> Repo<'a> {
             let swap = match self.store.get(&key)? {
                 // Losing the creation of a never-used name means another
                 // request is claiming it right now.
-                None => match kv::create(self.store, &key, &new, self.now)? {
+                None => match self.create_key(&key, &new, &mut Vec::new())? {
                     Swap::Done => return Ok(()),
                     Swap::Conflict => return Err(taken()),
                 },
