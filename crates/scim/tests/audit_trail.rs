@@ -955,6 +955,19 @@ fn store_calls_per_change_are_pinned() {
             204,
             s.write(now, "DELETE", &format!("/Users/{plain}"), None),
         );
+        // The trail's cost of a delete does not grow with the groups left.
+        let twice = post("v@x");
+        for name in ["G2", "G3"] {
+            let g = json!({"schemas": [GROUP], "displayName": name,
+                "members": [{"value": twice}]});
+            assert_eq!(s.write(now, "POST", "/Groups", Some(g)).0, 201);
+        }
+        store.reset();
+        cost(
+            "DELETE user in two groups",
+            204,
+            s.write(now, "DELETE", &format!("/Users/{twice}"), None),
+        );
     }
     let got: Vec<String> = table
         .iter()
@@ -965,17 +978,14 @@ fn store_calls_per_change_are_pinned() {
             )
         })
         .collect();
-    // A create's minimum with today's keys: a guard increment and a write
-    // per new unique name and index value (an increment decides which of
-    // concurrent creators writes an absent key; Spin has no
-    // insert-if-absent), the list slot and its count (two compare-and-swaps:
-    // no two keys change atomically), the record. The trail adds the event
-    // number (an increment): the event rides in the record's write. An
-    // update's minimum is the record's compare-and-swap; the trail adds the
-    // event number and the event, written before the change (a
-    // compare-and-swap cannot carry a second key). A delete batches its
-    // events (the user's own and one per group it leaves) into one
-    // increment and one write.
+    // The minimum of each, and why: docs/storage.md, "Write transactions
+    // per request". In short: a create wins a guard per new indexed value
+    // (Spin has no insert-if-absent) and writes the keys won in one call,
+    // then the list slot (one compare-and-swap) and the record (with its
+    // event); an update is one compare-and-swap, and the trail adds the
+    // event number and the event (a compare-and-swap carries one key); a
+    // delete's events, however many groups it leaves, are one increment
+    // and one write.
     let want = [
         "audit off: POST user: 11 calls, 6 writes",
         "audit off: PUT user: 3 calls, 1 writes",
@@ -983,12 +993,14 @@ fn store_calls_per_change_are_pinned() {
         "audit off: PATCH group add: 9 calls, 4 writes",
         "audit off: DELETE user in a group: 10 calls, 7 writes",
         "audit off: DELETE user: 8 calls, 5 writes",
+        "audit off: DELETE user in two groups: 12 calls, 9 writes",
         "audit on: POST user: 12 calls, 7 writes",
         "audit on: PUT user: 5 calls, 3 writes",
         "audit on: PATCH user: 5 calls, 3 writes",
         "audit on: PATCH group add: 10 calls, 5 writes",
         "audit on: DELETE user in a group: 12 calls, 9 writes",
         "audit on: DELETE user: 10 calls, 7 writes",
+        "audit on: DELETE user in two groups: 14 calls, 11 writes",
     ];
     assert_eq!(got, want, "{got:#?}");
 }
