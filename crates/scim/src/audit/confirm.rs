@@ -3,10 +3,9 @@
 //! so a crash can leave an event whose change never happened; it is dropped
 //! on read. An event counts when:
 //!
-//! 1. its confirmation exists: `a/c/<seq>`, written when a delete was done
-//!    (or when a change of members was rewritten with its final lists), or
-//!    `a/s/<seq>`, written by the next change of the same resource, which
-//!    saw its version; else
+//! 1. its confirmation exists: `a/c/<seq>`, written when a change of
+//!    members was rewritten with its final lists, or `a/s/<seq>`, written
+//!    by the next change of the same resource, which saw its version; else
 //! 2. the store shows the change itself: the resource's record carries the
 //!    event's number (create, replace, patch); the record is gone (delete);
 //!    the member is gone from its bucket (a membership a user's delete
@@ -18,9 +17,12 @@
 //! Events still in doubt are dropped: their change has not happened (or is
 //! in progress and not visible yet).
 //!
-//! Most events are shown by the store alone (case 2): a create, replace
-//! or patch writes no confirmation unless its member lists turned out
-//! other than planned (then the event is rewritten and confirmed). A
+//! Most events are shown by the store alone (case 2): no change writes a
+//! confirmation unless its member lists turned out other than planned
+//! (then the event is rewritten and confirmed). A user is never created
+//! again under the same id (ids are fresh random UUIDs), so a record gone
+//! stays gone and a member gone from a container's bucket after the user's
+//! delete was written stays gone. A
 //! change of members writes the record first and the member buckets after
 //! it (docs/storage.md, "Write order"), so an event of a request that died
 //! in between lists member changes that were never made (docs/storage.md

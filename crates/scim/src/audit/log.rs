@@ -5,15 +5,17 @@
 //! |---|---|
 //! | `a/seq` | counter (`increment` only): the last event number handed out |
 //! | `a/e/<seq>` | the event (written once, never rewritten) |
-//! | `a/c/<seq>` | `1`: the event's change was made, confirmed by its request (the event is final) |
+//! | `a/c/<seq>` | `1`: the event's change was made, confirmed by its request (the event was rewritten with the member ids really changed) |
 //! | `a/s/<seq>` | `1`: the event's change was made, as the next change of the same resource saw |
 //! | `a/tail` | the lowest event number retention has not dropped (a hint) |
 //!
 //! An append is one `increment` and one `set-many` (the event, and the
-//! confirmation of the version the change starts from); its confirmation
-//! one `set` (a `set-many` that also rewrites the event once when a change
-//! of members turned out other than planned). Nothing grows: the log is a
-//! sequence of fixed keys.
+//! confirmation of the version the change starts from); a delete appends
+//! its own event and those of the memberships it removes the same way, all
+//! numbered by one `increment` and written by one `set-many`. A
+//! confirmation `a/c/<seq>` is written only when a change of members turned
+//! out other than planned (with the event, rewritten). Nothing grows: the
+//! log is a sequence of fixed keys.
 
 use super::event::Event;
 use crate::error::Result;
@@ -53,20 +55,26 @@ pub fn now_ms(now_secs: u64) -> u64 {
     }
 }
 
-/// A new event number from the tenant's counter.
-pub fn next(repo: &Repo) -> Result<u64> {
-    Ok(kv::increment(repo.store, &seq_key(repo), 1)? as u64)
+/// `n` new event numbers from the tenant's counter, in one `increment`:
+/// the last of them (they are `last - n + 1 ..= last`).
+pub fn next(repo: &Repo, n: u64) -> Result<u64> {
+    Ok(kv::increment(repo.store, &seq_key(repo), n as i64)? as u64)
 }
 
-/// What appending `event` as `seq` writes: the event and the confirmation
-/// of `prev` (the event of the version this change was computed from:
-/// that version exists, so its change was made).
-pub fn entries(repo: &Repo, seq: u64, event: &Event, prev: Option<u64>) -> Vec<(String, Vec<u8>)> {
-    let mut entries = vec![(event_key(repo, seq), event.encode())];
+/// What appending `event` as `seq` writes, added to `entries`: the event
+/// and the confirmation of `prev` (the event of the version this change
+/// was computed from: that version exists, so its change was made).
+pub fn entries(
+    repo: &Repo,
+    seq: u64,
+    event: &Event,
+    prev: Option<u64>,
+    entries: &mut Vec<(String, Vec<u8>)>,
+) {
+    entries.push((event_key(repo, seq), event.encode()));
     if let Some(p) = prev {
         entries.push((seen_key(repo, p), b"1".to_vec()));
     }
-    entries
 }
 
 /// The confirmation, by the next change of the same resource, that event

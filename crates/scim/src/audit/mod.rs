@@ -13,11 +13,13 @@
 //! * `query`: `GET /AuditEvents` and `GET /AuditEvents/{id}`.
 //!
 //! The write order (docs/storage.md, "Audit trail"): a change writes its
-//! event first ([`Journal::begin`]), carries the event's number into the
-//! record it writes, and confirms the event once done
-//! ([`Journal::commit`]). A crash between any two steps leaves at most an
-//! event without its change, which the readers drop (`confirm`); never a
-//! change without its event.
+//! event first ([`Journal::begin`]; a delete with the events of the
+//! memberships it removes, [`Journal::begin_all`]) and carries the event's
+//! number into the record it writes; the store then shows that the change
+//! was made (the record with that number, the record gone, the member gone
+//! from its bucket). A crash between any two steps leaves at most an event
+//! without its change, which the readers drop (`confirm`); never a change
+//! without its event.
 
 mod confirm;
 mod delta;
@@ -127,7 +129,9 @@ impl Pending {
     /// exists, so its change was made). For [`Journal::reserve`]d events,
     /// written in the same call as the change itself.
     pub(crate) fn entries(&self, repo: &Repo) -> Vec<(String, Vec<u8>)> {
-        log::entries(repo, self.seq, &self.event, self.prev)
+        let mut entries = Vec::new();
+        log::entries(repo, self.seq, &self.event, self.prev, &mut entries);
+        entries
     }
 }
 
@@ -162,20 +166,40 @@ impl<'a> Journal<'a> {
     /// [`Pending::entries`] in the same call as the change (a create's
     /// record). `None` when the trail is off.
     pub(crate) fn reserve(&self, change: Change) -> Result<Option<Pending>> {
+        Ok(self
+            .reserve_all(change, Vec::new())?
+            .map(|mut all| all.remove(0)))
+    }
+
+    /// Number the events of `change` and of the `caused` changes it makes
+    /// elsewhere (their `cause` is set to `change`'s event) with one
+    /// `increment`, in that order, without writing them.
+    fn reserve_all(&self, change: Change, caused: Vec<Change>) -> Result<Option<Vec<Pending>>> {
         if !self.enabled {
             return Ok(None);
         }
         let ms = log::now_ms(self.repo.now);
-        let event = Event::new(&change, ms, self.tenant, self.actor);
-        let seq = log::next(self.repo)?;
+        let n = 1 + caused.len() as u64;
+        let last = log::next(self.repo, n)?;
+        let first = last + 1 - n;
         // Retention costs a few store calls on a small share of appends;
         // a failure leaves old events for the next append to drop.
-        let _ = retention::prune(self.repo, seq, ms, self.retention_days);
-        Ok(Some(Pending {
-            seq,
-            event,
+        let _ = retention::prune(self.repo, first, last, ms, self.retention_days);
+        let mut out = Vec::with_capacity(n as usize);
+        out.push(Pending {
+            seq: first,
+            event: Event::new(&change, ms, self.tenant, self.actor),
             prev: change.prev,
-        }))
+        });
+        for (seq, mut c) in (first + 1..).zip(caused) {
+            c.cause = Some(first);
+            out.push(Pending {
+                seq,
+                event: Event::new(&c, ms, self.tenant, self.actor),
+                prev: c.prev,
+            });
+        }
+        Ok(Some(out))
     }
 
     /// Record `change` before it is made: the pending event (its number is
@@ -183,21 +207,31 @@ impl<'a> Journal<'a> {
     /// is off. An error here fails the request before anything visible was
     /// written.
     pub(crate) fn begin(&self, change: Change) -> Result<Option<Pending>> {
-        let pending = self.reserve(change)?;
-        if let Some(p) = &pending {
-            self.repo.store.set_many(&p.entries(self.repo))?;
-        }
-        Ok(pending)
+        Ok(self
+            .begin_all(change, Vec::new())?
+            .map(|mut all| all.remove(0)))
     }
 
-    /// The change of `pending` is made: confirm it (a change the store
-    /// does not show by itself: a delete's effects elsewhere). Best
-    /// effort: the change is visible already, and the readers confirm an
-    /// event whose confirmation was lost from the store itself (`confirm`).
-    pub(crate) fn commit(&self, pending: Option<Pending>) {
-        if let Some(p) = pending {
-            let _ = log::confirm(self.repo, p.seq, None);
+    /// [`Self::begin`] for a change and the `caused` changes it makes
+    /// elsewhere (a user's delete and the memberships it removes): one
+    /// `increment` numbers them all and one `set-many` writes them all,
+    /// before any of them is made. Nothing confirms them afterwards: the
+    /// store shows each change by itself (the record gone, the member gone
+    /// from its bucket; `confirm`).
+    pub(crate) fn begin_all(
+        &self,
+        change: Change,
+        caused: Vec<Change>,
+    ) -> Result<Option<Vec<Pending>>> {
+        let all = self.reserve_all(change, caused)?;
+        if let Some(all) = &all {
+            let mut entries = Vec::new();
+            for p in all {
+                log::entries(self.repo, p.seq, &p.event, p.prev, &mut entries);
+            }
+            self.repo.store.set_many(&entries)?;
         }
+        Ok(all)
     }
 
     /// A change of members is made, adding and removing these ids (which

@@ -13,10 +13,11 @@ pub const PRUNE_EVERY: u64 = 8;
 /// (after raising the retention, or a quiet tenant) shrinks steadily.
 pub const PRUNE_BATCH: u64 = 32;
 
-/// Drop expired events at the tail, when `seq` (the number just appended)
-/// is one of every [`PRUNE_EVERY`]. Costs two reads when nothing is due.
-pub fn prune(repo: &Repo, seq: u64, now_ms: u64, days: u64) -> Result<()> {
-    if !seq.is_multiple_of(PRUNE_EVERY) {
+/// Drop expired events at the tail, when the numbers just handed out
+/// (`first ..= seq`, one `increment`) hold one of every [`PRUNE_EVERY`].
+/// Costs two reads when nothing is due.
+pub fn prune(repo: &Repo, first: u64, seq: u64, now_ms: u64, days: u64) -> Result<()> {
+    if seq / PRUNE_EVERY == first.saturating_sub(1) / PRUNE_EVERY {
         return Ok(());
     }
     let cutoff = now_ms.saturating_sub(days.saturating_mul(86_400_000));
@@ -26,8 +27,8 @@ pub fn prune(repo: &Repo, seq: u64, now_ms: u64, days: u64) -> Result<()> {
         return Ok(());
     }
     // The tail event alone first: most of the time it is not due.
-    let first = log::read(repo, &[tail])?.pop().flatten();
-    if first.as_ref().is_some_and(|e| e.ms() >= cutoff) {
+    let oldest = log::read(repo, &[tail])?.pop().flatten();
+    if oldest.as_ref().is_some_and(|e| e.ms() >= cutoff) {
         return Ok(());
     }
     let seqs: Vec<u64> = (tail..end).collect();

@@ -10,14 +10,16 @@ use crate::http::Response;
 use crate::patch::MemberOp;
 use crate::schema::Kind;
 use crate::storage::kv;
-use crate::storage::layout::bucket_of;
+use crate::storage::layout::{bucket_of, IndexAttr};
 use crate::storage::members;
-use crate::storage::records::{parse_id_list, Record};
+use crate::storage::records::{claim_holder, parse_id_list, HeldClaim, Record};
 use serde_json::Value;
 
-/// DELETE /Users/{id}: memberships first (the user is still visible meanwhile), then in one
-/// store call the record (now gone everywhere), its membership lists and
-/// its userName claim, then the other index entries and the list slot.
+/// DELETE /Users/{id}: the audit events first (the delete's and one per
+/// group or role the user leaves, in one write), then the memberships (the
+/// user is still visible meanwhile), then in one store call the record (now
+/// gone everywhere) and its membership lists, then its userName claim, the
+/// other index entries and the list slot.
 pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
     let kind = Kind::User;
     if !valid_id(id) {
@@ -34,32 +36,62 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
     let loaded = loaded.ok_or_else(|| not_found(kind, id))?;
     check_if_match(ctx.req, Some(&loaded.record))?;
     let mut ix = indexed(ctx, kind, &loaded.record.doc);
-    // The audit event before anything changes (docs/storage.md, "Audit
-    // trail"), then one per group or role the user leaves.
-    let event = ctx.journal().begin(deleted(kind, id, &loaded.record))?;
-    for (container, raw) in containers.into_iter().zip(lists) {
-        for cid in parse_id_list(raw.as_deref()) {
-            let cause = event.as_ref().map(audit::Pending::seq);
-            let left = leaves(ctx, container, &cid, id, cause)?;
-            let ops = [MemberOp::Remove(vec![id.to_string()])];
-            members::write_buckets(
-                &ctx.repo,
-                container,
-                &cid,
-                members::bit(bucket_of(id)),
-                &ops,
-                |_, _| false,
-            )?;
-            ctx.journal().commit(left);
-            bump(ctx, container, &cid)?;
-        }
-    }
-    // Read while the record still holds the name: no other user can have
-    // claimed it meanwhile (see Repo::claim_unique).
-    let claim = match ix.name.take() {
-        Some(name) => ctx.repo.claim_of(kind, &name, id)?,
+    // The containers the user's lists name (a superset of those it is in).
+    let listed: Vec<(Kind, String)> = containers
+        .into_iter()
+        .zip(lists)
+        .flat_map(|(c, raw)| {
+            parse_id_list(raw.as_deref())
+                .into_iter()
+                .map(move |g| (c, g))
+        })
+        .collect();
+    // One read: the name claim (while the record still holds the name, no
+    // other user can have claimed it; see Repo::claim_unique) and, for
+    // the audit trail, the leaf of the member trie that holds the user in
+    // each listed container (deeper levels, if split, in more reads).
+    let name_key = ix
+        .name
+        .take()
+        .map(|n| ctx.repo.keys.index(kind, IndexAttr::Name, &n));
+    let queries: Vec<(Kind, &str, &str)> = if ctx.cfg.audit_enabled {
+        listed.iter().map(|(c, g)| (*c, g.as_str(), id)).collect()
+    } else {
+        Vec::new()
+    };
+    let (held, values) =
+        members::holds_and(&ctx.repo, &queries, name_key.iter().cloned().collect())?;
+    let claim = match name_key {
+        Some(key) => values.into_iter().next().flatten().and_then(|raw| {
+            claim_holder(&raw)
+                .is_some_and(|(holder, _)| holder == id)
+                .then(|| HeldClaim::found(key, raw))
+        }),
         None => None,
     };
+    // The audit events before anything changes (docs/storage.md, "Audit
+    // trail"): the delete's, and one per container the user is a member
+    // of, all in one write.
+    let left: Vec<audit::Change> = listed
+        .iter()
+        .zip(held)
+        .filter(|(_, member)| *member)
+        .map(|((c, g), _)| leaves(*c, g, id))
+        .collect();
+    ctx.journal()
+        .begin_all(deleted(kind, id, &loaded.record), left)?;
+    for (container, cid) in &listed {
+        let ops = [MemberOp::Remove(vec![id.to_string()])];
+        members::write_buckets(
+            &ctx.repo,
+            *container,
+            cid,
+            members::bit(bucket_of(id)),
+            &ops,
+            |_, _| false,
+        )?;
+        bump(ctx, *container, cid)?;
+    }
     let mut gone = vec![ctx.repo.keys.record(kind, id)];
     for list in list_keys {
         // The lists' creation guards go too (docs/storage.md).
@@ -74,7 +106,6 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
     }
     index_after(ctx, kind, id, &ix, &Indexed::default())?;
     ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
-    ctx.journal().commit(event);
     Ok(Response::empty(204))
 }
 
@@ -94,23 +125,10 @@ fn deleted<'c>(kind: Kind, id: &'c str, rec: &Record) -> audit::Change<'c> {
     }
 }
 
-/// The audit event of user `uid` leaving `container` `cid` because of
-/// event `cause` (its delete), when the user is a member there (the
-/// user's membership list is a superset; docs/storage.md).
-fn leaves(
-    ctx: &Ctx,
-    container: Kind,
-    cid: &str,
-    uid: &str,
-    cause: Option<u64>,
-) -> Result<Option<audit::Pending>> {
-    if cause.is_none() {
-        return Ok(None);
-    }
-    if !members::holds(&ctx.repo, &[(container, cid, uid)])?[0] {
-        return Ok(None);
-    }
-    ctx.journal().begin(audit::Change {
+/// The audit record of user `uid` leaving `container` `cid` because of its
+/// delete (the cause is set by [`audit::Journal::begin_all`]).
+fn leaves<'c>(container: Kind, cid: &'c str, uid: &str) -> audit::Change<'c> {
+    audit::Change {
         op: audit::Op::Patch,
         kind: container,
         id: cid,
@@ -120,8 +138,8 @@ fn leaves(
         before: None,
         after: None,
         prev: None,
-        cause,
-    })
+        cause: None,
+    }
 }
 
 /// DELETE /Groups/{id}: the record first (members' `groups` confirm
@@ -149,12 +167,12 @@ pub(crate) fn delete_group(ctx: &Ctx, id: &str) -> Result<Response> {
             change.attributes.push("members".into());
         }
     }
-    let event = ctx.journal().begin(change)?;
+    // Nothing confirms it afterwards: the record gone shows the change.
+    ctx.journal().begin(change)?;
     ctx.repo.delete_record(kind, id)?;
     members::delete_all(&ctx.repo, kind, id, loaded.record.buckets)?;
     index_after(ctx, kind, id, &ix, &Indexed::default())?;
     ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
-    ctx.journal().commit(event);
     Ok(Response::empty(204))
 }
 

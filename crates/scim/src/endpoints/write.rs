@@ -58,7 +58,8 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     // Order (docs/storage.md): claims and indexes, list slot, users'
     // lists, the record with its audit event (numbered only now: a refused
     // request leaves no trace), then member buckets.
-    index_before(ctx, kind, &id, &Indexed::default(), &new_ix)?;
+    ctx.repo
+        .batch_creations(|| index_before(ctx, kind, &id, &Indexed::default(), &new_ix))?;
     rec.chunk = Some(ctx.repo.list_append(kind, &id)?);
     for uid in added_ids(&ops) {
         ctx.repo
@@ -178,11 +179,8 @@ fn update(
         members::check_room(&ctx.repo, kind, id, old.buckets, &ops)?;
         let old_ix = indexed(ctx, kind, &old.doc);
         let new_ix = indexed(ctx, kind, &rec.doc);
-        index_before(ctx, kind, id, &old_ix, &new_ix)?;
-        for uid in added_ids(&ops) {
-            ctx.repo
-                .update_id_list(&ctx.repo.keys.memberships(kind, &uid), id, true)?;
-        }
+        ctx.repo
+            .batch_creations(|| index_before(ctx, kind, id, &old_ix, &new_ix))?;
         // The audit event before the record (docs/storage.md, "Audit
         // trail"), after the claims that may still refuse the request: the
         // member ids this change really adds and removes, read before the
@@ -195,7 +193,7 @@ fn update(
         if !added.is_empty() || !removed.is_empty() {
             attributes.push("members".into());
         }
-        let event = ctx.journal().begin(audit::Change {
+        let event = ctx.journal().reserve(audit::Change {
             op,
             kind,
             id,
@@ -207,6 +205,24 @@ fn update(
             prev: old.audit,
             cause: None,
         })?;
+        // The event is written with the first membership list this change
+        // creates (a user's first group: one write instead of two), else
+        // alone, before the record.
+        let mut carry = event
+            .as_ref()
+            .map(|e| e.entries(&ctx.repo))
+            .unwrap_or_default();
+        for uid in added_ids(&ops) {
+            ctx.repo.update_id_list_carrying(
+                &ctx.repo.keys.memberships(kind, &uid),
+                id,
+                true,
+                &mut carry,
+            )?;
+        }
+        if !carry.is_empty() {
+            ctx.repo.store.set_many(&carry)?;
+        }
         rec.audit = event.as_ref().map(audit::Pending::seq);
         match ctx.repo.swap_record(kind, id, raw.as_deref(), &rec)? {
             Swap::Done => {

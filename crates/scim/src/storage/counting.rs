@@ -54,6 +54,10 @@ pub struct Traffic {
     pub writes: u64,
     /// Bytes of the values written (8 per increment, 0 per delete).
     pub write_bytes: u64,
+    /// Calls that wrote: each one a write transaction of its own on Spin's
+    /// SQLite store (an fsync'd commit under `spin up`), whatever the
+    /// number of keys. A compare-and-swap counts when it tried to write.
+    pub write_calls: u64,
 }
 
 /// Reads of one key family (`r/U`, `m/G`, …): how many keys, how many bytes.
@@ -133,6 +137,11 @@ impl<S: Store> Counting<S> {
         e.0 += 1;
         e.1 += n;
     }
+    fn write_call(&self) {
+        let mut t = self.traffic.get();
+        t.write_calls += 1;
+        self.traffic.set(t);
+    }
     fn wrote(&self, bytes: usize) {
         let mut t = self.traffic.get();
         t.writes += 1;
@@ -158,26 +167,31 @@ impl<S: Store> Store for Counting<S> {
     }
     fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         self.call(Op::Set, &mut std::iter::once(key));
+        self.write_call();
         self.wrote(value.len());
         self.inner.set(key, value)
     }
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
         self.call(Op::SetMany, &mut entries.iter().map(|(k, _)| k.as_str()));
+        self.write_call();
         entries.iter().for_each(|(_, v)| self.wrote(v.len()));
         self.inner.set_many(entries)
     }
     fn delete(&self, key: &str) -> StoreResult<()> {
         self.call(Op::Delete, &mut std::iter::once(key));
+        self.write_call();
         self.wrote(0);
         self.inner.delete(key)
     }
     fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
         self.call(Op::DeleteMany, &mut keys.iter().map(String::as_str));
+        self.write_call();
         keys.iter().for_each(|_| self.wrote(0));
         self.inner.delete_many(keys)
     }
     fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
         self.call(Op::Increment, &mut std::iter::once(key));
+        self.write_call();
         self.wrote(8);
         self.inner.increment(key, delta)
     }
@@ -198,6 +212,7 @@ impl<S: Store> Store for Counting<S> {
             self.traffic.set(t);
         }
         if report != CasReport::Skipped {
+            self.write_call();
             self.wrote(wrote);
         }
         Ok(report)
@@ -226,6 +241,7 @@ mod tests {
                 read_bytes: 6,
                 writes: 2,
                 write_bytes: 3,
+                write_calls: 2,
             }
         );
         assert_eq!(s.reads_by_family().get("r/U"), Some(&(3, 6)));
@@ -248,6 +264,7 @@ mod tests {
         s.cas("k", &mut |_| Some(b"bb".to_vec())).unwrap();
         assert_eq!((s.traffic().reads, s.traffic().writes), (2, 1));
         assert_eq!(s.traffic().write_bytes, 2);
+        assert_eq!(s.traffic().write_calls, 1);
         assert!(s.take_calls().is_empty(), "not recording");
     }
 }

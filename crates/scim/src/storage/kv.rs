@@ -270,7 +270,40 @@ pub fn create<S: Store + ?Sized>(
     value: &[u8],
     now: u64,
 ) -> StoreResult<Swap> {
+    create_carrying(store, key, value, now, &mut Vec::new())
+}
+
+/// [`create`], writing the entries of `carry` in the same call as the key
+/// when this creator wins (one `set-many` instead of a `set`: a write
+/// transaction saved); `carry` is then emptied, and left as it was
+/// otherwise. For entries that must be written before some later step
+/// anyway and may go as early as this key (an audit event: see
+/// [`Repo::update_carrying`](super::records::Repo::update_carrying)).
+pub fn create_carrying<S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+    value: &[u8],
+    now: u64,
+    carry: &mut Vec<(String, Vec<u8>)>,
+) -> StoreResult<Swap> {
     check_value(value)?;
+    if win_creation(store, key, now)? == Swap::Conflict {
+        return Ok(Swap::Conflict);
+    }
+    if carry.is_empty() {
+        store.set(key, value)?;
+    } else {
+        let mut entries = vec![(key.to_string(), value.to_vec())];
+        entries.append(carry);
+        store.set_many(&entries)?;
+    }
+    Ok(Swap::Done)
+}
+
+/// The arbitration of [`create`] alone: `Done` when this creator won the
+/// right to write `key` (just read absent), which it must then do at once
+/// (a winner that never writes holds the key for an epoch).
+pub fn win_creation<S: Store + ?Sized>(store: &S, key: &str, now: u64) -> StoreResult<Swap> {
     let epoch = now / GUARD_EPOCH_SECS;
     if increment(store, &guard_key(key, epoch), 1)? != 1 {
         return Ok(Swap::Conflict);
@@ -281,7 +314,6 @@ pub fn create<S: Store + ?Sized>(
     {
         return Ok(Swap::Conflict);
     }
-    store.set(key, value)?;
     Ok(Swap::Done)
 }
 

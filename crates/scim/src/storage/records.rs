@@ -155,10 +155,16 @@ pub struct Repo<'a> {
     /// Records this request found undecodable and skipped or salvaged: one
     /// note each for the request's log line.
     skipped: RefCell<Vec<String>>,
+    /// Inside [`Repo::batch_creations`]: the keys this request won the
+    /// creation of and has not written yet.
+    deferred: RefCell<Option<Entries>>,
 }
 
 /// Values read from the store, in the order of the keys asked for.
 pub type Values = Vec<Option<Vec<u8>>>;
+
+/// Keys and their values, to write in one call.
+pub type Entries = Vec<(String, Vec<u8>)>;
 
 /// A stored JSON list of ids (membership lists, multi-valued index
 /// entries); absent or unreadable: empty.
@@ -182,7 +188,47 @@ impl<'a> Repo<'a> {
             keys: Keys::for_tenant(tenant),
             now,
             skipped: RefCell::new(Vec::new()),
+            deferred: RefCell::new(None),
         }
+    }
+
+    /// Run `f` (claims and index entries of one document) with the keys it
+    /// creates written together: each creation's guard is won as it comes
+    /// ([`kv::win_creation`]), and the keys won are written in one
+    /// `set-many` once `f` returns (one write transaction instead of one per
+    /// key), also when it fails, so that no key it won is left unwritten.
+    /// Within `f`, a key created earlier in `f` reads absent: `f` creates
+    /// each key once.
+    pub fn batch_creations<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        *self.deferred.borrow_mut() = Some(Vec::new());
+        let out = f();
+        let won = self.deferred.borrow_mut().take().unwrap_or_default();
+        if !won.is_empty() {
+            self.store.set_many(&won)?;
+        }
+        out
+    }
+
+    /// Create `key` (just read absent) with `value` (see [`kv::create`]);
+    /// within [`Self::batch_creations`], only its guard now, the write
+    /// with the batch.
+    fn create_key(
+        &self,
+        key: &str,
+        value: &[u8],
+        carry: &mut Entries,
+    ) -> crate::storage::kv::StoreResult<Swap> {
+        let mut deferred = self.deferred.borrow_mut();
+        let Some(won) = deferred.as_mut() else {
+            drop(deferred);
+            return kv::create_carrying(self.store, key, value, self.now, carry);
+        };
+        kv::check_value(value)?;
+        let swap = kv::win_creation(self.store, key, self.now)?;
+        if swap == Swap::Done {
+            won.push((key.to_string(), value.to_vec()));
+        }
+        Ok(swap)
     }
 
     /// The notes on undecodable records this request met, for its log line.
@@ -329,7 +375,17 @@ impl<'a> Repo<'a> {
 
     /// Read `key`, let `f` compute the new bytes (`None`: leave as is) and
     /// compare-and-swap, retrying on conflict.
-    pub fn update<F>(&self, key: &str, mut f: F) -> Result<()>
+    pub fn update<F>(&self, key: &str, f: F) -> Result<()>
+    where
+        F: FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
+    {
+        self.update_carrying(key, f, &mut Vec::new())
+    }
+
+    /// [`Self::update`]; when it creates `key`, the entries of `carry` are
+    /// written in the same call ([`kv::create_carrying`]) and `carry` is
+    /// emptied. Otherwise `carry` is left for the caller to write.
+    pub fn update_carrying<F>(&self, key: &str, mut f: F, carry: &mut Entries) -> Result<()>
     where
         F: FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>>,
     {
@@ -354,7 +410,7 @@ impl<'a> Repo<'a> {
             let swap = match rmw {
                 Rmw::Done => Swap::Done,
                 Rmw::Conflict => Swap::Conflict,
-                Rmw::Absent(new) => match kv::create(self.store, key, &new, self.now)? {
+                Rmw::Absent(new) => match self.create_key(key, &new, carry)? {
                     Swap::Conflict => {
                         lost_creates += 1;
                         Swap::Conflict
@@ -371,18 +427,34 @@ impl<'a> Repo<'a> {
 
     /// Add or remove `id` in the JSON list of ids at `key`.
     pub fn update_id_list(&self, key: &str, id: &str, present: bool) -> Result<()> {
-        self.update(key, |cur| {
-            let mut ids: Vec<String> = cur
-                .and_then(|c| serde_json::from_slice(c).ok())
-                .unwrap_or_default();
-            let has = ids.iter().any(|x| x == id);
-            match (present, has) {
-                (true, false) => ids.push(id.to_string()),
-                (false, true) => ids.retain(|x| x != id),
-                _ => return Ok(None),
-            }
-            Ok(Some(serde_json::to_vec(&ids).expect("ids serialise")))
-        })
+        self.update_id_list_carrying(key, id, present, &mut Vec::new())
+    }
+
+    /// [`Self::update_id_list`], writing `carry` with the list when this
+    /// call creates it (see [`Self::update_carrying`]).
+    pub fn update_id_list_carrying(
+        &self,
+        key: &str,
+        id: &str,
+        present: bool,
+        carry: &mut Entries,
+    ) -> Result<()> {
+        self.update_carrying(
+            key,
+            |cur| {
+                let mut ids: Vec<String> = cur
+                    .and_then(|c| serde_json::from_slice(c).ok())
+                    .unwrap_or_default();
+                let has = ids.iter().any(|x| x == id);
+                match (present, has) {
+                    (true, false) => ids.push(id.to_string()),
+                    (false, true) => ids.retain(|x| x != id),
+                    _ => return Ok(None),
+                }
+                Ok(Some(serde_json::to_vec(&ids).expect("ids serialise")))
+            },
+            carry,
+        )
     }
 
     pub fn read_id_list(&self, key: &str) -> Result<Vec<String>> {
@@ -429,7 +501,7 @@ impl<'a> Repo<'a> {
             let swap = match self.store.get(&key)? {
                 // Losing the creation of a never-used name means another
                 // request is claiming it right now.
-                None => match kv::create(self.store, &key, &new, self.now)? {
+                None => match self.create_key(&key, &new, &mut Vec::new())? {
                     Swap::Done => return Ok(()),
                     Swap::Conflict => return Err(taken()),
                 },
@@ -502,12 +574,14 @@ impl<'a> Repo<'a> {
 
     // ---- list order -------------------------------------------------------
 
-    /// Append `id` to the list of `kind` (insertion order, stable across pages).
-    /// The chunk is written before the count: a crash in between leaves a
-    /// count one short, which the next change of that chunk repairs. A
-    /// chunk is full at [`CHUNK_SIZE`] slots, tombstones included: slots are
-    /// never reused, so an id's position never changes (see
-    /// [`walk`](super::walk)).
+    /// Append `id` to the list of `kind` (insertion order, stable across pages):
+    /// one compare-and-swap of the last chunk. The summary does not count
+    /// the last chunk (readers count it from the chunk itself), so an
+    /// append does not rewrite it. A chunk is full at [`CHUNK_SIZE`]
+    /// slots, tombstones included: slots are never reused, so an id's
+    /// position never changes (see [`walk`](super::walk)). The first append
+    /// to a full chunk opens the next one in the summary, then counts the
+    /// full one there (in this order: see [`Self::recount`]).
     pub fn list_append(&self, kind: Kind, id: &str) -> Result<usize> {
         for _ in 0..MAX_RETRIES {
             let summary = self.summary(kind)?;
@@ -530,22 +604,39 @@ impl<'a> Repo<'a> {
                 Ok(Some(serde_json::to_vec(&ids).expect("ids")))
             })?;
             if !full {
-                self.recount(kind, chunk)?;
+                if summary.counts.is_empty() {
+                    // The list's first chunk: the summary names it.
+                    self.recount(kind, 0)?;
+                }
                 return Ok(chunk);
             }
-            // The tail chunk is full: open the next one (idempotent) and retry.
+            // The last chunk is full: open the next one (idempotent), then
+            // count the full one, and retry.
             self.recount(kind, chunk + 1)?;
+            self.recount(kind, chunk)?;
         }
         Err(busy())
     }
 
-    /// Set chunk `chunk`'s count in the summary from the chunk itself.
+    /// Set chunk `chunk`'s count in the summary from the chunk itself; a
+    /// chunk past the summary's end is opened (the summary grows to end
+    /// with it). The last chunk's count is not kept (readers count it from
+    /// the chunk: [`Self::chunk_counts`]), so nothing is written for it.
+    ///
+    /// Race-free without a lock: a remover of an id in chunk `c` tombstones
+    /// the slot, then recounts here, which skips `c` only while `c` is the
+    /// last; the appender that closes `c` opens `c + 1` first and then
+    /// counts `c`, reading the chunk after the tombstone whenever the
+    /// remover found `c` still last.
     pub(crate) fn recount(&self, kind: Kind, chunk: usize) -> Result<()> {
         let ckey = self.keys.list_chunk(kind, chunk);
         self.update(&self.keys.list_summary(kind), |cur| {
             let mut s: Summary = cur
                 .and_then(|c| serde_json::from_slice(c).ok())
                 .unwrap_or_default();
+            if s.counts.len() == chunk + 1 && cur.is_some() {
+                return Ok(None);
+            }
             let actual = live(&self.read_id_list(&ckey)?);
             if s.counts.len() <= chunk {
                 s.counts.resize(chunk + 1, 0);
@@ -595,8 +686,19 @@ impl<'a> Repo<'a> {
         Ok(found)
     }
 
-    /// Live ids per list chunk, in chunk order (the list summary).
+    /// Live ids per list chunk, in chunk order: the summary's counts, the
+    /// last chunk's read from the chunk (two store calls).
     pub fn chunk_counts(&self, kind: Kind) -> Result<Vec<usize>> {
+        let mut counts = self.summary(kind)?.counts;
+        if let Some(last) = counts.len().checked_sub(1) {
+            counts[last] = live(&self.read_id_list(&self.keys.list_chunk(kind, last))?);
+        }
+        Ok(counts)
+    }
+
+    /// The summary's counts as stored: exact for every chunk but the last,
+    /// whose count is not kept (see [`Self::chunk_counts`]).
+    pub(crate) fn summary_counts(&self, kind: Kind) -> Result<Vec<usize>> {
         Ok(self.summary(kind)?.counts)
     }
 
@@ -610,38 +712,41 @@ impl<'a> Repo<'a> {
 
     /// Number of listed ids.
     pub fn list_total(&self, kind: Kind) -> Result<usize> {
-        Ok(self.summary(kind)?.counts.iter().sum())
+        Ok(self.chunk_counts(kind)?.iter().sum())
     }
 
     /// The ids at 0-based positions `offset..offset+count` and the total. The
-    /// work is the summary plus the chunks the page touches.
+    /// work is the summary plus, in one call, the chunks the page touches
+    /// and the last chunk (whose count the summary does not keep).
     pub fn list_page(
         &self,
         kind: Kind,
         offset: usize,
         count: usize,
     ) -> Result<(usize, Vec<String>, Vec<usize>)> {
-        let summary = self.summary(kind)?;
-        let total: usize = summary.counts.iter().sum();
+        let mut counts = self.summary(kind)?.counts;
         let mut out = Vec::new();
         let mut chunks_of = Vec::new();
-        if count == 0 || offset >= total {
-            return Ok((total, out, chunks_of));
-        }
+        let Some(last) = counts.len().checked_sub(1) else {
+            return Ok((0, out, chunks_of));
+        };
+        // Chunks before the last are counted exactly; the page may reach
+        // into the last one, which is read anyway.
         let mut skip = offset;
         let mut first = 0;
-        while first < summary.counts.len() && skip >= summary.counts[first] {
-            skip -= summary.counts[first];
+        while first < last && skip >= counts[first] {
+            skip -= counts[first];
             first += 1;
         }
         let mut needed = Vec::new();
         let mut have = 0usize;
         let mut c = first;
-        while c < summary.counts.len() && have < skip + count {
+        while count > 0 && c < last && have < skip + count {
             needed.push(c);
-            have += summary.counts[c];
+            have += counts[c];
             c += 1;
         }
+        needed.push(last);
         let keys: Vec<String> = needed
             .iter()
             .map(|c| self.keys.list_chunk(kind, *c))
@@ -652,9 +757,20 @@ impl<'a> Repo<'a> {
             let ids: Vec<String> = raw
                 .and_then(|r| serde_json::from_slice(&r).ok())
                 .unwrap_or_default();
+            if *c == last {
+                counts[last] = live(&ids);
+            }
+            // The last chunk counts only when the page reaches it.
+            if *c == last && (count == 0 || have >= skip + count) {
+                continue;
+            }
             for id in ids.into_iter().filter(|id| !id.is_empty()) {
                 all.push((id, *c));
             }
+        }
+        let total: usize = counts.iter().sum();
+        if count == 0 || offset >= total {
+            return Ok((total, out, chunks_of));
         }
         for (id, c) in all.into_iter().skip(skip).take(count) {
             out.push(id);
@@ -704,6 +820,36 @@ mod tests {
         let (_, page, _) = r.list_page(Kind::User, 2, 2).unwrap();
         assert_eq!(page, ["id2", "id4"]);
         assert_eq!(r.list_all(Kind::User).unwrap().len(), n - 1);
+    }
+
+    /// An append writes the last chunk only (the summary does not count
+    /// it); removals keep every count exact, in closed chunks and in the
+    /// last one.
+    #[test]
+    fn an_append_is_one_write_and_counts_stay_exact() {
+        let s = Counting::new(MemStore::new());
+        let r = Repo::new(&s, "t", 0);
+        for i in 0..(CHUNK_SIZE * 2 + 5) {
+            r.list_append(Kind::User, &format!("id{i}")).unwrap();
+        }
+        s.reset();
+        r.list_append(Kind::User, "one-more").unwrap();
+        assert_eq!(s.traffic().write_calls, 1, "{:?}", s.traffic());
+        let n = CHUNK_SIZE * 2 + 6;
+        assert_eq!(r.list_total(Kind::User).unwrap(), n);
+        // One id from a closed chunk, one from the last.
+        r.list_remove(Kind::User, "id3", Some(0)).unwrap();
+        r.list_remove(Kind::User, "one-more", Some(2)).unwrap();
+        assert_eq!(r.list_total(Kind::User).unwrap(), n - 2);
+        let stored = r.summary_counts(Kind::User).unwrap();
+        assert_eq!(stored[..2], [CHUNK_SIZE - 1, CHUNK_SIZE]);
+        let (total, page, _) = r.list_page(Kind::User, n - 4, 10).unwrap();
+        assert_eq!(total, n - 2);
+        let want: Vec<String> = (CHUNK_SIZE * 2 + 3..CHUNK_SIZE * 2 + 5)
+            .map(|i| format!("id{i}"))
+            .collect();
+        assert_eq!(page, want);
+        assert_eq!(r.list_page(Kind::User, 0, 0).unwrap().0, n - 2);
     }
 
     #[test]

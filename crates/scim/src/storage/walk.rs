@@ -10,12 +10,13 @@
 //! removed meanwhile (new ids are met when they land after the walk's
 //! position).
 //!
-//! A page reads the summary (live ids per chunk), then the chunks it spans,
-//! skipping those the summary counts empty: never the chunks before it, so
-//! the first and the last page cost the same.
+//! A page reads the summary (live ids per chunk, the last chunk aside),
+//! then in one call the chunks it spans, skipping those the summary counts
+//! empty, and the last chunk (for its count): never the chunks before it,
+//! so the first and the last page cost the same.
 
 use super::layout::CHUNK_SIZE;
-use super::records::{parse_id_list, Repo};
+use super::records::{live, parse_id_list, Repo};
 use crate::error::Result;
 use crate::schema::Kind;
 
@@ -56,26 +57,34 @@ impl Repo<'_> {
     /// Up to `count` listed ids of `kind` from `from`, in list order;
     /// `None` when `from` names a slot the list never had.
     pub fn walk(&self, kind: Kind, from: From, count: usize) -> Result<Option<Walk>> {
-        let counts = self.chunk_counts(kind)?;
+        // Exact for every chunk but the last, which the page's read counts.
+        let mut counts = self.summary_counts(kind)?;
+        if counts.is_empty() {
+            return Ok(match from {
+                From::Start => Some(Walk::default()),
+                _ => None,
+            });
+        }
         let valid = |s: &Slot| s.chunk < counts.len() && s.slot < CHUNK_SIZE;
         match from {
             From::After(s) | From::Before(s) if !valid(&s) => return Ok(None),
-            From::Start => self.forward(kind, &counts, Slot { chunk: 0, slot: 0 }, count),
+            From::Start => self.forward(kind, &mut counts, Slot { chunk: 0, slot: 0 }, count),
             From::After(s) => {
                 let first = Slot {
                     chunk: s.chunk,
                     slot: s.slot + 1,
                 };
-                self.forward(kind, &counts, first, count)
+                self.forward(kind, &mut counts, first, count)
             }
-            From::Before(s) => self.backward(kind, &counts, s, count),
+            From::Before(s) => self.backward(kind, &mut counts, s, count),
         }
         .map(Some)
     }
 
-    /// The page starting at slot `first` (inclusive).
-    fn forward(&self, kind: Kind, counts: &[usize], first: Slot, count: usize) -> Result<Walk> {
-        let total = counts.iter().sum();
+    /// The page starting at slot `first` (inclusive). `counts` are the
+    /// summary's; the last chunk is read with the page, for its count.
+    fn forward(&self, kind: Kind, counts: &mut [usize], first: Slot, count: usize) -> Result<Walk> {
+        let last = counts.len() - 1;
         // Chunks to read: from the first one on, until the summary says
         // they hold the page (at most `first.slot` of the first chunk's
         // ids lie before the page). Whatever lies beyond tells whether
@@ -83,7 +92,7 @@ impl Repo<'_> {
         let mut plan = Vec::new();
         let mut planned = 0;
         let mut c = first.chunk;
-        while c < counts.len() && planned < count {
+        while c < last && planned < count {
             if counts[c] > 0 {
                 plan.push(c);
                 planned += match c == first.chunk {
@@ -93,12 +102,18 @@ impl Repo<'_> {
             }
             c += 1;
         }
-        let mut walk = Walk {
-            total,
-            ..Walk::default()
-        };
+        // The page reaches the last chunk, or only its count is needed.
+        let reaches_last = c == last && planned < count;
+        plan.push(last);
+        let mut walk = Walk::default();
         let mut before_first = false;
         for (c, ids) in plan.iter().zip(self.read_chunks(kind, &plan)?) {
+            if *c == last {
+                counts[last] = live(&ids);
+                if !reaches_last {
+                    continue;
+                }
+            }
             for (i, id) in ids.into_iter().enumerate() {
                 if id.is_empty() {
                     continue;
@@ -110,43 +125,85 @@ impl Repo<'_> {
                 }
             }
         }
+        if reaches_last {
+            c = last + 1;
+        }
+        walk.total = counts.iter().sum();
         walk.more_after = walk.ids.len() > count || counts[c..].iter().any(|n| *n > 0);
         walk.ids.truncate(count);
         walk.more_before = before_first || counts[..first.chunk].iter().any(|n| *n > 0);
         Ok(walk)
     }
 
-    /// The page ending right before slot `end` (exclusive).
-    fn backward(&self, kind: Kind, counts: &[usize], end: Slot, count: usize) -> Result<Walk> {
-        let total = counts.iter().sum();
-        let mut plan = Vec::new();
-        let mut planned = 0;
+    /// The page ending right before slot `end` (exclusive). `counts` are
+    /// the summary's; the last chunk is read with the page, for its count.
+    /// Until it is read, at most `end.slot` of its ids are taken to lie
+    /// before `end` (exact without tombstones); when fewer do, the chunks
+    /// below are read in a second call.
+    fn backward(&self, kind: Kind, counts: &mut [usize], end: Slot, count: usize) -> Result<Walk> {
+        let last = counts.len() - 1;
+        let before_end = |c: usize, ids: &[String]| {
+            ids.iter()
+                .enumerate()
+                .filter(|(i, id)| !id.is_empty() && (c < end.chunk || *i < end.slot))
+                .count()
+        };
+        let mut read: Vec<(usize, Vec<String>)> = Vec::new();
         let mut lowest = end.chunk + 1;
-        while lowest > 0 && planned < count {
-            lowest -= 1;
-            if counts[lowest] > 0 {
-                plan.push(lowest);
-                planned += match lowest == end.chunk {
-                    true => counts[lowest].saturating_sub(CHUNK_SIZE - end.slot),
+        let mut planned = 0;
+        let mut last_read = false;
+        loop {
+            let mut plan = Vec::new();
+            while lowest > 0 && planned < count {
+                lowest -= 1;
+                let n = match lowest == last && !last_read {
+                    true => CHUNK_SIZE,
                     false => counts[lowest],
                 };
+                if n > 0 {
+                    plan.push(lowest);
+                    planned += match lowest == end.chunk {
+                        true => n.saturating_sub(CHUNK_SIZE - end.slot),
+                        false => n,
+                    };
+                }
+            }
+            if !last_read && !plan.contains(&last) {
+                plan.push(last);
+            }
+            if plan.is_empty() {
+                break;
+            }
+            for (c, ids) in plan.iter().zip(self.read_chunks(kind, &plan)?) {
+                if *c == last {
+                    counts[last] = live(&ids);
+                    last_read = true;
+                }
+                if *c <= end.chunk {
+                    read.push((*c, ids));
+                }
+            }
+            planned = read.iter().map(|(c, ids)| before_end(*c, ids)).sum();
+            if planned >= count || lowest == 0 {
+                break;
             }
         }
+        read.sort_by_key(|r| std::cmp::Reverse(r.0));
         let mut walk = Walk {
-            total,
+            total: counts.iter().sum(),
             ..Walk::default()
         };
         let mut from_end = false;
         let mut reversed = Vec::new();
-        for (c, ids) in plan.iter().zip(self.read_chunks(kind, &plan)?) {
+        for (c, ids) in read {
             for (i, id) in ids.into_iter().enumerate().rev() {
                 if id.is_empty() {
                     continue;
                 }
-                if *c == end.chunk && i >= end.slot {
+                if c == end.chunk && i >= end.slot {
                     from_end = true;
                 } else {
-                    reversed.push((id, Slot { chunk: *c, slot: i }));
+                    reversed.push((id, Slot { chunk: c, slot: i }));
                 }
             }
         }
@@ -281,32 +338,53 @@ mod tests {
     }
 
     /// The cost of a page does not depend on where it is: the first and
-    /// the last page of 8 chunks read the same number of keys.
+    /// the last page of 8 chunks make two store calls, the summary and one
+    /// read of at most three chunks (the page's, and the last one, whose
+    /// count the summary does not keep).
     #[test]
     fn a_page_costs_the_same_anywhere() {
         let s = Counting::new(MemStore::new());
         let r = filled(&s, CHUNK_SIZE * 8);
-        let reads = |from: From| {
+        let cost = |from: From| {
             s.reset();
             let w = r.walk(Kind::User, from, 100).unwrap().unwrap();
             assert_eq!(w.ids.len(), 100);
-            s.traffic().reads
+            assert_eq!(w.total, CHUNK_SIZE * 8);
+            (s.traffic().calls, s.traffic().reads)
         };
-        // The summary and one chunk.
-        let first = reads(From::Start);
-        assert_eq!(first, 2);
+        // The summary, chunk 0 and the last chunk.
+        assert_eq!(cost(From::Start), (2, 3));
+        // The summary and the last chunk.
         let late = Slot { chunk: 7, slot: 10 };
-        assert_eq!(reads(From::After(late)), first);
+        assert_eq!(cost(From::After(late)), (2, 2));
         let later = Slot {
             chunk: 7,
             slot: 200,
         };
-        assert_eq!(reads(From::Before(later)), first);
+        assert_eq!(cost(From::Before(later)), (2, 2));
         // A page spanning two chunks reads both.
         let edge = Slot {
             chunk: 6,
             slot: 200,
         };
-        assert_eq!(reads(From::After(edge)), first + 1);
+        assert_eq!(cost(From::After(edge)), (2, 3));
+    }
+
+    /// Tombstones in the last chunk before a backward page's end: the
+    /// chunks below are read too, and the page is full.
+    #[test]
+    fn a_backward_page_from_the_last_chunk_is_full_despite_tombstones() {
+        let s = MemStore::new();
+        let r = filled(&s, CHUNK_SIZE + 20);
+        for i in CHUNK_SIZE..CHUNK_SIZE + 10 {
+            r.list_remove(Kind::User, &format!("id{i}"), None).unwrap();
+        }
+        let end = Slot { chunk: 1, slot: 15 };
+        let w = r.walk(Kind::User, From::Before(end), 10).unwrap().unwrap();
+        let mut want = names(CHUNK_SIZE - 5..CHUNK_SIZE);
+        want.extend(names(CHUNK_SIZE + 10..CHUNK_SIZE + 15));
+        assert_eq!(ids(&w), want);
+        assert!(w.more_before && w.more_after);
+        assert_eq!(w.total, CHUNK_SIZE + 10);
     }
 }
