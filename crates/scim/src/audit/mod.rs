@@ -23,8 +23,8 @@
 
 mod confirm;
 mod delta;
-mod event;
-mod log;
+pub(crate) mod event;
+pub(crate) mod log;
 pub(crate) mod query;
 mod retention;
 

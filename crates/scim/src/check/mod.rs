@@ -27,6 +27,7 @@
 //! instance is writing to: a write in flight looks like a leftover, and a
 //! repair could undo its first step.
 
+mod audit;
 mod lists;
 mod membership;
 mod report;
@@ -138,13 +139,8 @@ impl<'a> Walk<'a> {
             // Quota counters: one hourly window at a time, nothing to check.
             (["_", ..], _) => Ok(()),
             // The audit log (`a/seq`, `a/tail`, `a/e/<seq>`, `a/c/<seq>`,
-            // `a/s/<seq>`; docs/storage.md, "Audit trail"): its rules (an
-            // event without its change is dropped by readers, not a
-            // leftover to repair) go in an `audit` module called here.
-            (["a", ..], _) => {
-                self.report.audit_keys += 1;
-                Ok(())
-            }
+            // `a/s/<seq>`; docs/storage.md, "Audit trail").
+            (["a", ..], _) => self.audit(&prefix, key, &parts),
             _ => self.unknown(),
         }
     }

@@ -38,6 +38,13 @@ pub enum Problem {
     /// written by a split that stopped before its compare-and-swap (never
     /// read). Repair: deleted.
     UnfinishedSplit,
+    /// An audit event numbered below the log's tail (an append that
+    /// finished after retention passed its number; never read). Repair:
+    /// deleted with its confirmations.
+    ExpiredEvent,
+    /// An audit confirmation (`a/c/…`, `a/s/…`) whose event is gone.
+    /// Repair: deleted.
+    OrphanConfirmation,
     /// A creation guard older than two epochs (never consulted again).
     /// Repair: deleted.
     OldGuard,
@@ -68,6 +75,9 @@ pub enum Problem {
     /// A child of a split member node that is missing (its members would be
     /// lost: a split writes all 32 children before the marker).
     SplitChildMissing,
+    /// An audit event numbered beyond the log's counter (numbers come from
+    /// it, so one was written outside the engine or the counter went back).
+    EventBeyondSequence,
 }
 
 impl Problem {
@@ -86,6 +96,8 @@ impl Problem {
             Problem::OrphanMembershipList => "orphan-membership-list",
             Problem::OrphanBucket => "orphan-bucket",
             Problem::UnfinishedSplit => "unfinished-split",
+            Problem::ExpiredEvent => "expired-event",
+            Problem::OrphanConfirmation => "orphan-confirmation",
             Problem::OldGuard => "old-guard",
             Problem::Undecodable => "undecodable",
             Problem::MisplacedRecord => "misplaced-record",
@@ -98,6 +110,7 @@ impl Problem {
             Problem::BucketNotInBitmap => "bucket-not-in-bitmap",
             Problem::MembershipNotListed => "membership-not-listed",
             Problem::SplitChildMissing => "split-child-missing",
+            Problem::EventBeyondSequence => "event-beyond-sequence",
         }
     }
 }
@@ -115,7 +128,7 @@ pub struct Report {
     pub roles: u64,
     /// Members read in buckets.
     pub members: u64,
-    /// Keys of the audit log (not checked yet).
+    /// Keys of the audit log.
     pub audit_keys: u64,
     /// Keys of no family the checker knows.
     pub unknown_keys: u64,
@@ -186,8 +199,8 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} keys: {} users, {} groups, {} roles, {} members, {} audit log keys \
-             (not checked){}",
+            "{} keys: {} users, {} groups, {} roles, {} members, {} audit log \
+             keys{}",
             self.keys,
             self.users,
             self.groups,

@@ -458,3 +458,48 @@ fn split_member_buckets_are_checked_node_by_node() {
     only(&f.check(false), Problem::SplitChildMissing, 1);
     kept(&f, Problem::SplitChildMissing);
 }
+
+#[test]
+fn audit_keys_are_checked() {
+    let (f, _, _) = Fixture::populated();
+    let r = f.check(false);
+    assert!(r.audit_keys > 5, "{r}");
+    assert_eq!(r.problems().count(), 0, "{r}");
+    let repo = f.repo();
+    let head = crate::audit::log::head(&repo).unwrap();
+    assert!(head > 5);
+    let first = f
+        .store
+        .get(&crate::audit::log::event_key(&repo, 1))
+        .unwrap()
+        .unwrap();
+
+    // A confirmation whose event retention dropped.
+    f.store
+        .set(&crate::audit::log::confirm_key(&repo, head + 1000), b"1")
+        .unwrap();
+    repaired(&f, Problem::OrphanConfirmation);
+
+    // An event below the tail: retention passed it, a late append wrote it.
+    f.store
+        .set(&crate::audit::log::tail_key(&repo), b"3")
+        .unwrap();
+    repaired_n(&f, Problem::ExpiredEvent, 2);
+    assert!(f
+        .store
+        .get(&crate::audit::log::event_key(&repo, 1))
+        .unwrap()
+        .is_none());
+
+    // An event numbered past the counter: a violation, left alone.
+    f.store
+        .set(&crate::audit::log::event_key(&repo, head + 7), &first)
+        .unwrap();
+    kept(&f, Problem::EventBeyondSequence);
+
+    // An event that does not decode.
+    f.store
+        .set(&crate::audit::log::event_key(&repo, head), b"{")
+        .unwrap();
+    assert_eq!(f.check(false).count(Problem::Undecodable), 1);
+}
