@@ -10,10 +10,9 @@ use scim::auth::{mint_hs256, DevClaims};
 use scim::config::Config;
 use scim::http::Request;
 use scim::storage::counting::Counting;
-use scim::storage::kv::{CasReport, Change, Store, StoreError, StoreResult};
-use scim::storage::memory::{Flavor, MemStore};
+use scim::storage::kv::Store;
+use scim::storage::memory::{Dying, Flavor, MemStore};
 use serde_json::{json, Value};
-use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 const SECRET: &str = "audit-tests-secret-0123456789abcdef";
@@ -600,65 +599,6 @@ fn an_append_costs_a_constant_number_of_store_calls() {
     );
 }
 
-/// A store that dies after `budget` writes: that write and every later
-/// call fail, as if the host were killed there.
-struct Dying {
-    inner: MemStore,
-    budget: Cell<usize>,
-}
-
-impl Dying {
-    fn spend(&self) -> StoreResult<()> {
-        match self.budget.get() {
-            0 => Err(StoreError("killed".into())),
-            n => {
-                self.budget.set(n - 1);
-                Ok(())
-            }
-        }
-    }
-    fn alive(&self) -> StoreResult<()> {
-        if self.budget.get() == 0 {
-            return Err(StoreError("killed".into()));
-        }
-        Ok(())
-    }
-}
-
-impl Store for Dying {
-    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.alive()?;
-        self.inner.get(key)
-    }
-    fn batch_get(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
-        self.alive()?;
-        self.inner.batch_get(keys)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
-        self.spend()?;
-        self.inner.set(key, value)
-    }
-    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
-        // Not atomic under Spin: it may die half-way.
-        entries.iter().try_for_each(|(k, v)| self.set(k, v))
-    }
-    fn delete(&self, key: &str) -> StoreResult<()> {
-        self.spend()?;
-        self.inner.delete(key)
-    }
-    fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
-        keys.iter().try_for_each(|k| self.delete(k))
-    }
-    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
-        self.spend()?;
-        self.inner.increment(key, delta)
-    }
-    fn cas(&self, key: &str, change: &mut Change) -> StoreResult<CasReport> {
-        self.spend()?;
-        self.inner.cas(key, change)
-    }
-}
-
 /// What the store shows after a write sequence, against what its events
 /// say: every visible version of every resource has its event, and every
 /// member of the group was added by an event; when the sequence ran to its
@@ -768,19 +708,14 @@ fn a_crash_at_any_store_write_never_leaves_a_change_without_its_event() {
     for flavor in [Flavor::SpinSqlite, Flavor::SpinRedis] {
         let mut budget = 0;
         loop {
-            let dying = Dying {
-                inner: MemStore::like(flavor),
-                budget: Cell::new(budget),
-            };
+            let inner = MemStore::like(flavor);
+            let dying = Dying::new(&inner, budget);
             let s = Setup::new(&dying, config(|_| {}));
             let finished = script(&s);
             let label = format!("{flavor:?}, killed after {budget} writes");
             drop(s);
             // Restart: the same data, a live store.
-            let alive = Dying {
-                inner: dying.inner,
-                budget: Cell::new(usize::MAX),
-            };
+            let alive = Dying::new(&inner, usize::MAX);
             let s2 = Setup::new(&alive, config(|_| {}));
             let (users, gid) = script_ids(&s2);
             check_events_match_store(&s2, &users, &gid, &label, finished);

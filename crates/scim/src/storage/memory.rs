@@ -4,7 +4,7 @@
 //! on more than Spin gives.
 
 use super::kv::{check_key, check_value, CasReport, Change, Store, StoreError, StoreResult};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 /// Which Spin store a [`MemStore`] behaves like.
@@ -138,5 +138,74 @@ impl Store for MemStore {
             (Flavor::SpinRedis, _) | (_, false) => CasReport::Failed,
             (Flavor::SpinSqlite, true) => CasReport::Swapped,
         })
+    }
+}
+
+/// A store that dies after `budget` writes, as if the host were killed
+/// there: that write and every later call fail (crash tests). `set_many`
+/// and `delete_many` go key by key, so a batch may die half-way, as a
+/// store without atomic batches would.
+pub struct Dying<'s> {
+    inner: &'s MemStore,
+    budget: Cell<usize>,
+}
+
+impl<'s> Dying<'s> {
+    /// `inner`, dying after `budget` writes.
+    pub fn new(inner: &'s MemStore, budget: usize) -> Dying<'s> {
+        Dying {
+            inner,
+            budget: Cell::new(budget),
+        }
+    }
+
+    fn spend(&self) -> StoreResult<()> {
+        match self.budget.get() {
+            0 => Err(StoreError("killed".into())),
+            n => {
+                self.budget.set(n - 1);
+                Ok(())
+            }
+        }
+    }
+
+    fn alive(&self) -> StoreResult<()> {
+        match self.budget.get() {
+            0 => Err(StoreError("killed".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Store for Dying<'_> {
+    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.alive()?;
+        self.inner.get(key)
+    }
+    fn batch_get(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        self.alive()?;
+        self.inner.batch_get(keys)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.spend()?;
+        self.inner.set(key, value)
+    }
+    fn set_many(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<()> {
+        entries.iter().try_for_each(|(k, v)| self.set(k, v))
+    }
+    fn delete(&self, key: &str) -> StoreResult<()> {
+        self.spend()?;
+        self.inner.delete(key)
+    }
+    fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
+        keys.iter().try_for_each(|k| self.delete(k))
+    }
+    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+        self.spend()?;
+        self.inner.increment(key, delta)
+    }
+    fn cas(&self, key: &str, change: &mut Change) -> StoreResult<CasReport> {
+        self.spend()?;
+        self.inner.cas(key, change)
     }
 }

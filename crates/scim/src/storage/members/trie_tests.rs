@@ -6,9 +6,9 @@
 use super::*;
 use crate::patch::{Member, MemberOp};
 use crate::storage::counting::Counting;
-use crate::storage::kv::{CasReport, Change, Store, StoreError, StoreResult};
+use crate::storage::kv::Store;
 use crate::storage::members::{bit, holds, read_all, write_buckets, Delta};
-use crate::storage::memory::{Flavor, MemStore};
+use crate::storage::memory::{Dying, Flavor, MemStore};
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -221,54 +221,6 @@ fn a_change_racing_a_split_lands_on_both_spin_stores() {
     }
 }
 
-/// A store that dies after `budget` writes: that write and every later
-/// call fail, as if the host were killed there.
-struct Dying<'s> {
-    inner: &'s MemStore,
-    budget: Cell<usize>,
-}
-
-impl Dying<'_> {
-    fn spend(&self) -> StoreResult<()> {
-        match self.budget.get() {
-            0 => Err(StoreError("killed".into())),
-            n => {
-                self.budget.set(n - 1);
-                Ok(())
-            }
-        }
-    }
-    fn alive(&self) -> StoreResult<()> {
-        match self.budget.get() {
-            0 => Err(StoreError("killed".into())),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Store for Dying<'_> {
-    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.alive()?;
-        self.inner.get(key)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
-        self.spend()?;
-        self.inner.set(key, value)
-    }
-    fn delete(&self, key: &str) -> StoreResult<()> {
-        self.spend()?;
-        self.inner.delete(key)
-    }
-    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
-        self.spend()?;
-        self.inner.increment(key, delta)
-    }
-    fn cas(&self, key: &str, change: &mut Change) -> StoreResult<CasReport> {
-        self.spend()?;
-        self.inner.cas(key, change)
-    }
-}
-
 #[test]
 fn a_crash_at_any_write_of_a_split_loses_no_member() {
     // Just under the threshold: the next add writes the leaf, wins the
@@ -286,10 +238,7 @@ fn a_crash_at_any_write_of_a_split_loses_no_member() {
     for budget in 0.. {
         let inner = MemStore::new();
         legacy_bucket(&inner, before);
-        let dying = Dying {
-            inner: &inner,
-            budget: Cell::new(budget),
-        };
+        let dying = Dying::new(&inner, budget);
         let died = add(&Repo::new(&dying, "t", NOW), next).is_err();
         // Restarted: everything acknowledged before is there; the new
         // member is there once its leaf write (the first write) was made.
