@@ -925,7 +925,7 @@ fn store_calls_per_change_are_pinned() {
         "audit off: POST user: 11 calls, 6 writes",
         "audit off: PUT user: 3 calls, 1 writes",
         "audit off: PATCH user: 3 calls, 1 writes",
-        "audit off: PATCH group add: 9 calls, 4 writes",
+        "audit off: PATCH group add: 8 calls, 4 writes",
         "audit off: DELETE user in a group: 10 calls, 7 writes",
         "audit off: DELETE user: 8 calls, 5 writes",
         "audit off: DELETE user in two groups: 12 calls, 9 writes",

@@ -185,14 +185,21 @@ fn update(
         // trail"), after the claims that may still refuse the request: the
         // member ids this change really adds and removes, read before the
         // buckets change.
-        let (added, removed) =
-            audit::member_delta(&ctx.repo, kind, id, old.buckets, &ops, |f, m| {
-                member_matches(ctx, kind, f, m)
-            })?;
-        let mut attributes = audit::changed_paths(&old.doc, &rec.doc);
-        if !added.is_empty() || !removed.is_empty() {
-            attributes.push("members".into());
-        }
+        // With the trail off, no event: neither the buckets' read nor the
+        // documents' diff is needed.
+        let (added, removed, attributes) = if ctx.cfg.audit_enabled {
+            let (added, removed) =
+                audit::member_delta(&ctx.repo, kind, id, old.buckets, &ops, |f, m| {
+                    member_matches(ctx, kind, f, m)
+                })?;
+            let mut attributes = audit::changed_paths(&old.doc, &rec.doc);
+            if !added.is_empty() || !removed.is_empty() {
+                attributes.push("members".into());
+            }
+            (added, removed, attributes)
+        } else {
+            (Vec::new(), Vec::new(), Vec::new())
+        };
         let event = ctx.journal().reserve(audit::Change {
             op,
             kind,
