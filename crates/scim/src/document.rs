@@ -153,6 +153,10 @@ fn put_attribute(
     };
     let Some(attr) = schema.attribute(name) else {
         if schema.open && !value.is_null() {
+            // The name itself obeys the rule its nested keys do (no
+            // control characters, maxNameBytes): it is echoed in the
+            // resource and named in audit events.
+            check_string("an attribute name", key, NAME_LIMIT)?;
             check_open(key, value, 0)?;
             out.insert(key.to_string(), value.clone());
         }

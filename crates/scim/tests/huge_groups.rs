@@ -161,3 +161,27 @@ fn a_group_within_the_limit_is_answered_whole() {
         32 * (3_000 / 32 + 1) + 1
     );
 }
+
+/// Regression (schemathesis, stateful run): an open extension's attribute
+/// name with control characters was stored, then named in audit events
+/// that the documented schema forbids. It is refused like a nested key.
+#[test]
+fn open_extension_names_with_control_characters_are_refused() {
+    let api = support::Api::new(scim::storage::memory::MemStore::new());
+    let ext = "urn:sap:cloud:scim:schemas:extension:custom:2.0:Group";
+    let (status, body) = api.call(
+        "POST",
+        "/Groups",
+        "",
+        Some(serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", ext],
+            "displayName": "ctl",
+            ext: {"A\u{6}\u{3}x": "v"},
+        })),
+    );
+    assert_eq!(
+        (status, body["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{body}"
+    );
+}
