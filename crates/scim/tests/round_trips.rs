@@ -1,8 +1,9 @@
 //! Store round trips per request: each host call crosses the component
 //! boundary and, on SQLite, is a transaction of its own, so the engine
 //! batches what it can. A GET of a user reads its record and membership
-//! lists in one call; a DELETE of a user also deletes its record and lists
-//! in one, then releases its userName claim.
+//! lists in one call; a DELETE of a user makes its record a tombstone and
+//! deletes its lists in one call, and leaves its userName claim to the next
+//! user of the name.
 
 mod support;
 
@@ -75,37 +76,44 @@ fn deleting_a_member_reads_and_deletes_its_own_keys_in_one_call_each() {
     let (op, keys) = (calls[0].op, &calls[0].keys);
     assert_eq!(op, Op::GetMany, "{calls:?}");
     assert!(keys[0].contains(&format!("/r/U/{a}")), "{keys:?}");
+    // Out of the group first, then the record becomes a tombstone, then
+    // the membership lists go, in one call.
+    let record = format!("/r/U/{a}");
+    let tomb = calls
+        .iter()
+        .position(|c| c.op == Op::Set && c.keys[0].contains(&record))
+        .expect("the record's tombstone");
     let deletes: Vec<_> = calls
         .iter()
-        .filter(|c| matches!(c.op, Op::Delete | Op::DeleteMany))
+        .enumerate()
+        .filter(|(_, c)| matches!(c.op, Op::Delete | Op::DeleteMany))
         .collect();
     assert_eq!(deletes.len(), 1, "{calls:?}");
-    let gone = &deletes[0].keys;
+    let (at, gone) = deletes[0];
+    assert!(at > tomb, "the lists after the record: {calls:?}");
     assert!(
-        gone[0].contains(&format!("/r/U/{a}")),
-        "the record goes first: {gone:?}"
-    );
-    assert!(
-        gone.iter().any(|k| k.contains(&format!("/u/G/{a}"))),
+        gone.keys.iter().any(|k| k.contains(&format!("/u/G/{a}"))),
         "{gone:?}"
     );
-    // The userName claim is released after the record is gone, by a
-    // compare-and-swap to a tombstone (never deleted: docs/storage.md).
-    let at = calls
-        .iter()
-        .position(|c| matches!(c.op, Op::Delete | Op::DeleteMany))
-        .unwrap();
+    // The userName claim and index entries are not written: the tombstone
+    // frees them (docs/storage.md, "Deletes").
     assert!(
-        calls[at..]
+        !calls
             .iter()
-            .any(|c| c.op == Op::Cas && c.keys[0].ends_with("/ann")),
-        "the userName claim: {calls:?}"
+            .any(|c| c.keys.iter().any(|k| k.contains("/i/U/"))),
+        "{calls:?}"
     );
 
-    // And the delete did its work: gone, out of the group, name free.
+    // And the delete did its work: gone, out of the group, and the name
+    // free at once (well within a claim's grace), for a new user.
     assert_eq!(api.call("GET", &format!("/Users/{a}"), "", None).0, 404);
+    assert_eq!(api.call("DELETE", &format!("/Users/{a}"), "", None).0, 404);
     let (_, group) = api.call("GET", &format!("/Groups/{g}"), "", None);
     let members = support::member_ids(&group);
     assert_eq!(members, [b.as_str()]);
-    api.create("/Users", json!({"schemas": [USER], "userName": "ann"}));
+    let again = api.create("/Users", json!({"schemas": [USER], "userName": "ann"}));
+    assert_ne!(again, a);
+    let (_, found) = api.call("GET", "/Users", "filter=userName%20eq%20%22ann%22", None);
+    assert_eq!(found["totalResults"], 1, "{found}");
+    assert_eq!(found["Resources"][0]["id"], again.as_str(), "{found}");
 }

@@ -108,7 +108,8 @@ fn shows_change(seq: u64, e: &Event, raw: Option<&[u8]>) -> bool {
             .is_some_and(|m| !raw.is_some_and(|b| trie::is_marker(b) || bucket_has(b, m)));
     }
     if e.is_delete() {
-        return raw.is_none();
+        // A deleted user's record is a tombstone (docs/storage.md).
+        return raw.is_none_or(crate::storage::records::is_tombstone);
     }
     raw.and_then(|r| Record::decode(r).ok())
         .is_some_and(|r| r.audit == Some(seq))

@@ -223,12 +223,29 @@ impl<'a> Journal<'a> {
         change: Change,
         caused: Vec<Change>,
     ) -> Result<Option<Vec<Pending>>> {
+        self.begin_all_with(change, caused, |_| Vec::new())
+    }
+
+    /// [`Self::begin_all`], writing in the same call the entries `with`
+    /// makes of the number of `change`'s event (`None`: the trail is off;
+    /// nothing is written then unless `with` gives entries): a user's
+    /// delete writes its record's tombstone with its events, so the change
+    /// and its event land together.
+    pub(crate) fn begin_all_with(
+        &self,
+        change: Change,
+        caused: Vec<Change>,
+        with: impl FnOnce(Option<u64>) -> crate::storage::records::Entries,
+    ) -> Result<Option<Vec<Pending>>> {
         let all = self.reserve_all(change, caused)?;
+        let mut entries = Vec::new();
         if let Some(all) = &all {
-            let mut entries = Vec::new();
             for p in all {
                 log::entries(self.repo, p.seq, &p.event, p.prev, &mut entries);
             }
+        }
+        entries.extend(with(all.as_ref().map(|a| a[0].seq)));
+        if !entries.is_empty() {
             self.repo.store.set_many(&entries)?;
         }
         Ok(all)

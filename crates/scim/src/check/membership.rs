@@ -15,7 +15,7 @@ use crate::storage::kv::guard_keys;
 use crate::storage::layout::MEMBER_FANOUT;
 use crate::storage::members::trie::{belongs, child, is_marker};
 use crate::storage::members::{self, bit, Stored};
-use crate::storage::records::{parse_id_list, Record};
+use crate::storage::records::{is_tombstone, parse_id_list, Record};
 
 impl Walk<'_> {
     /// `m/<kind>/<container>/<bucket>`: a level-0 node.
@@ -121,7 +121,7 @@ impl Walk<'_> {
                         format!("{}'s path does not reach this node", m.value),
                     );
                 }
-                if pair[0].is_none() {
+                if pair[0].as_deref().is_none_or(is_tombstone) {
                     self.violation(
                         Problem::DanglingMember,
                         key,
@@ -165,7 +165,7 @@ impl Walk<'_> {
         if self
             .store
             .get(&repo.keys.record(Kind::User, user))?
-            .is_none()
+            .is_none_or(|r| is_tombstone(&r))
         {
             return self.leftover(
                 Problem::OrphanMembershipList,
@@ -185,7 +185,7 @@ impl Walk<'_> {
                 batch.iter().map(|c| (kind, c.as_str(), user)).collect();
             let held = members::holds(&repo, &queries)?;
             for ((c, record), held) in batch.iter().zip(records).zip(held) {
-                if !(record.is_some() && held) {
+                if !(record.as_deref().is_some_and(|r| !is_tombstone(r)) && held) {
                     self.leftover(
                         Problem::StaleMembership,
                         key,

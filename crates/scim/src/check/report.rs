@@ -126,6 +126,8 @@ pub struct Report {
     pub groups: u64,
     /// Role records read.
     pub roles: u64,
+    /// Tombstones of deleted users (docs/storage.md, "Deletes").
+    pub deleted: u64,
     /// Members read in buckets.
     pub members: u64,
     /// Keys of the audit log.
@@ -200,13 +202,18 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "{} keys: {} users, {} groups, {} roles, {} members, {} audit log \
-             keys{}",
+             keys{}{}",
             self.keys,
             self.users,
             self.groups,
             self.roles,
             self.members,
             self.audit_keys,
+            if self.deleted > 0 {
+                format!(", {} deleted users' tombstones", self.deleted)
+            } else {
+                String::new()
+            },
             if self.unknown_keys > 0 {
                 format!(", {} keys of no known family", self.unknown_keys)
             } else {

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::schema::Kind;
 use crate::storage::layout::IndexAttr;
 use crate::storage::records::{
-    claim_holder, parse_id_list, HeldClaim, Record, Repo, CLAIM_GRACE_SECS,
+    claim_holder, is_tombstone, parse_id_list, HeldClaim, Record, Repo, CLAIM_GRACE_SECS,
 };
 use serde_json::Value;
 
@@ -25,6 +25,11 @@ impl Walk<'_> {
         let Some(raw) = self.store.get(key)? else {
             return Ok(());
         };
+        if is_tombstone(&raw) {
+            // A deleted user: its claim and entries may still name it.
+            self.report.deleted += 1;
+            return Ok(());
+        }
         let record = match Record::decode(&raw) {
             Ok(r) => r,
             Err(e) => {
@@ -145,9 +150,18 @@ impl Walk<'_> {
             return Ok(());
         };
         for batch in ids.chunks(super::BATCH) {
-            let records = self.repo(prefix).load_many(kind, batch)?;
-            for (id, record) in batch.iter().zip(records) {
-                let holds = record.is_some_and(|r| {
+            let keys: Vec<String> = {
+                let repo = self.repo(prefix);
+                batch.iter().map(|id| repo.keys.record(kind, id)).collect()
+            };
+            let raws = self.get_all(&keys)?;
+            for (id, raw) in batch.iter().zip(raws) {
+                // A delete leaves its ids in the entries (the next add
+                // drops them): not a leftover.
+                if raw.as_deref().is_some_and(is_tombstone) {
+                    continue;
+                }
+                let holds = raw.and_then(|r| Record::decode(&r).ok()).is_some_and(|r| {
                     let repo = self.repo(prefix);
                     let ix = entries(self.opts.name_case_exact, kind, &r.doc);
                     index_keys(&repo, kind, &ix)
@@ -178,6 +192,9 @@ impl Walk<'_> {
         }
         let repo = self.repo(prefix);
         let live = match repo.store.get(&repo.keys.record(kind, &holder))? {
+            // A delete leaves its name's claim (the next claimant takes it
+            // over at once): not a leftover.
+            Some(r) if is_tombstone(&r) => return Ok(()),
             Some(r) => Record::decode(&r).is_ok_and(|r| {
                 let ix = entries(self.opts.name_case_exact, kind, &r.doc);
                 index_keys(&repo, kind, &ix)

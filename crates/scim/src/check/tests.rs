@@ -170,6 +170,9 @@ fn a_store_written_by_the_service_is_clean() {
     let r = f.check(false);
     assert_eq!(r.problems().count(), 0, "{r}");
     assert_eq!((r.users, r.groups, r.members), (5, 1, 3), "{r}");
+    // The deleted user's tombstone, whose claim and entries are not
+    // leftovers (docs/storage.md, "Deletes").
+    assert_eq!(r.deleted, 1, "{r}");
     assert_eq!(r.unknown_keys, 0, "{r}");
     assert!(r.keys > 20);
 }

@@ -10,16 +10,18 @@ use crate::http::Response;
 use crate::patch::MemberOp;
 use crate::schema::Kind;
 use crate::storage::kv;
-use crate::storage::layout::{bucket_of, IndexAttr};
+use crate::storage::layout::bucket_of;
 use crate::storage::members;
-use crate::storage::records::{claim_holder, parse_id_list, HeldClaim, Record};
+use crate::storage::records::{parse_id_list, tombstone, Record};
 use serde_json::Value;
 
 /// DELETE /Users/{id}: the audit events first (the delete's and one per
 /// group or role the user leaves, in one write), then the memberships (the
-/// user is still visible meanwhile), then in one store call the record (now
-/// gone everywhere) and its membership lists, then its userName claim, the
-/// other index entries and the list slot.
+/// user is still visible meanwhile), then the record becomes a tombstone
+/// (in the events' write when the user is in no group or role: the change
+/// and its event in one call), its membership lists go, and its list slot.
+/// Its name claim and index entries stay: the tombstone frees them for the
+/// next writer (docs/storage.md, "Deletes").
 pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
     let kind = Kind::User;
     if !valid_id(id) {
@@ -35,7 +37,7 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
     let (loaded, lists) = ctx.repo.load_for_delete(kind, id, &list_keys)?;
     let loaded = loaded.ok_or_else(|| not_found(kind, id))?;
     check_if_match(ctx.req, Some(&loaded.record))?;
-    let mut ix = indexed(ctx, kind, &loaded.record.doc);
+    let has_lists = lists.iter().any(Option::is_some);
     // The containers the user's lists name (a superset of those it is in).
     let listed: Vec<(Kind, String)> = containers
         .into_iter()
@@ -46,65 +48,77 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
                 .map(move |g| (c, g))
         })
         .collect();
-    // One read: the name claim (while the record still holds the name, no
-    // other user can have claimed it; see Repo::claim_unique) and, for
-    // the audit trail, the leaf of the member trie that holds the user in
-    // each listed container (deeper levels, if split, in more reads).
-    let name_key = ix
-        .name
-        .take()
-        .map(|n| ctx.repo.keys.index(kind, IndexAttr::Name, &n));
+    // For the audit trail, one read: the leaf of the member trie that holds
+    // the user in each listed container (deeper levels, if split, in more
+    // reads).
     let queries: Vec<(Kind, &str, &str)> = if ctx.cfg.audit_enabled {
         listed.iter().map(|(c, g)| (*c, g.as_str(), id)).collect()
     } else {
         Vec::new()
     };
-    let (held, values) =
-        members::holds_and(&ctx.repo, &queries, name_key.iter().cloned().collect())?;
-    let claim = match name_key {
-        Some(key) => values.into_iter().next().flatten().and_then(|raw| {
-            claim_holder(&raw)
-                .is_some_and(|(holder, _)| holder == id)
-                .then(|| HeldClaim::found(key, raw))
-        }),
-        None => None,
+    let held = if queries.is_empty() {
+        Vec::new()
+    } else {
+        members::holds_and(&ctx.repo, &queries, Vec::new())?.0
     };
     // The audit events before anything changes (docs/storage.md, "Audit
     // trail"): the delete's, and one per container the user is a member
-    // of, all in one write.
+    // of, all in one write; with them the tombstone when no membership
+    // has to go first.
     let left: Vec<audit::Change> = listed
         .iter()
         .zip(held)
         .filter(|(_, member)| *member)
         .map(|((c, g), _)| leaves(*c, g, id))
         .collect();
-    ctx.journal()
-        .begin_all(deleted(kind, id, &loaded.record), left)?;
-    for (container, cid) in &listed {
-        let ops = [MemberOp::Remove(vec![id.to_string()])];
-        members::write_buckets(
-            &ctx.repo,
-            *container,
-            cid,
-            members::bit(bucket_of(id)),
-            &ops,
-            |_, _| false,
-        )?;
-        bump(ctx, *container, cid)?;
+    let record_key = ctx.repo.keys.record(kind, id);
+    let now = ctx.repo.now;
+    let alone = listed.is_empty();
+    let events = ctx
+        .journal()
+        .begin_all_with(deleted(kind, id, &loaded.record), left, |seq| {
+            if alone {
+                vec![(record_key.clone(), tombstone(now, seq))]
+            } else {
+                Vec::new()
+            }
+        })?;
+    if !alone {
+        for (container, cid) in &listed {
+            let ops = [MemberOp::Remove(vec![id.to_string()])];
+            members::write_buckets(
+                &ctx.repo,
+                *container,
+                cid,
+                members::bit(bucket_of(id)),
+                &ops,
+                |_, _| false,
+            )?;
+            bump(ctx, *container, cid)?;
+        }
+        // The user is gone from every read path now.
+        let seq = events.as_ref().map(|e| e[0].seq());
+        ctx.repo.store.set(&record_key, &tombstone(now, seq))?;
     }
-    let mut gone = vec![ctx.repo.keys.record(kind, id)];
-    for list in list_keys {
-        // The lists' creation guards go too (docs/storage.md).
-        gone.extend(kv::guard_keys(&list, ctx.repo.now));
-        gone.push(list);
+    if has_lists {
+        let mut gone = Vec::new();
+        for list in list_keys {
+            // The lists' creation guards go too (docs/storage.md).
+            gone.extend(kv::guard_keys(&list, now));
+            gone.push(list);
+        }
+        ctx.repo.store.delete_many(&gone)?;
     }
-    ctx.repo.store.delete_many(&gone)?;
-    // The user is gone: its name is released (a tombstone, see
-    // Repo::claim_unique).
-    if let Some(held) = claim {
-        ctx.repo.release_claim(&held)?;
+    // Index entries stay (the tombstone frees them), except those under
+    // the keys an older build wrote, which nothing else ever removes.
+    let ix = indexed(ctx, kind, &loaded.record.doc);
+    if !ix.legacy.is_empty() {
+        let legacy = Indexed {
+            legacy: ix.legacy,
+            ..Indexed::default()
+        };
+        index_after(ctx, kind, id, &legacy, &Indexed::default())?;
     }
-    index_after(ctx, kind, id, &ix, &Indexed::default())?;
     ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
     Ok(Response::empty(204))
 }

@@ -354,6 +354,53 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_users_values_are_free_at_once_and_its_id_leaves_the_entries() {
+        let f = Fixture::new(false);
+        let body = json!({"userName": "again", "externalId": "X-1",
+            "emails": [{"value": "again@example.com"}]});
+        let (s, a) = f.post_user(body.clone());
+        assert_eq!(s, 201, "{a}");
+        let (s, _) = f.call("DELETE", &format!("/Users/{}", id(&a)), "", None);
+        assert_eq!(s, 204);
+        // The delete leaves the claim and entries; nothing finds the user.
+        assert!(f.holds(IndexAttr::Name, "again"));
+        for q in [
+            r#"userName eq "again""#,
+            r#"externalId eq "X-1""#,
+            r#"emails eq "again@example.com""#,
+        ] {
+            assert_eq!(f.find(q), Vec::<String>::new(), "{q}");
+        }
+        // The same values, at once (within a claim's grace): a new user,
+        // and the entries no longer list the deleted one.
+        let (s, b) = f.post_user(body);
+        assert_eq!(s, 201, "{b}");
+        for q in [
+            r#"userName eq "again""#,
+            r#"externalId eq "X-1""#,
+            r#"emails eq "again@example.com""#,
+        ] {
+            assert_eq!(f.find(q), vec![id(&b)], "{q}");
+        }
+        let keys = Keys::for_tenant(DEFAULT_TENANT);
+        for (attr, v) in [
+            (IndexAttr::ExternalId, "X-1"),
+            (IndexAttr::Email, "again@example.com"),
+        ] {
+            let raw = f.store.get(&keys.index(Kind::User, attr, v)).unwrap();
+            let ids: Vec<String> = serde_json::from_slice(&raw.unwrap()).unwrap();
+            assert_eq!(ids, vec![id(&b)], "{v}");
+        }
+        // A claim within its grace whose holder has no record at all is a
+        // create on its way: still refused.
+        let key = keys.index(Kind::User, IndexAttr::Name, "pending");
+        let claim = json!({"id": "5d1c5a8e-0000-4000-8000-000000000000", "at": f.now});
+        f.store.set(&key, claim.to_string().as_bytes()).unwrap();
+        let (s, e) = f.post_user(json!({"userName": "pending"}));
+        assert_eq!((s, &e["scimType"]), (409, &json!("uniqueness")), "{e}");
+    }
+
+    #[test]
     fn case_exact_names_are_nfc_with_a_legacy_key_for_other_forms() {
         let f = Fixture::new(true);
         let (s, u) = f.post_user(json!({"userName": "Cafe\u{301}"}));

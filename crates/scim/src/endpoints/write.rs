@@ -55,18 +55,44 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     rec.check_size()?;
     members::check_room(&ctx.repo, kind, &id, 0, &ops)?;
     let new_ix = indexed(ctx, kind, &rec.doc);
-    // Order (docs/storage.md): claims and indexes, list slot, users'
-    // lists, the record with its audit event (numbered only now: a refused
-    // request leaves no trace), then member buckets.
-    ctx.repo
-        .batch_creations(|| index_before(ctx, kind, &id, &Indexed::default(), &new_ix))?;
-    rec.chunk = Some(ctx.repo.list_append(kind, &id)?);
-    for uid in added_ids(&ops) {
+    // Order (docs/storage.md): the guards of claims and index entries,
+    // list slot, users' lists, then in one write the claims and entries,
+    // the record and its audit event (numbered only now: a refused request
+    // leaves no trace), then member buckets.
+    let (_, won) = ctx
+        .repo
+        .batch_creations_held(|| index_before(ctx, kind, &id, &Indexed::default(), &new_ix))?;
+    let event = match create_record(ctx, kind, &id, &mut rec, &ops, won.clone()) {
+        Ok(event) => event,
+        Err(e) => {
+            ctx.repo.write_held(&won);
+            return Err(e);
+        }
+    };
+    let delta = apply_members(ctx, kind, &id, 0, &ops)?;
+    ctx.journal()
+        .commit_members(event, &delta.added, &delta.removed);
+    respond_one(ctx, kind, &id, rec, 201)
+}
+
+/// The steps of a create after its guards: the list slot, the members'
+/// lists, then one `set-many` of the claims and index entries won
+/// (`won`), the audit event and the record. Returns the pending event.
+fn create_record(
+    ctx: &Ctx,
+    kind: Kind,
+    id: &str,
+    rec: &mut Record,
+    ops: &[MemberOp],
+    mut entries: crate::storage::records::Entries,
+) -> Result<Option<audit::Pending>> {
+    rec.chunk = Some(ctx.repo.list_append(kind, id)?);
+    for uid in added_ids(ops) {
         ctx.repo
-            .update_id_list(&ctx.repo.keys.memberships(kind, &uid), &id, true)?;
+            .update_id_list(&ctx.repo.keys.memberships(kind, &uid), id, true)?;
     }
     let mut attributes = audit::changed_paths(&json!({}), &rec.doc);
-    let added = added_ids(&ops);
+    let added = added_ids(ops);
     if !added.is_empty() {
         attributes.push("members".into());
     }
@@ -75,7 +101,7 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
     let event = ctx.journal().reserve(audit::Change {
         op: audit::Op::Create,
         kind,
-        id: &id,
+        id,
         attributes,
         added,
         removed: Vec::new(),
@@ -85,18 +111,13 @@ pub(crate) fn create(ctx: &Ctx, kind: Kind) -> Result<Response> {
         cause: None,
     })?;
     rec.audit = event.as_ref().map(audit::Pending::seq);
-    match &event {
-        Some(e) => {
-            let mut entries = e.entries(&ctx.repo);
-            entries.push((ctx.repo.keys.record(kind, &id), rec.encode()));
-            ctx.repo.store.set_many(&entries)?;
-        }
-        None => ctx.repo.put_new_record(kind, &id, &rec)?,
+    if let Some(e) = &event {
+        entries.extend(e.entries(&ctx.repo));
     }
-    let delta = apply_members(ctx, kind, &id, 0, &ops)?;
-    ctx.journal()
-        .commit_members(event, &delta.added, &delta.removed);
-    respond_one(ctx, kind, &id, rec, 201)
+    // A fresh random id: nobody else can know the record's key yet.
+    entries.push((ctx.repo.keys.record(kind, id), rec.encode()));
+    ctx.repo.store.set_many(&entries)?;
+    Ok(event)
 }
 
 /// PUT /{type}/{id} (RFC 7644 §3.5.1): the body replaces the resource.

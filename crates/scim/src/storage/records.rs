@@ -72,6 +72,29 @@ impl Record {
     }
 }
 
+/// What a deleted user's record key holds: a tombstone (docs/storage.md,
+/// "Deletes"), written in the one call that also writes the delete's audit
+/// events, and the proof that the id was deleted (not a create still on
+/// its way): the user's name claim and index entries, which the delete
+/// leaves, are free at once for the next writer. Readers take it for an
+/// absent record. `a` is the delete's audit event, if any.
+pub fn tombstone(at: u64, audit: Option<u64>) -> Vec<u8> {
+    match audit {
+        Some(seq) => format!("{{\"gone\":{at},\"a\":{seq}}}").into_bytes(),
+        None => format!("{{\"gone\":{at}}}").into_bytes(),
+    }
+}
+
+/// Whether a record key's value is a [`tombstone`].
+pub fn is_tombstone(raw: &[u8]) -> bool {
+    raw.starts_with(b"{\"gone\":")
+}
+
+/// A record key's value, `None` for a [`tombstone`].
+fn live_record(raw: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    raw.filter(|r| !is_tombstone(r))
+}
+
 /// Largest stored record: one key-value store value.
 pub const MAX_RECORD_BYTES: usize = crate::storage::kv::MAX_VALUE_LEN;
 
@@ -200,13 +223,41 @@ impl<'a> Repo<'a> {
     /// Within `f`, a key created earlier in `f` reads absent: `f` creates
     /// each key once.
     pub fn batch_creations<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        *self.deferred.borrow_mut() = Some(Vec::new());
-        let out = f();
-        let won = self.deferred.borrow_mut().take().unwrap_or_default();
+        let (out, won) = self.batch_creations_held(f)?;
         if !won.is_empty() {
             self.store.set_many(&won)?;
         }
-        out
+        Ok(out)
+    }
+
+    /// [`Self::batch_creations`] without the final write when `f`
+    /// succeeds: the keys won are handed back for the caller to write in
+    /// a later `set-many` of its own (a create's record: one write
+    /// transaction less). Until they are written their guards are held, so
+    /// the caller writes them on every path, [`Self::write_held`] on a
+    /// failure. When `f` fails they are written here.
+    pub fn batch_creations_held<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<(T, Entries)> {
+        *self.deferred.borrow_mut() = Some(Vec::new());
+        let out = f();
+        let won = self.deferred.borrow_mut().take().unwrap_or_default();
+        match out {
+            Ok(out) => Ok((out, won)),
+            Err(e) => {
+                self.write_held(&won);
+                Err(e)
+            }
+        }
+    }
+
+    /// Write keys won by [`Self::batch_creations_held`] whose request then
+    /// failed before its own write: claims and entries of an id without a
+    /// record, which readers skip and writers take over (docs/storage.md),
+    /// rather than guards held for an epoch. Best effort: the request
+    /// answers its own error.
+    pub fn write_held(&self, won: &Entries) {
+        if !won.is_empty() {
+            let _ = self.store.set_many(won);
+        }
     }
 
     /// Create `key` (just read absent) with `value` (see [`kv::create`]);
@@ -284,10 +335,18 @@ impl<'a> Repo<'a> {
     // ---- records ----------------------------------------------------------
 
     pub fn load(&self, kind: Kind, id: &str) -> Result<Option<Loaded>> {
-        self.store
-            .get(&self.keys.record(kind, id))?
+        live_record(self.store.get(&self.keys.record(kind, id))?)
             .map(Loaded::decode)
             .transpose()
+    }
+
+    /// Whether `id`'s record is a [`tombstone`]: the resource was deleted
+    /// (an absent record may instead belong to a create on its way).
+    pub fn is_deleted(&self, kind: Kind, id: &str) -> Result<bool> {
+        Ok(self
+            .store
+            .get(&self.keys.record(kind, id))?
+            .is_some_and(|r| is_tombstone(&r)))
     }
 
     /// Records for `ids` in order; missing ones are `None`.
@@ -310,7 +369,7 @@ impl<'a> Repo<'a> {
         let records = values
             .into_iter()
             .zip(ids)
-            .map(|(raw, id)| raw.and_then(|r| self.decode_or_skip(kind, id, &r)))
+            .map(|(raw, id)| live_record(raw).and_then(|r| self.decode_or_skip(kind, id, &r)))
             .collect();
         Ok((records, extra_values))
     }
@@ -340,7 +399,7 @@ impl<'a> Repo<'a> {
         keys.extend_from_slice(extra);
         let mut values = self.store.get_many(&keys)?;
         let extra_values = values.split_off(1);
-        Ok((values.pop().flatten(), extra_values))
+        Ok((live_record(values.pop().flatten()), extra_values))
     }
 
     /// Write a record if the stored bytes are still `expected` (`None`: if
@@ -361,7 +420,8 @@ impl<'a> Repo<'a> {
 
     /// Write the record of a resource created by this request under a fresh
     /// random id (nobody else can know the key yet).
-    pub fn put_new_record(&self, kind: Kind, id: &str, record: &Record) -> Result<()> {
+    #[cfg(test)]
+    pub(crate) fn put_new_record(&self, kind: Kind, id: &str, record: &Record) -> Result<()> {
         Ok(self
             .store
             .set(&self.keys.record(kind, id), &record.encode())?)
@@ -510,8 +570,18 @@ impl<'a> Repo<'a> {
                         if c.id == id {
                             return Ok(());
                         }
+                        // Within its grace a claim whose holder has no
+                        // record may be a create on its way; a deleted
+                        // holder (its record a tombstone: a delete leaves
+                        // its name's claim) frees the name at once.
                         let young = self.now.saturating_sub(c.at) < CLAIM_GRACE_SECS;
-                        if !c.id.is_empty() && (young || is_live(&c.id)?) {
+                        let held = !c.id.is_empty()
+                            && if young {
+                                !self.is_deleted(kind, &c.id)?
+                            } else {
+                                is_live(&c.id)?
+                            };
+                        if held {
                             return Err(taken());
                         }
                     }
@@ -561,6 +631,11 @@ impl<'a> Repo<'a> {
         self.read_id_list(&self.keys.index(kind, attr, folded))
     }
 
+    /// Add (`present`) or remove `id` in the entry of `folded`. A delete
+    /// leaves its ids in the entries (docs/storage.md, "Deletes"), so an add
+    /// drops the ids it finds there whose record is gone (absent or a
+    /// [`tombstone`]: entries are written with or after their record, so an
+    /// absent one is not a create on its way), reading them once.
     pub fn multi_set(
         &self,
         kind: Kind,
@@ -569,7 +644,42 @@ impl<'a> Repo<'a> {
         id: &str,
         present: bool,
     ) -> Result<()> {
-        self.update_id_list(&self.keys.index(kind, attr, folded), id, present)
+        let key = self.keys.index(kind, attr, folded);
+        if !present {
+            return self.update_id_list(&key, id, false);
+        }
+        let mut known = vec![id.to_string()];
+        let mut dead: Vec<String> = Vec::new();
+        for _ in 0..MAX_RETRIES {
+            let mut unknown: Vec<String> = Vec::new();
+            self.update(&key, |cur| {
+                let mut ids = parse_id_list(cur);
+                unknown = ids.iter().filter(|x| !known.contains(x)).cloned().collect();
+                if !unknown.is_empty() {
+                    // Read their records first, then try again.
+                    return Ok(None);
+                }
+                let before = ids.len();
+                ids.retain(|x| !dead.contains(x));
+                if !ids.iter().any(|x| x == id) {
+                    ids.push(id.to_string());
+                } else if ids.len() == before {
+                    return Ok(None);
+                }
+                Ok(Some(serde_json::to_vec(&ids).expect("ids serialise")))
+            })?;
+            if unknown.is_empty() {
+                return Ok(());
+            }
+            let keys: Vec<String> = unknown.iter().map(|x| self.keys.record(kind, x)).collect();
+            for (x, raw) in unknown.into_iter().zip(self.store.get_many(&keys)?) {
+                if live_record(raw).is_none() {
+                    dead.push(x.clone());
+                }
+                known.push(x);
+            }
+        }
+        Err(busy())
     }
 
     // ---- list order -------------------------------------------------------
