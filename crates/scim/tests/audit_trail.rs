@@ -903,6 +903,21 @@ fn store_calls_per_change_are_pinned() {
             204,
             s.write(now, "DELETE", &format!("/Users/{twice}"), None),
         );
+        let g = json!({"schemas": [GROUP], "displayName": "G4", "externalId": "x-G4",
+            "members": [{"value": others[0]}]});
+        let (st, g4) = s.write(now, "POST", "/Groups", Some(g));
+        assert_eq!(st, 201);
+        store.reset();
+        cost(
+            "DELETE group",
+            204,
+            s.write(
+                now,
+                "DELETE",
+                &format!("/Groups/{}", g4["id"].as_str().unwrap()),
+                None,
+            ),
+        );
     }
     let got: Vec<String> = table
         .iter()
@@ -930,6 +945,7 @@ fn store_calls_per_change_are_pinned() {
         "audit off: DELETE user in a group: 7 calls, 5 writes",
         "audit off: DELETE user: 4 calls, 2 writes",
         "audit off: DELETE user in two groups: 9 calls, 7 writes",
+        "audit off: DELETE group: 6 calls, 3 writes",
         "audit on: POST user: 11 calls, 6 writes",
         "audit on: PUT user: 5 calls, 3 writes",
         "audit on: PATCH user: 5 calls, 3 writes",
@@ -937,6 +953,7 @@ fn store_calls_per_change_are_pinned() {
         "audit on: DELETE user in a group: 10 calls, 7 writes",
         "audit on: DELETE user: 5 calls, 3 writes",
         "audit on: DELETE user in two groups: 12 calls, 9 writes",
+        "audit on: DELETE group: 8 calls, 4 writes",
     ];
     assert_eq!(got, want, "{got:#?}");
 }

@@ -13,11 +13,12 @@
 //! * `query`: `GET /AuditEvents` and `GET /AuditEvents/{id}`.
 //!
 //! The write order (docs/storage.md, "Audit trail"): a change writes its
-//! event first ([`Journal::begin`]; a delete with the events of the
-//! memberships it removes, [`Journal::begin_all`]) and carries the event's
-//! number into the record it writes; the store then shows that the change
-//! was made (the record with that number, the record gone, the member gone
-//! from its bucket). A crash between any two steps leaves at most an event
+//! event first ([`Journal::reserve`], written with a create's record;
+//! [`Journal::begin_all_with`], with a delete's tombstone and the events of
+//! the memberships it removes) and carries the event's number into the
+//! record it writes; the store then shows that the change was made (the
+//! record with that number, the record a tombstone, the member gone from
+//! its bucket). A crash between any two steps leaves at most an event
 //! without its change, which the readers drop (`confirm`); never a change
 //! without its event.
 
@@ -202,35 +203,16 @@ impl<'a> Journal<'a> {
         Ok(Some(out))
     }
 
-    /// Record `change` before it is made: the pending event (its number is
-    /// stored in the record the change writes), or `None` when the trail
-    /// is off. An error here fails the request before anything visible was
-    /// written.
-    pub(crate) fn begin(&self, change: Change) -> Result<Option<Pending>> {
-        Ok(self
-            .begin_all(change, Vec::new())?
-            .map(|mut all| all.remove(0)))
-    }
-
-    /// [`Self::begin`] for a change and the `caused` changes it makes
-    /// elsewhere (a user's delete and the memberships it removes): one
-    /// `increment` numbers them all and one `set-many` writes them all,
-    /// before any of them is made. Nothing confirms them afterwards: the
-    /// store shows each change by itself (the record gone, the member gone
-    /// from its bucket; `confirm`).
-    pub(crate) fn begin_all(
-        &self,
-        change: Change,
-        caused: Vec<Change>,
-    ) -> Result<Option<Vec<Pending>>> {
-        self.begin_all_with(change, caused, |_| Vec::new())
-    }
-
-    /// [`Self::begin_all`], writing in the same call the entries `with`
-    /// makes of the number of `change`'s event (`None`: the trail is off;
-    /// nothing is written then unless `with` gives entries): a user's
-    /// delete writes its record's tombstone with its events, so the change
-    /// and its event land together.
+    /// Record `change` and the `caused` changes it makes elsewhere (a
+    /// user's delete and the memberships it removes) before they are made:
+    /// one `increment` numbers them all and one `set-many` writes them all,
+    /// with the entries `with` makes of the number of `change`'s event
+    /// (`None`: the trail is off; nothing is written then unless `with`
+    /// gives entries). A delete writes its record's tombstone so, and the
+    /// change and its event land together. Nothing confirms them
+    /// afterwards: the store shows each change by itself (the record a
+    /// tombstone or gone, the member gone from its bucket; `confirm`). An
+    /// error here fails the request before anything visible was written.
     pub(crate) fn begin_all_with(
         &self,
         change: Change,

@@ -82,7 +82,11 @@ impl Walk<'_> {
         };
         self.report.members += members.len() as u64;
         let b = path[0] as u32;
-        let record = match self.store.get(&repo.keys.record(kind, container))? {
+        let record = match self
+            .store
+            .get(&repo.keys.record(kind, container))?
+            .filter(|r| !is_tombstone(r))
+        {
             None => {
                 return self.leftover(
                     Problem::OrphanBucket,

@@ -126,7 +126,7 @@ pub struct Report {
     pub groups: u64,
     /// Role records read.
     pub roles: u64,
-    /// Tombstones of deleted users (docs/storage.md, "Deletes").
+    /// Tombstones of deleted users and groups (docs/storage.md, "Deletes").
     pub deleted: u64,
     /// Members read in buckets.
     pub members: u64,
@@ -210,7 +210,7 @@ impl fmt::Display for Report {
             self.members,
             self.audit_keys,
             if self.deleted > 0 {
-                format!(", {} deleted users' tombstones", self.deleted)
+                format!(", {} tombstones of deleted resources", self.deleted)
             } else {
                 String::new()
             },

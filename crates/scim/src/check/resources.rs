@@ -26,7 +26,8 @@ impl Walk<'_> {
             return Ok(());
         };
         if is_tombstone(&raw) {
-            // A deleted user: its claim and entries may still name it.
+            // A deleted user or group: its claim and entries may still
+            // name it.
             self.report.deleted += 1;
             return Ok(());
         }

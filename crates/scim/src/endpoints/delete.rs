@@ -109,16 +109,8 @@ pub(crate) fn delete_user(ctx: &Ctx, id: &str) -> Result<Response> {
         }
         ctx.repo.store.delete_many(&gone)?;
     }
-    // Index entries stay (the tombstone frees them), except those under
-    // the keys an older build wrote, which nothing else ever removes.
-    let ix = indexed(ctx, kind, &loaded.record.doc);
-    if !ix.legacy.is_empty() {
-        let legacy = Indexed {
-            legacy: ix.legacy,
-            ..Indexed::default()
-        };
-        index_after(ctx, kind, id, &legacy, &Indexed::default())?;
-    }
+    // Index entries stay (the tombstone frees them).
+    release_legacy_entries(ctx, kind, id, &loaded.record)?;
     ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
     Ok(Response::empty(204))
 }
@@ -140,7 +132,7 @@ fn deleted<'c>(kind: Kind, id: &'c str, rec: &Record) -> audit::Change<'c> {
 }
 
 /// The audit record of user `uid` leaving `container` `cid` because of its
-/// delete (the cause is set by [`audit::Journal::begin_all`]).
+/// delete (the cause is set by [`audit::Journal::begin_all_with`]).
 fn leaves<'c>(container: Kind, cid: &'c str, uid: &str) -> audit::Change<'c> {
     audit::Change {
         op: audit::Op::Patch,
@@ -156,9 +148,11 @@ fn leaves<'c>(container: Kind, cid: &'c str, uid: &str) -> audit::Change<'c> {
     }
 }
 
-/// DELETE /Groups/{id}: the record first (members' `groups` confirm
-/// against it, so the group disappears from them at once), then the member
-/// buckets, index entries and list slot.
+/// DELETE /Groups/{id}: the record becomes a tombstone first, in the call
+/// that writes the audit event (members' `groups` confirm against it, so
+/// the group disappears from them at once), then the member buckets and the
+/// list slot go. Its name claim and externalId entry stay: the tombstone
+/// frees them for the next writer, as a user's (docs/storage.md, "Deletes").
 pub(crate) fn delete_group(ctx: &Ctx, id: &str) -> Result<Response> {
     let kind = Kind::Group;
     if !valid_id(id) {
@@ -167,9 +161,6 @@ pub(crate) fn delete_group(ctx: &Ctx, id: &str) -> Result<Response> {
     let (loaded, _) = ctx.repo.load_for_delete(kind, id, &[])?;
     let loaded = loaded.ok_or_else(|| not_found(kind, id))?;
     check_if_match(ctx.req, Some(&loaded.record))?;
-    let ix = indexed(ctx, kind, &loaded.record.doc);
-    // The audit event, then the record: members' `groups` confirm against
-    // it, so the group disappears from them at once.
     let mut change = deleted(kind, id, &loaded.record);
     if ctx.cfg.audit_enabled {
         // Who loses access with the group: its members, named in the event.
@@ -181,13 +172,32 @@ pub(crate) fn delete_group(ctx: &Ctx, id: &str) -> Result<Response> {
             change.attributes.push("members".into());
         }
     }
-    // Nothing confirms it afterwards: the record gone shows the change.
-    ctx.journal().begin(change)?;
-    ctx.repo.delete_record(kind, id)?;
+    // The event and the tombstone in one write; nothing confirms the event
+    // afterwards: the tombstone shows the change.
+    let record_key = ctx.repo.keys.record(kind, id);
+    let now = ctx.repo.now;
+    ctx.journal().begin_all_with(change, Vec::new(), |seq| {
+        vec![(record_key.clone(), tombstone(now, seq))]
+    })?;
     members::delete_all(&ctx.repo, kind, id, loaded.record.buckets)?;
-    index_after(ctx, kind, id, &ix, &Indexed::default())?;
+    release_legacy_entries(ctx, kind, id, &loaded.record)?;
     ctx.repo.list_remove(kind, id, loaded.record.chunk)?;
     Ok(Response::empty(204))
+}
+
+/// Remove a deleted resource's index entries under the keys an older build
+/// wrote (nothing else ever removes those); its other entries stay, freed
+/// by its tombstone.
+fn release_legacy_entries(ctx: &Ctx, kind: Kind, id: &str, rec: &Record) -> Result<()> {
+    let ix = indexed(ctx, kind, &rec.doc);
+    if ix.legacy.is_empty() {
+        return Ok(());
+    }
+    let legacy = Indexed {
+        legacy: ix.legacy,
+        ..Indexed::default()
+    };
+    index_after(ctx, kind, id, &legacy, &Indexed::default())
 }
 
 /// New version of a container whose members changed behind its record.

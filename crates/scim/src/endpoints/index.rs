@@ -391,6 +391,21 @@ mod tests {
             let ids: Vec<String> = serde_json::from_slice(&raw.unwrap()).unwrap();
             assert_eq!(ids, vec![id(&b)], "{v}");
         }
+        // A group's displayName and externalId, the same way.
+        let g = json!({"displayName": "Closers", "externalId": "G-1"});
+        let (s, g1) = f.call("POST", "/Groups", "", Some(g.clone()));
+        assert_eq!(s, 201, "{g1}");
+        let (s, _) = f.call("DELETE", &format!("/Groups/{}", id(&g1)), "", None);
+        assert_eq!(s, 204);
+        assert_eq!(
+            f.call("GET", &format!("/Groups/{}", id(&g1)), "", None).0,
+            404
+        );
+        let (s, g2) = f.call("POST", "/Groups", "", Some(g));
+        assert_eq!(s, 201, "{g2}");
+        let (s, v) = f.call("GET", "/Groups", "filter=externalId%20eq%20%22G-1%22", None);
+        assert_eq!((s, &v["totalResults"]), (200, &json!(1)), "{v}");
+        assert_eq!(v["Resources"][0]["id"], g2["id"], "{v}");
         // A claim within its grace whose holder has no record at all is a
         // create on its way: still refused.
         let key = keys.index(Kind::User, IndexAttr::Name, "pending");

@@ -268,6 +268,7 @@ pub(super) fn memberships_listed(
     let group_recs: HashMap<&str, Record> = group_ids
         .iter()
         .zip(recs)
+        // A deleted group's record is a tombstone, which does not decode.
         .filter_map(|(g, raw)| Some((g.as_str(), Record::decode(&raw?).ok()?)))
         .collect();
     let catalog = if pairs.iter().any(|(_, c, _)| *c == Kind::Role) {

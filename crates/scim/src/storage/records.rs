@@ -72,7 +72,7 @@ impl Record {
     }
 }
 
-/// What a deleted user's record key holds: a tombstone (docs/storage.md,
+/// What a deleted user's or group's record key holds: a tombstone (docs/storage.md,
 /// "Deletes"), written in the one call that also writes the delete's audit
 /// events, and the proof that the id was deleted (not a create still on
 /// its way): the user's name claim and index entries, which the delete
@@ -425,10 +425,6 @@ impl<'a> Repo<'a> {
         Ok(self
             .store
             .set(&self.keys.record(kind, id), &record.encode())?)
-    }
-
-    pub fn delete_record(&self, kind: Kind, id: &str) -> Result<()> {
-        Ok(self.store.delete(&self.keys.record(kind, id))?)
     }
 
     // ---- generic read-modify-write ---------------------------------------
