@@ -416,6 +416,27 @@ mod tests {
     }
 
     #[test]
+    fn an_add_keeps_the_id_of_a_create_still_on_its_way() {
+        // A create adds itself to an entry that already exists by
+        // compare-and-swap before its record is written: until then its
+        // id has no record. Another create of the same value must not
+        // drop it (only a tombstone proves an id dead).
+        let f = Fixture::new(false);
+        let keys = Keys::for_tenant(DEFAULT_TENANT);
+        let entry = keys.index(Kind::User, IndexAttr::Email, "shared@example.com");
+        let on_its_way = "0f0e0d0c-0000-4000-8000-000000000000";
+        f.store
+            .set(&entry, format!("[\"{on_its_way}\"]").as_bytes())
+            .unwrap();
+        let (s, b) = f.post_user(json!({"userName": "b",
+            "emails": [{"value": "shared@example.com"}]}));
+        assert_eq!(s, 201, "{b}");
+        let ids: Vec<String> =
+            serde_json::from_slice(&f.store.get(&entry).unwrap().unwrap()).unwrap();
+        assert_eq!(ids, vec![on_its_way.to_string(), id(&b)]);
+    }
+
+    #[test]
     fn case_exact_names_are_nfc_with_a_legacy_key_for_other_forms() {
         let f = Fixture::new(true);
         let (s, u) = f.post_user(json!({"userName": "Cafe\u{301}"}));

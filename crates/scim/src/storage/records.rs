@@ -629,9 +629,10 @@ impl<'a> Repo<'a> {
 
     /// Add (`present`) or remove `id` in the entry of `folded`. A delete
     /// leaves its ids in the entries (docs/storage.md, "Deletes"), so an add
-    /// drops the ids it finds there whose record is gone (absent or a
-    /// [`tombstone`]: entries are written with or after their record, so an
-    /// absent one is not a create on its way), reading them once.
+    /// drops the ids it finds there whose record is a [`tombstone`],
+    /// reading them once. An id without any record stays: it may be a
+    /// create on its way (which adds itself to an existing entry before it
+    /// writes its record), and readers skip it meanwhile.
     pub fn multi_set(
         &self,
         kind: Kind,
@@ -669,7 +670,9 @@ impl<'a> Repo<'a> {
             }
             let keys: Vec<String> = unknown.iter().map(|x| self.keys.record(kind, x)).collect();
             for (x, raw) in unknown.into_iter().zip(self.store.get_many(&keys)?) {
-                if live_record(raw).is_none() {
+                // Only a tombstone proves an id dead: a create adds itself
+                // to an existing entry before it writes its record.
+                if raw.as_deref().is_some_and(is_tombstone) {
                     dead.push(x.clone());
                 }
                 known.push(x);
