@@ -47,6 +47,10 @@ Options:
       --no-spin           do not run the scenarios under real `spin up`
       --spin-bin FILE     the `spin` executable [default: `spin` on PATH;
                           without one, `spin up` is not measured]
+      --spin-runtime-config FILE
+                          run `spin up` with this runtime config (e.g. its
+                          key-value store on Redis: bench/spin-redis.toml);
+                          default: Spin's SQLite store
       --duration SECS     measured period per scenario [default: 5]
       --warmup SECS       warm-up per scenario [default: 1]
       --concurrency C     connections per scenario [default: 4]
@@ -79,6 +83,9 @@ pub struct Args {
     pub spin: Option<PathBuf>,
     /// `--no-spin` was given.
     pub spin_off: bool,
+    /// `--spin-runtime-config`: passed to `spin up` as
+    /// `--runtime-config-file` (its key-value store, e.g. Redis).
+    pub spin_runtime_config: Option<PathBuf>,
     pub plan: Plan,
     pub full_read_max: Duration,
     pub only: Option<Vec<String>>,
@@ -103,6 +110,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
         preload_seed: None,
         spin: servers::spin_on_path(),
         spin_off: false,
+        spin_runtime_config: None,
         plan: Plan {
             concurrency: 4,
             warmup: Duration::from_secs(1),
@@ -162,6 +170,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Option<Args>, St
                 }
             }
             "--no-spin" => a.spin_off = true,
+            "--spin-runtime-config" => a.spin_runtime_config = Some(value()?.into()),
             "--spin-bin" => a.spin = Some(value()?.into()),
             "--no-native" => a.native = false,
             "--native-only" => a.native_only = true,
@@ -419,7 +428,13 @@ fn bench_spin(
     secret: &str,
     token: &str,
 ) -> ServerRun {
-    let runtime = servers::Runtime::Spin(spin.to_path_buf());
+    if let Some(rc) = &args.spin_runtime_config {
+        eprintln!(
+            "scim-bench: spin up: stores from the runtime config {} (not Spin's default SQLite)",
+            rc.display()
+        );
+    }
+    let runtime = servers::Runtime::Spin(spin.to_path_buf(), args.spin_runtime_config.clone());
     bench_wasm(args, &runtime, n, stamp, secret, token)
 }
 
@@ -433,7 +448,7 @@ fn bench_wasm(
 ) -> ServerRun {
     let tag = match runtime {
         servers::Runtime::Host(_) => "host",
-        servers::Runtime::Spin(_) => "spin",
+        servers::Runtime::Spin(..) => "spin",
     };
     let state = std::env::temp_dir().join(format!("scim-bench-{}-{tag}-n{n}", std::process::id()));
     let logs = Logs {

@@ -141,8 +141,8 @@ pub enum Runtime {
     /// `scim-host` (crates/host).
     Host(PathBuf),
     /// A `spin` executable, run as `spin up` (its default SQLite key-value
-    /// store in the state dir).
-    Spin(PathBuf),
+    /// store in the state dir, or the stores of a runtime config file).
+    Spin(PathBuf, Option<PathBuf>),
 }
 
 impl Runtime {
@@ -150,7 +150,7 @@ impl Runtime {
     pub fn name(&self) -> &'static str {
         match self {
             Runtime::Host(_) => "spin-scim",
-            Runtime::Spin(_) => "spin up",
+            Runtime::Spin(..) => "spin up",
         }
     }
 
@@ -169,7 +169,7 @@ impl Runtime {
                     .arg(state_dir);
                 c
             }
-            Runtime::Spin(bin) => {
+            Runtime::Spin(bin, runtime_config) => {
                 let mut c = Command::new(bin);
                 // Port 0: Spin prints the bound address as `Serving http://ADDR`.
                 c.arg("up")
@@ -179,6 +179,9 @@ impl Runtime {
                     .arg("127.0.0.1:0")
                     .arg("--state-dir")
                     .arg(state_dir);
+                if let Some(rc) = runtime_config {
+                    c.arg("--runtime-config-file").arg(rc);
+                }
                 c
             }
         }
