@@ -125,13 +125,15 @@ test-redis: wasm host
 
 # The end-to-end suites, the conformance run and the Redis concurrency suite
 # against real `spin up` (tests/spin-host translates the local host's
-# command line), when the `spin` CLI is on PATH. Without it: one line, exit 0.
+# command line), when the `spin` CLI is on PATH (the local host is built too:
+# some suites run its store checker, `scim-host check`, on the state Spin
+# left). Without spin: one line, exit 0.
 .PHONY: test-spin
 test-spin:
 	@if ! command -v spin >/dev/null 2>&1; then \
 	  echo "test-spin: no spin on PATH, nothing run (build one with ../shared/tools/build-spin/build.sh)"; \
 	else \
-	  $(MAKE) wasm tools $(VENV)/.conformance-installed $(OPENAPI_VENV)/.installed && \
+	  $(MAKE) wasm host tools $(VENV)/.conformance-installed $(OPENAPI_VENV)/.installed && \
 	  spin --version && \
 	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host tests/with-redis $(REDIS_PORT) $(CARGO) test -p e2e && \
 	  SCIM_HOST_BIN=$(CURDIR)/tests/spin-host $(VENV)/bin/python tests/conformance/run.py && \
