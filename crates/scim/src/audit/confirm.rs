@@ -109,7 +109,7 @@ fn shows_change(seq: u64, e: &Event, raw: Option<&[u8]>) -> bool {
     }
     if e.is_delete() {
         // A deleted user's record is a tombstone (docs/storage.md).
-        return raw.is_none_or(crate::storage::records::is_tombstone);
+        return crate::storage::records::live_record(raw).is_none();
     }
     raw.and_then(|r| Record::decode(r).ok())
         .is_some_and(|r| r.audit == Some(seq))

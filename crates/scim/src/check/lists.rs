@@ -8,7 +8,7 @@
 use super::{Problem, Walk, BATCH};
 use crate::error::Result;
 use crate::schema::Kind;
-use crate::storage::records::{is_tombstone, live, parse_id_list};
+use crate::storage::records::{live, live_record, parse_id_list};
 use serde::Deserialize;
 use std::collections::HashSet;
 
@@ -98,7 +98,7 @@ impl Walk<'_> {
             self.get_all(&keys)?
         };
         for (id, record) in ids.iter().zip(records) {
-            if record.as_deref().is_none_or(is_tombstone) {
+            if live_record(record.as_deref()).is_none() {
                 self.leftover(
                     Problem::OrphanListSlot,
                     key,

@@ -15,7 +15,7 @@ use crate::storage::kv::guard_keys;
 use crate::storage::layout::MEMBER_FANOUT;
 use crate::storage::members::trie::{belongs, child, is_marker};
 use crate::storage::members::{self, bit, Stored};
-use crate::storage::records::{is_tombstone, parse_id_list, Record};
+use crate::storage::records::{live_record, parse_id_list, Record};
 
 impl Walk<'_> {
     /// `m/<kind>/<container>/<bucket>`: a level-0 node.
@@ -82,11 +82,7 @@ impl Walk<'_> {
         };
         self.report.members += members.len() as u64;
         let b = path[0] as u32;
-        let record = match self
-            .store
-            .get(&repo.keys.record(kind, container))?
-            .filter(|r| !is_tombstone(r))
-        {
+        let record = match live_record(self.store.get(&repo.keys.record(kind, container))?) {
             None => {
                 return self.leftover(
                     Problem::OrphanBucket,
@@ -125,7 +121,7 @@ impl Walk<'_> {
                         format!("{}'s path does not reach this node", m.value),
                     );
                 }
-                if pair[0].as_deref().is_none_or(is_tombstone) {
+                if live_record(pair[0].as_deref()).is_none() {
                     self.violation(
                         Problem::DanglingMember,
                         key,
@@ -166,11 +162,7 @@ impl Walk<'_> {
         if repo.keys.memberships(kind, user) != key {
             return Ok(());
         }
-        if self
-            .store
-            .get(&repo.keys.record(Kind::User, user))?
-            .is_none_or(|r| is_tombstone(&r))
-        {
+        if live_record(self.store.get(&repo.keys.record(Kind::User, user))?).is_none() {
             return self.leftover(
                 Problem::OrphanMembershipList,
                 key,
@@ -189,7 +181,7 @@ impl Walk<'_> {
                 batch.iter().map(|c| (kind, c.as_str(), user)).collect();
             let held = members::holds(&repo, &queries)?;
             for ((c, record), held) in batch.iter().zip(records).zip(held) {
-                if !(record.as_deref().is_some_and(|r| !is_tombstone(r)) && held) {
+                if !(live_record(record.as_deref()).is_some() && held) {
                     self.leftover(
                         Problem::StaleMembership,
                         key,

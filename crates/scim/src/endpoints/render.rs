@@ -8,7 +8,7 @@ use crate::http::Response;
 use crate::projection::Projection;
 use crate::schema::{self, Kind, ResourceType};
 use crate::storage::members;
-use crate::storage::records::{parse_id_list, Record};
+use crate::storage::records::{live_record, parse_id_list, Record};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 /// The request's `attributes` / `excludedAttributes` (RFC 7644 §3.9).
@@ -268,8 +268,7 @@ pub(super) fn memberships_listed(
     let group_recs: HashMap<&str, Record> = group_ids
         .iter()
         .zip(recs)
-        // A deleted group's record is a tombstone, which does not decode.
-        .filter_map(|(g, raw)| Some((g.as_str(), Record::decode(&raw?).ok()?)))
+        .filter_map(|(g, raw)| Some((g.as_str(), Record::decode(&live_record(raw)?).ok()?)))
         .collect();
     let catalog = if pairs.iter().any(|(_, c, _)| *c == Kind::Role) {
         Some(ctx.catalog()?)

@@ -97,9 +97,11 @@ pub fn is_tombstone(raw: &[u8]) -> bool {
     raw.starts_with(b"{\"gone\":")
 }
 
-/// A record key's value, `None` for a [`tombstone`].
-fn live_record(raw: Option<Vec<u8>>) -> Option<Vec<u8>> {
-    raw.filter(|r| !is_tombstone(r))
+/// A record key's value as every reader of record keys takes it: `None`
+/// for a [`tombstone`], as for no value at all. (Only writers that must tell
+/// a deleted id from a create on its way look at [`is_tombstone`].)
+pub(crate) fn live_record<T: AsRef<[u8]>>(raw: Option<T>) -> Option<T> {
+    raw.filter(|r| !is_tombstone(r.as_ref()))
 }
 
 /// Largest stored record: one key-value store value.
